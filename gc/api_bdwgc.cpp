@@ -1,0 +1,213 @@
+// api_bdwgc.cpp: the bdwgc-compatible functions of gc.h over the calling thread's collector.
+// Where bdwgc has process-wide settings (OOM function, interior-pointer mode) they stay
+// process-wide here and apply to every collector instance.
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "gc.h"
+#include "schemegc2.h"
+#include "gc/collector.h"
+#include "gc/fatal.h"
+
+using keel::gc::Collector;
+using keel::gc::Kind;
+
+namespace {
+
+void* DefaultOom(size_t) { return nullptr; }
+
+std::atomic<GC_oom_func> g_oom_fn{DefaultOom};
+std::atomic<int> g_all_interior{-1};  // -1: not set by the program (Keel's default, off)
+
+Collector& Current() {
+  Collector& c = Collector::Current();
+  int interior = g_all_interior.load(std::memory_order_relaxed);
+  if (interior >= 0) c.set_all_interior_pointers(interior != 0);
+  return c;
+}
+
+void* AllocateOrOom(size_t n, Kind kind) {
+  void* p = Current().Allocate(n, kind);
+  if (p != nullptr) return p;
+  GC_oom_func fn = g_oom_fn.load(std::memory_order_acquire);
+  return fn != nullptr ? fn(n) : nullptr;
+}
+
+size_t EnvBytes(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  if (end == v) return 0;
+  switch (*end) {  // bdwgc accepts K, M and G suffixes
+    case 'k': case 'K': n <<= 10; break;
+    case 'm': case 'M': n <<= 20; break;
+    case 'g': case 'G': n <<= 30; break;
+    default: break;
+  }
+  return static_cast<size_t>(n);
+}
+
+}  // namespace
+
+extern "C" {
+
+GC_API void GC_init(void) {
+  Collector& c = Current();
+  if (size_t initial = EnvBytes("GC_INITIAL_HEAP_SIZE")) c.heap().Expand(initial);
+  if (size_t max = EnvBytes("GC_MAXIMUM_HEAP_SIZE")) c.heap().set_max_heap_bytes(max);
+  if (const char* v = std::getenv("GC_ALL_INTERIOR_POINTERS")) GC_set_all_interior_pointers(std::atoi(v) != 0);
+}
+
+GC_API int GC_is_init_called(void) { return Collector::CurrentOrNull() != nullptr; }
+
+GC_API void* GC_malloc(size_t n) { return AllocateOrOom(n, Kind::kNormal); }
+GC_API void* GC_malloc_atomic(size_t n) { return AllocateOrOom(n, Kind::kAtomic); }
+GC_API void* GC_malloc_uncollectable(size_t n) { return AllocateOrOom(n, Kind::kUncollectable); }
+GC_API void* GC_malloc_atomic_uncollectable(size_t n) { return AllocateOrOom(n, Kind::kAtomicUncollectable); }
+// Keel honours pointers to the start of big objects like any other; the hint changes nothing.
+GC_API void* GC_malloc_ignore_off_page(size_t n) { return AllocateOrOom(n, Kind::kNormal); }
+GC_API void* GC_malloc_atomic_ignore_off_page(size_t n) { return AllocateOrOom(n, Kind::kAtomic); }
+GC_API void* GC_malloc_stubborn(size_t n) { return AllocateOrOom(n, Kind::kNormal); }
+GC_API void GC_end_stubborn_change(const void*) {}
+GC_API void GC_change_stubborn(const void*) {}
+
+GC_API void* GC_realloc(void* old, size_t n) {
+  if (old == nullptr) return GC_malloc(n);
+  Collector& c = Current();
+  if (n == 0) {
+    c.Free(old, "GC_realloc");
+    return nullptr;
+  }
+  Kind kind;
+  size_t capacity = c.SizeOf(old);
+  if (capacity == 0 || !c.KindOf(old, &kind)) keel::Fatal("GC_realloc: %p is not the start of a heap object", old);
+  if (n <= capacity) {
+    // Shrinking in place: clear the tail so stale pointers in it retain nothing.
+    if (keel::gc::IsPointerful(kind)) std::memset(static_cast<char*>(old) + n, 0, capacity - n);
+    return old;
+  }
+  void* fresh = AllocateOrOom(n, kind);
+  if (fresh == nullptr) return nullptr;
+  std::memcpy(fresh, old, capacity);
+  if (keel::gc::IsUncollectable(kind)) c.Free(old, "GC_realloc");
+  return fresh;
+}
+
+GC_API void GC_free(void* p) {
+  if (p != nullptr) Current().Free(p, "GC_free");
+}
+
+GC_API char* GC_strdup(const char* s) {
+  if (s == nullptr) return nullptr;
+  return GC_strndup(s, std::strlen(s));
+}
+
+GC_API char* GC_strndup(const char* s, size_t n) {
+  if (s == nullptr) return nullptr;
+  size_t len = strnlen(s, n);
+  auto* copy = static_cast<char*>(AllocateOrOom(len + 1, Kind::kAtomic));
+  if (copy == nullptr) return nullptr;
+  std::memcpy(copy, s, len);
+  copy[len] = '\0';
+  return copy;
+}
+
+GC_API void* GC_base(void* p) { return Current().BaseOf(p); }
+GC_API size_t GC_size(const void* p) { return Current().SizeOf(p); }
+GC_API int GC_is_heap_ptr(const void* p) { return Current().IsHeapAddress(p) ? 1 : 0; }
+
+GC_API void GC_gcollect(void) { Current().Collect(KEEL_GC_REASON_EXPLICIT); }
+GC_API void GC_gcollect_and_unmap(void) {
+  Collector& c = Current();
+  c.Collect(KEEL_GC_REASON_EXPLICIT);
+  c.ReleaseMemory();
+}
+GC_API int GC_try_to_collect(int (*)(void)) {
+  Collector& c = Current();
+  if (c.disabled()) return 0;
+  c.Collect(KEEL_GC_REASON_EXPLICIT);
+  return 1;
+}
+GC_API void GC_disable(void) { Current().Disable(); }
+GC_API void GC_enable(void) {
+  if (!Current().Enable()) keel::Warn("GC_enable: called more times than GC_disable; ignored");
+}
+GC_API int GC_is_disabled(void) { return Current().disabled() ? 1 : 0; }
+GC_API GC_word GC_get_gc_no(void) { return Current().collections(); }
+
+GC_API size_t GC_get_heap_size(void) {
+  const keel::gc::Heap& h = Current().heap();
+  return h.heap_bytes() - h.unmapped_free_bytes();
+}
+GC_API size_t GC_get_free_bytes(void) { return Current().heap().committed_free_bytes(); }
+GC_API size_t GC_get_unmapped_bytes(void) { return Current().heap().unmapped_free_bytes(); }
+GC_API size_t GC_get_bytes_since_gc(void) { return Current().bytes_since_gc(); }
+GC_API size_t GC_get_total_bytes(void) { return Current().total_allocated_bytes(); }
+
+GC_API void GC_set_oom_fn(GC_oom_func fn) { g_oom_fn.store(fn != nullptr ? fn : DefaultOom, std::memory_order_release); }
+GC_API GC_oom_func GC_get_oom_fn(void) { return g_oom_fn.load(std::memory_order_acquire); }
+GC_API void GC_set_max_heap_size(GC_word n) { Current().heap().set_max_heap_bytes(n); }
+GC_API int GC_expand_hp(size_t bytes) {
+  keel::gc::Heap& h = Current().heap();
+  return h.Expand(h.heap_bytes() + bytes) ? 1 : 0;
+}
+
+GC_API void GC_set_warn_proc(GC_warn_proc p) { keel::SetWarnProc(reinterpret_cast<keel::WarnProc>(p)); }
+GC_API GC_warn_proc GC_get_warn_proc(void) { return reinterpret_cast<GC_warn_proc>(keel::GetWarnProc()); }
+GC_API void GC_ignore_warn_proc(char*, GC_word) {}
+
+// bdwgc allocates about heap/divisor between collections, where the heap is about twice the
+// live data; Keel's growth factor (budget / live) is therefore 2 / divisor.
+GC_API void GC_set_free_space_divisor(GC_word divisor) {
+  if (divisor == 0) return;
+  Current().policy().Set(2.0 / static_cast<double>(divisor), 0);
+}
+GC_API GC_word GC_get_free_space_divisor(void) {
+  return static_cast<GC_word>(std::lround(2.0 / Current().policy().growth()));
+}
+
+GC_API void GC_add_roots(void* low, void* high_plus_1) {
+  if (high_plus_1 <= low) return;
+  Current().roots().AddRange(low, high_plus_1, false, "GC_add_roots");
+}
+GC_API void GC_remove_roots(void* low, void* high_plus_1) { Current().roots().RemoveRanges(low, high_plus_1); }
+GC_API void GC_clear_roots(void) { Current().roots().ClearRanges(); }
+
+GC_API void GC_set_all_interior_pointers(int value) {
+  g_all_interior.store(value != 0 ? 1 : 0, std::memory_order_relaxed);
+  if (Collector* c = Collector::CurrentOrNull()) c->set_all_interior_pointers(value != 0);
+}
+GC_API int GC_get_all_interior_pointers(void) { return g_all_interior.load(std::memory_order_relaxed) == 1 ? 1 : 0; }
+GC_API void GC_enable_incremental(void) {}
+GC_API int GC_is_incremental_mode(void) { return 0; }
+GC_API void GC_start_mark_threads(void) {}
+GC_API int GC_get_find_leak(void) { return 0; }
+GC_API void GC_set_find_leak(int value) {
+  if (value != 0) keel::Warn("GC_set_find_leak: Keel has no leak-finding mode; ignored");
+}
+GC_API int GC_get_parallel(void) { return 0; }
+GC_API void GC_allow_register_threads(void) {}
+GC_API void GC_set_dont_precollect(int) {}
+GC_API void GC_set_java_finalization(int) {}
+
+GC_API void* GC_debug_malloc(size_t n, const char*, int) { return GC_malloc(n); }
+GC_API void* GC_debug_malloc_atomic(size_t n, const char*, int) { return GC_malloc_atomic(n); }
+GC_API void* GC_debug_malloc_uncollectable(size_t n, const char*, int) { return GC_malloc_uncollectable(n); }
+GC_API void* GC_debug_malloc_stubborn(size_t n, const char*, int) { return GC_malloc_stubborn(n); }
+GC_API void* GC_debug_malloc_ignore_off_page(size_t n, const char*, int) { return GC_malloc_ignore_off_page(n); }
+GC_API void* GC_debug_malloc_atomic_ignore_off_page(size_t n, const char*, int) {
+  return GC_malloc_atomic_ignore_off_page(n);
+}
+GC_API void* GC_debug_realloc(void* old, size_t n, const char*, int) { return GC_realloc(old, n); }
+GC_API void GC_debug_free(void* p) { GC_free(p); }
+GC_API char* GC_debug_strdup(const char* s, const char*, int) { return GC_strdup(s); }
+GC_API void GC_debug_end_stubborn_change(const void* p) { GC_end_stubborn_change(p); }
+GC_API void GC_debug_change_stubborn(const void* p) { GC_change_stubborn(p); }
+
+// No barrier is active in this collector yet; the call is valid and does nothing.
+KEEL_API void GC_write_barrier(void*) {}
+
+}  // extern "C"

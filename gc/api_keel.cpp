@@ -1,0 +1,40 @@
+// api_keel.cpp: keel_gc.h, Keel's own collector interface (records, statistics, tuning,
+// tracing, instance control), over the calling thread's collector.
+#include "gc/collector.h"
+#include "gc/plan.h"
+#include "keel_gc.h"
+
+using keel::gc::Collector;
+
+extern "C" {
+
+KEEL_API void keel_gc_get_stats(keel_gc_stats* out) {
+  if (out != nullptr) Collector::Current().FillStats(out);
+}
+
+KEEL_API size_t keel_gc_record_count(void) { return Collector::Current().stats().kept(); }
+
+KEEL_API int keel_gc_get_record(size_t i, keel_gc_record* out) {
+  if (out == nullptr) return 0;
+  return Collector::Current().stats().Get(i, out) ? 1 : 0;
+}
+
+KEEL_API uint64_t keel_gc_pause_percentile_ns(double percentile) {
+  return Collector::Current().stats().PausePercentileNs(percentile);
+}
+
+KEEL_API size_t keel_gc_verify_heap(void) { return Collector::Current().Verify(false); }
+
+KEEL_API int keel_gc_trace_to(const char* path) { return keel::gc::trace::Open(path) ? 0 : -1; }
+
+KEEL_API void keel_gc_set_growth(double growth, size_t min_bytes) {
+  Collector::Current().policy().Set(growth, min_bytes);
+}
+
+KEEL_API void keel_gc_release_memory(void) { Collector::Current().ReleaseMemory(); }
+
+KEEL_API const char* keel_gc_variant(void) { return keel::gc::Plan::kName; }
+
+KEEL_API void keel_shutdown(void) { Collector::DestroyCurrent(); }
+
+}  // extern "C"

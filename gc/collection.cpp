@@ -1,0 +1,163 @@
+// collection.cpp: one stop-the-world collection: retire allocation runs, mark from the plan's
+// roots, run weak callbacks, sweep bitmaps, size the next cycle, give memory back, record it.
+// Design notes: docs/design/heap.md (.sol.sweep, .sol.policy), docs/design/marking.md.
+#include <cstdio>
+
+#include "gc/collector.h"
+#include "gc/fatal.h"
+#include "gc/marker.h"
+#include "gc/plan.h"
+
+namespace keel::gc {
+
+void Collector::Collect(keel_gc_reason reason) {
+  if (!MayCollectNow()) return;
+  CollectNow(reason);
+}
+
+// Gives back the unused tail of every bump region: its slots were marked allocated when the run
+// was claimed (heap.md .inv.runs) and must read as free while marking.
+void Collector::RetireRuns() {
+  for (auto& per_kind : runs_) {
+    for (AllocRun& r : per_kind) {
+      if (r.page != nullptr && r.cur < r.end) {
+        PageDesc* d = r.page;
+        uint32_t from = d->IndexOf(r.cur - d->start);
+        uint32_t to = d->IndexOf(r.end - d->start);
+        d->ClearAllocRange(from, to);
+        bytes_since_gc_ -= r.end - r.cur;
+      }
+      r = AllocRun{};
+    }
+  }
+}
+
+// A major collection starts from "everything allocated is a candidate": old marks fold into the
+// alloc bits and are cleared (heap.md .inv.bits). Uncollectable pages keep their state.
+void Collector::PrepareMajor() {
+  heap_.ForEachInUse([](PageDesc& d) {
+    size_t words = d.state == PageState::kSmall ? (d.objects + 63u) / 64u : 1u;
+    for (size_t w = 0; w < words; ++w) {
+      d.bits[w].alloc |= d.bits[w].mark;
+      d.bits[w].mark = 0;
+    }
+  });
+}
+
+void Collector::Sweep() {
+  for (auto& per_kind : partial_) {
+    for (PageDesc*& head : per_kind) head = nullptr;
+  }
+  for (auto& per_kind : partial_tail_) {
+    for (PageDesc*& tail : per_kind) tail = nullptr;
+  }
+  uint64_t live = 0;
+  for (Chunk* c : heap_.chunks()) {
+    if (c->dedicated) continue;
+    for (size_t i = 0; i < c->pages; ++i) {
+      PageDesc& d = c->descs[i];
+      if (d.state != PageState::kSmall) continue;
+      size_t words = (d.objects + 63u) / 64u;
+      if (IsUncollectable(d.kind)) {
+        // Roots, freed only by GC_free: keep every allocated object as allocated.
+        for (size_t w = 0; w < words; ++w) {
+          d.bits[w].alloc |= d.bits[w].mark;
+          d.bits[w].mark = 0;
+        }
+        live += d.CountAllocated() * d.obj_size;
+        continue;
+      }
+      size_t marked = d.CountMarked();
+      if (marked == 0) {
+        heap_.FreePage(&d);
+        continue;
+      }
+      for (size_t w = 0; w < words; ++w) d.bits[w].alloc = 0;
+      d.live_objects = static_cast<uint16_t>(marked);
+      d.needs_zeroing = true;
+      d.scan_cursor = 0;
+      d.next = nullptr;
+      live += marked * d.obj_size;
+      if (marked < d.objects) {
+        int k = static_cast<int>(d.kind);
+        if (partial_tail_[k][d.size_class] != nullptr) {
+          partial_tail_[k][d.size_class]->next = &d;
+        } else {
+          partial_[k][d.size_class] = &d;
+        }
+        partial_tail_[k][d.size_class] = &d;
+      }
+    }
+  }
+  live_bytes_ = live;
+  SweepBig();
+}
+
+void Collector::SweepBig() {
+  PageDesc* d = big_objects_;
+  while (d != nullptr) {
+    PageDesc* next = d->next;
+    BitPair& b = d->bits[0];
+    if (IsUncollectable(d->kind)) {
+      b.alloc |= b.mark;
+      b.mark = 0;
+      live_bytes_ += d->big_bytes;
+    } else if ((b.mark & 1) == 0) {
+      if (d->prev != nullptr) d->prev->next = next; else big_objects_ = next;
+      if (next != nullptr) next->prev = d->prev;
+      heap_.FreeRun(d);
+    } else {
+      b.alloc = 0;
+      live_bytes_ += d->big_bytes;
+    }
+    d = next;
+  }
+}
+
+void Collector::CollectNow(keel_gc_reason reason) {
+  const uint64_t start = NowNs();
+  in_collection_ = true;
+  RetireRuns();
+  const uint64_t allocated = bytes_since_gc_;
+  const uint64_t live_before = live_bytes_;
+  PrepareMajor();
+
+  Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_);
+  const uint64_t mark_start = NowNs();
+  Plan::TraceRoots(*this, marker);
+  marker.Drain();
+  const uint64_t mark_ns = NowNs() - mark_start;
+
+  mark_stack_.Trim();
+  for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
+  Sweep();
+
+  total_allocated_ += allocated;
+  bytes_since_gc_ = 0;
+  budget_ = policy_.NextBudget(live_bytes_);
+  size_t released = heap_.Release(policy_.KeepCommitted(budget_));
+  in_collection_ = false;
+
+  keel_gc_record r{};
+  r.index = stats_.collections() + 1;
+  r.kind = KEEL_GC_MAJOR;
+  r.reason = reason;
+  r.start_ns = start;
+  r.mark_ns = mark_ns;
+  r.allocated_bytes = allocated;
+  r.live_bytes = live_bytes_;
+  r.freed_bytes = live_before + allocated > live_bytes_ ? live_before + allocated - live_bytes_ : 0;
+  r.heap_bytes = heap_.heap_bytes();
+  r.committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
+  r.released_bytes = released;
+  r.marked_objects = marker.marked_objects();
+  r.pause_ns = NowNs() - start;
+  stats_.Add(r);
+
+  if (verify_each_ != 0) {
+    size_t problems = Verify(verify_each_ >= 2);
+    if (problems != 0) Fatal("heap verification after collection %llu found %zu problems", static_cast<unsigned long long>(r.index), problems);
+  }
+}
+
+}  // namespace keel::gc

@@ -1,0 +1,282 @@
+// collector.cpp: instance life cycle, allocation slow paths and explicit frees (collector.h).
+// Collection itself is in collection.cpp. Design note: docs/design/heap.md.
+#include "gc/collector.h"
+
+#include <pthread.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "gc/fatal.h"
+#include "gc/page_map.h"
+
+namespace keel::gc {
+
+thread_local Collector* Collector::t_current_ = nullptr;
+
+namespace {
+
+uintptr_t ThreadStackBase() {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+  pthread_attr_getstack(&attr, &addr, &size);
+  pthread_attr_destroy(&attr);
+  return reinterpret_cast<uintptr_t>(addr) + size;
+}
+
+uint64_t EnvCount(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  if (end == v) {
+    Warn("%s=%s is not a number; ignored", name, v);
+    return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+Collector& Collector::CreateCurrent() {
+  if (!PageMap::Init()) Fatal("cannot map the page map (out of address space)");
+  auto* c = new Collector();
+  t_current_ = c;
+  return *c;
+}
+
+void Collector::DestroyCurrent() {
+  Collector* c = t_current_;
+  if (c == nullptr) return;
+  if (c->in_collection_) Fatal("keel_shutdown: called during a collection");
+  delete c;
+  t_current_ = nullptr;
+}
+
+Collector::Collector() : heap_(this) {
+  roots_.SetStackBase(reinterpret_cast<void*>(ThreadStackBase()));
+  stress_every_ = EnvCount("KEEL_GC_STRESS");
+  verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY"));
+  if (std::getenv("PLTDISABLEGC") != nullptr) disabled_ = 1;
+  budget_ = policy_.NextBudget(0);
+}
+
+Collector::~Collector() {
+  if (client_destroy_ != nullptr) client_destroy_(client_);
+  // The heap's destructor unmaps every chunk and clears their page-map entries.
+}
+
+bool Collector::Enable() {
+  if (disabled_ == 0) return false;
+  --disabled_;
+  return true;
+}
+
+void Collector::AddWeakCallback(WeakCallback fn, void* data) { weak_callbacks_.push_back(WeakEntry{fn, data}); }
+
+void Collector::RemoveWeakCallback(WeakCallback fn, void* data) {
+  std::erase_if(weak_callbacks_, [fn, data](const WeakEntry& e) { return e.fn == fn && e.data == data; });
+}
+
+// --- allocation slow paths ----------------------------------------------------------------------
+
+void* Collector::AllocateSlow(size_t bytes, Kind kind) {
+  if (in_collection_) Fatal("allocation during a collection (a weak or collect callback allocated)");
+  if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {
+    stress_count_ = 0;
+    if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS);
+  }
+  if (bytes > kMaxSmallSize) return AllocateBig(bytes, kind);
+  int cls = SizeClassFor(bytes);
+  AllocRun& r = runs_[static_cast<int>(kind)][cls];
+  uint32_t size = kSizeClasses[cls].size;
+  if (r.cur + size > r.end && !Refill(kind, cls)) return nullptr;
+  uintptr_t p = r.cur;
+  r.cur = p + size;
+  r.limit = stress_every_ != 0 ? r.cur : r.end;
+  return reinterpret_cast<void*>(p);
+}
+
+void Collector::MaybeCollectForAllocation(size_t upcoming) {
+  if (bytes_since_gc_ + upcoming > budget_ && MayCollectNow()) CollectNow(KEEL_GC_REASON_ALLOCATION);
+}
+
+void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
+  page->SetAllocRange(from, to);
+  page->scan_cursor = static_cast<uint16_t>(to);
+  uintptr_t start = page->ObjectStart(from);
+  uintptr_t end = page->ObjectStart(to);
+  if (IsPointerful(page->kind) && page->needs_zeroing) std::memset(reinterpret_cast<void*>(start), 0, end - start);
+  r.cur = start;
+  r.end = end;
+  r.limit = end;
+  r.page = page;
+  bytes_since_gc_ += end - start;
+}
+
+PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
+  PageDesc* d = heap_.AllocatePage();
+  if (d == nullptr && MayCollectNow()) {
+    CollectNow(KEEL_GC_REASON_HEAP_LIMIT);
+    d = heap_.AllocatePage();
+  }
+  if (d == nullptr) return nullptr;
+  const SizeClass& sc = kSizeClasses[cls];
+  d->state = PageState::kSmall;
+  d->kind = kind;
+  d->size_class = static_cast<uint8_t>(cls);
+  d->obj_size = sc.size;
+  d->magic = sc.magic;
+  d->objects = sc.objects;
+  d->scan_cursor = 0;
+  d->live_objects = 0;
+  d->next = d->prev = nullptr;
+  stats_.NoteHeap(heap_.heap_bytes());
+  return d;
+}
+
+bool Collector::Refill(Kind kind, int cls) {
+  const int k = static_cast<int>(kind);
+  AllocRun& r = runs_[k][cls];
+  r = AllocRun{};
+  MaybeCollectForAllocation(kSizeClasses[cls].size);
+  // Reuse free slots of partly live pages first, in address order.
+  while (PageDesc* page = partial_[k][cls]) {
+    uint32_t from = 0, to = 0;
+    if (page->NextFreeRun(page->scan_cursor, &from, &to)) {
+      ClaimRun(r, page, from, to);
+      return true;
+    }
+    partial_[k][cls] = page->next;
+    if (partial_[k][cls] == nullptr) partial_tail_[k][cls] = nullptr;
+    page->next = nullptr;
+  }
+  PageDesc* page = NewSmallPage(kind, cls);
+  if (page == nullptr) return false;
+  ClaimRun(r, page, 0, page->objects);
+  return true;
+}
+
+void* Collector::AllocateBig(size_t bytes, Kind kind) {
+  // Anything near the size of the address space is refused before rounding can wrap.
+  if (bytes > (size_t{1} << 46)) return nullptr;
+  uint64_t rounded = (bytes + 15) & ~uint64_t{15};
+  size_t pages = (rounded + kPageSize - 1) >> kPageShift;
+  MaybeCollectForAllocation(pages << kPageShift);
+  PageDesc* d = heap_.AllocateRun(pages);
+  if (d == nullptr && MayCollectNow()) {
+    CollectNow(KEEL_GC_REASON_HEAP_LIMIT);
+    d = heap_.AllocateRun(pages);
+  }
+  if (d == nullptr) return nullptr;
+  d->state = PageState::kBigHead;
+  d->kind = kind;
+  d->objects = 1;
+  d->obj_size = 0;
+  d->big_bytes = rounded;
+  d->bits[0].alloc = 1;
+  if (IsPointerful(kind) && d->needs_zeroing) std::memset(reinterpret_cast<void*>(d->start), 0, pages << kPageShift);
+  d->prev = nullptr;
+  d->next = big_objects_;
+  if (big_objects_ != nullptr) big_objects_->prev = d;
+  big_objects_ = d;
+  bytes_since_gc_ += pages << kPageShift;
+  stats_.NoteHeap(heap_.heap_bytes());
+  return reinterpret_cast<void*>(d->start);
+}
+
+// --- explicit frees and queries -----------------------------------------------------------------
+
+void Collector::Free(void* p, const char* who) {
+  if (p == nullptr) return;
+  if (in_collection_) Fatal("%s: called during a collection", who);
+  auto a = reinterpret_cast<uintptr_t>(p);
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != this) Fatal("%s: %p was not allocated by this collector", who, p);
+  if (d->state == PageState::kSmall) {
+    uint32_t idx = d->IndexOf(a - d->start);
+    if (d->ObjectStart(idx) != a || idx >= d->objects) Fatal("%s: %p points into the middle of an object", who, p);
+    if (!d->IsAllocated(idx)) Fatal("%s: %p is not allocated (freed twice?)", who, p);
+    BitPair& b = d->bits[idx >> 6];
+    uint64_t bit = uint64_t{1} << (idx & 63);
+    if (b.mark & bit) live_bytes_ -= d->obj_size;
+    b.alloc &= ~bit;
+    b.mark &= ~bit;
+    if (IsPointerful(d->kind)) std::memset(p, 0, d->obj_size);
+    return;
+  }
+  if (d->state != PageState::kBigHead || d->start != a) Fatal("%s: %p points into the middle of an object", who, p);
+  if (d->bits[0].mark & 1) live_bytes_ -= d->big_bytes;
+  if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
+  if (d->next != nullptr) d->next->prev = d->prev;
+  heap_.FreeRun(d);
+}
+
+void* Collector::BaseOf(const void* p) const {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != this) return nullptr;
+  if (d->state == PageState::kSmall) {
+    uint32_t idx = d->IndexOf(a - d->start);
+    if (idx >= d->objects || !d->IsAllocated(idx)) return nullptr;
+    return reinterpret_cast<void*>(d->ObjectStart(idx));
+  }
+  if (d->state == PageState::kBigHead && d->IsAllocated(0) && a < d->start + d->big_bytes) {
+    return reinterpret_cast<void*>(d->start);
+  }
+  return nullptr;
+}
+
+size_t Collector::SizeOf(const void* p) const {
+  void* base = BaseOf(p);
+  if (base == nullptr || base != p) return 0;
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  return d->state == PageState::kSmall ? d->obj_size : d->big_bytes;
+}
+
+bool Collector::KindOf(const void* p, Kind* kind) const {
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  if (d == nullptr || d->owner != this || d->state == PageState::kFree) return false;
+  *kind = d->kind;
+  return true;
+}
+
+bool Collector::IsHeapAddress(const void* p) const {
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  return d != nullptr && d->owner == this;
+}
+
+bool Collector::IsMarked(const void* p) const {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != this) return true;
+  if (d->state == PageState::kSmall) {
+    uint32_t idx = d->IndexOf(a - d->start);
+    return idx < d->objects && (IsUncollectable(d->kind) ? d->IsAllocated(idx) : d->IsMarked(idx));
+  }
+  if (d->state == PageState::kBigHead) return IsUncollectable(d->kind) ? d->IsAllocated(0) : d->IsMarked(0);
+  return false;
+}
+
+void Collector::FillStats(keel_gc_stats* out) const {
+  *out = keel_gc_stats{};
+  out->collections = stats_.collections();
+  out->minor_collections = stats_.minor();
+  out->major_collections = stats_.major();
+  out->total_pause_ns = stats_.total_pause_ns();
+  out->max_pause_ns = stats_.max_pause_ns();
+  out->total_allocated_bytes = total_allocated_bytes();
+  out->bytes_since_gc = bytes_since_gc_;
+  out->live_bytes = live_bytes_;
+  out->peak_live_bytes = stats_.peak_live();
+  out->heap_bytes = heap_.heap_bytes();
+  out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());
+  out->committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
+  out->next_collection_bytes = budget_ > bytes_since_gc_ ? budget_ - bytes_since_gc_ : 0;
+}
+
+void Collector::ReleaseMemory() { heap_.Release(0); }
+
+}  // namespace keel::gc

@@ -1,0 +1,182 @@
+// collector.h: one collector instance: its heap, allocators, roots, policy and records. The
+// calling thread's instance is reached through one thread-local pointer (DESIGN D1); nothing
+// here is a process singleton, so tests create and destroy instances freely.
+// Design notes: docs/design/heap.md, docs/design/marking.md, docs/design/roots.md.
+#ifndef KEEL_GC_COLLECTOR_H
+#define KEEL_GC_COLLECTOR_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gc/heap.h"
+#include "gc/kind.h"
+#include "gc/mark_stack.h"
+#include "gc/page.h"
+#include "gc/policy.h"
+#include "gc/roots.h"
+#include "gc/size_classes.h"
+#include "gc/stats.h"
+#include "keel_gc.h"
+
+namespace keel::gc {
+
+class Marker;
+
+// The bump region of one (kind, size class): objects are carved from [cur, end). In stress
+// mode limit stays at cur so every allocation takes the slow path and is counted.
+struct AllocRun {
+  uintptr_t cur = 0;
+  uintptr_t limit = 0;
+  uintptr_t end = 0;
+  PageDesc* page = nullptr;
+};
+
+class Collector {
+ public:
+  // The calling thread's collector, created (with the thread's stack as its stack) on first use.
+  static Collector& Current() {
+    Collector* c = t_current_;
+    return c != nullptr ? *c : CreateCurrent();
+  }
+  static Collector* CurrentOrNull() { return t_current_; }
+  // Destroys the calling thread's collector and every object it allocated.
+  static void DestroyCurrent();
+
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  // --- allocation -----------------------------------------------------------------------------
+  // Memory for `bytes` bytes of `kind`; zeroed unless the kind is atomic. nullptr when memory
+  // cannot be had (the caller decides between NULL, the OOM function and an escape).
+  void* Allocate(size_t bytes, Kind kind) {
+    if (bytes <= kMaxSmallSize) [[likely]] {
+      int cls = SizeClassFor(bytes);
+      AllocRun& r = runs_[static_cast<int>(kind)][cls];
+      uintptr_t p = r.cur;
+      uintptr_t next = p + kSizeClasses[cls].size;
+      if (next <= r.limit) [[likely]] {
+        r.cur = next;
+        return reinterpret_cast<void*>(p);
+      }
+    }
+    return AllocateSlow(bytes, kind);
+  }
+  // Frees an object explicitly (GC_free). Aborts with a message on a pointer that is not the
+  // start of a live object of this collector.
+  void Free(void* p, const char* who);
+  // The start of the object holding p (interior pointers included), or nullptr.
+  void* BaseOf(const void* p) const;
+  // Usable bytes of the object starting at p; 0 if p is not an object start.
+  size_t SizeOf(const void* p) const;
+  // The kind of the object holding p; false if p is not in this collector's heap.
+  bool KindOf(const void* p, Kind* kind) const;
+  bool IsHeapAddress(const void* p) const;
+
+  // --- collection -----------------------------------------------------------------------------
+  // A full collection, unless collection is disabled.
+  void Collect(keel_gc_reason reason);
+  void Disable() { ++disabled_; }
+  // Returns false when called more often than Disable.
+  bool Enable();
+  bool disabled() const { return disabled_ > 0; }
+  bool in_collection() const { return in_collection_; }
+
+  // Weak references held by runtime tables: run after marking and before sweeping; the callback
+  // may consult IsMarked and drop entries. It must not allocate.
+  using WeakCallback = void (*)(Collector& c, void* data);
+  void AddWeakCallback(WeakCallback fn, void* data);
+  void RemoveWeakCallback(WeakCallback fn, void* data);
+  // During a weak callback: whether the object holding p survives (non-heap addresses do).
+  bool IsMarked(const void* p) const;
+
+  // --- roots ----------------------------------------------------------------------------------
+  Roots& roots() { return roots_; }
+
+  // --- configuration and figures ---------------------------------------------------------------
+  Policy& policy() { return policy_; }
+  Heap& heap() { return heap_; }
+  const Heap& heap() const { return heap_; }
+  Stats& stats() { return stats_; }
+  void set_all_interior_pointers(bool on) { all_interior_ = on; }
+  bool all_interior_pointers() const { return all_interior_; }
+  uint64_t bytes_since_gc() const { return bytes_since_gc_; }
+  uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc_; }
+  uint64_t live_bytes() const { return live_bytes_; }
+  uint64_t collections() const { return stats_.collections(); }
+  void FillStats(keel_gc_stats* out) const;
+  // Gives free pages back to the OS, keeping what the next cycle will use.
+  void ReleaseMemory();
+
+  // Checks the heap's invariants; returns the number of problems (each printed). `strict` also
+  // checks that no word of a live object points at the start of a free slot, which holds right
+  // after a collection unless the program keeps pointers to objects it freed explicitly.
+  size_t Verify(bool strict = false) const;
+
+  // The runtime layer attached to this collector, destroyed with it.
+  void SetClient(void* client, void (*destroy)(void*)) {
+    client_ = client;
+    client_destroy_ = destroy;
+  }
+  void* client() const { return client_; }
+
+ private:
+  friend class Marker;
+  friend class Verifier;
+
+  Collector();
+  ~Collector();
+  static Collector& CreateCurrent();
+
+  void* AllocateSlow(size_t bytes, Kind kind);
+  void* AllocateBig(size_t bytes, Kind kind);
+  bool Refill(Kind kind, int cls);
+  void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to);
+  PageDesc* NewSmallPage(Kind kind, int cls);
+  bool MayCollectNow() const { return disabled_ == 0 && !in_collection_; }
+  void MaybeCollectForAllocation(size_t upcoming);
+
+  void CollectNow(keel_gc_reason reason);
+  void RetireRuns();
+  void PrepareMajor();
+  void Sweep();
+  void SweepBig();
+
+  AllocRun runs_[kKindCount][kSizeClassCount];
+  PageDesc* partial_[kKindCount][kSizeClassCount] = {};  // pages with free slots, address order
+  PageDesc* partial_tail_[kKindCount][kSizeClassCount] = {};
+  PageDesc* big_objects_ = nullptr;  // doubly linked through PageDesc::next/prev
+
+  Heap heap_;
+  Roots roots_;
+  MarkStack mark_stack_;
+  Policy policy_;
+  Stats stats_;
+
+  uint64_t bytes_since_gc_ = 0;
+  uint64_t total_allocated_ = 0;  // before the current cycle
+  uint64_t live_bytes_ = 0;       // after the last collection, less explicit frees
+  uint64_t budget_ = 0;           // bytes to allocate before the next collection
+  uint64_t stress_every_ = 0;     // KEEL_GC_STRESS
+  uint64_t stress_count_ = 0;
+  int disabled_ = 0;
+  bool in_collection_ = false;
+  bool all_interior_ = false;
+  int verify_each_ = 0;  // KEEL_GC_VERIFY: 1 structural, 2 strict
+
+  struct WeakEntry {
+    WeakCallback fn;
+    void* data;
+  };
+  std::vector<WeakEntry> weak_callbacks_;
+
+  void* client_ = nullptr;
+  void (*client_destroy_)(void*) = nullptr;
+
+  static thread_local Collector* t_current_ __attribute__((tls_model("initial-exec")));
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_COLLECTOR_H

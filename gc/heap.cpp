@@ -1,0 +1,254 @@
+// heap.cpp: chunks, page and run allocation, release to the OS (heap.h, docs/design/heap.md).
+#include "gc/heap.h"
+
+#include <bit>
+
+#include "gc/os_memory.h"
+#include "gc/page_map.h"
+
+namespace keel::gc {
+namespace {
+
+inline bool TestBit(const uint64_t* mask, size_t i) { return (mask[i >> 6] >> (i & 63)) & 1; }
+inline void SetBit(uint64_t* mask, size_t i) { mask[i >> 6] |= uint64_t{1} << (i & 63); }
+inline void ClearBit(uint64_t* mask, size_t i) { mask[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
+
+// Runs at most this many pages come from shared chunks; longer ones get a dedicated mapping,
+// which munmap returns to the OS the moment the object dies.
+constexpr size_t kMaxSharedRunPages = Chunk::kChunkPages / 4;
+
+}  // namespace
+
+Heap::Heap(Collector* owner) : owner_(owner) {}
+
+Heap::~Heap() {
+  for (Chunk* c : chunks_) UnmapChunk(c);
+}
+
+Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
+  size_t bytes = pages << kPageShift;
+  if (max_heap_bytes_ != 0 && heap_bytes_ + bytes > max_heap_bytes_) return nullptr;
+  void* mem = os::MapAligned(bytes, dedicated ? kPageSize : Chunk::kChunkBytes);
+  if (mem == nullptr) return nullptr;
+  auto* c = new Chunk;
+  c->base = reinterpret_cast<uintptr_t>(mem);
+  c->pages = pages;
+  c->dedicated = dedicated;
+  size_t ndesc = dedicated ? 1 : pages;
+  c->descs = new PageDesc[ndesc];
+  for (size_t i = 0; i < ndesc; ++i) {
+    PageDesc& d = c->descs[i];
+    d.start = c->base + (i << kPageShift);
+    d.owner = owner_;
+    d.chunk = c;
+  }
+  bool mapped = dedicated ? PageMap::Set(c->base, pages, &c->descs[0]) : true;
+  for (size_t i = 0; !dedicated && mapped && i < pages; ++i) {
+    mapped = PageMap::Set(c->base + (i << kPageShift), 1, &c->descs[i]);
+  }
+  if (!mapped) {
+    PageMap::Set(c->base, pages, nullptr);
+    os::Unmap(mem, bytes);
+    delete[] c->descs;
+    delete c;
+    return nullptr;
+  }
+  heap_bytes_ += bytes;
+  if (c->base < lo_) lo_ = c->base;
+  if (c->base + bytes > hi_) hi_ = c->base + bytes;
+  if (!dedicated) {
+    // Fresh pages read as zero and cost no memory until touched: free, not committed.
+    for (size_t w = 0; w < Chunk::kMaskWords; ++w) c->free_mask[w] = ~uint64_t{0};
+    c->free_count = static_cast<uint32_t>(pages);
+    free_pages_ += pages;
+  }
+  chunks_.push_back(c);
+  return c;
+}
+
+void Heap::UnmapChunk(Chunk* c) {
+  PageMap::Set(c->base, c->pages, nullptr);
+  os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
+  heap_bytes_ -= c->pages << kPageShift;
+  delete[] c->descs;
+  delete c;
+}
+
+PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
+  bool dirty = false;
+  for (size_t i = first; i < first + count; ++i) {
+    if (TestBit(c->committed_mask, i)) {
+      dirty = true;
+      ClearBit(c->committed_mask, i);
+      --committed_free_pages_;
+    }
+    ClearBit(c->free_mask, i);
+  }
+  c->free_count -= static_cast<uint32_t>(count);
+  free_pages_ -= count;
+  PageDesc* d = &c->descs[first];
+  d->needs_zeroing = dirty;
+  return d;
+}
+
+PageDesc* Heap::AllocatePage() {
+  size_t n = chunks_.size();
+  // Prefer a page still backed by memory: zeroing it is cheaper than faulting a fresh one in.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t k = 0; k < n; ++k) {
+      size_t ci = (cursor_ + k) % n;
+      Chunk* c = chunks_[ci];
+      if (c->dedicated || c->free_count == 0) continue;
+      for (size_t w = 0; w < Chunk::kMaskWords; ++w) {
+        uint64_t candidates = pass == 0 ? c->committed_mask[w] : c->free_mask[w];
+        if (candidates == 0) continue;
+        cursor_ = ci;
+        return TakePages(c, w * 64 + static_cast<size_t>(std::countr_zero(candidates)), 1);
+      }
+    }
+  }
+  Chunk* c = MapChunk(Chunk::kChunkPages, false);
+  if (c == nullptr) return nullptr;
+  cursor_ = chunks_.size() - 1;
+  return TakePages(c, 0, 1);
+}
+
+bool Heap::FindRun(Chunk* c, size_t pages, size_t* first) const {
+  size_t run = 0;
+  for (size_t i = 0; i < c->pages; ++i) {
+    if (TestBit(c->free_mask, i)) {
+      if (++run == pages) {
+        *first = i + 1 - pages;
+        return true;
+      }
+    } else {
+      run = 0;
+    }
+  }
+  return false;
+}
+
+PageDesc* Heap::AllocateRun(size_t pages) {
+  PageDesc* head = nullptr;
+  if (pages > kMaxSharedRunPages) {
+    Chunk* c = MapChunk(pages, true);
+    if (c == nullptr) return nullptr;
+    head = &c->descs[0];
+    head->needs_zeroing = false;
+  } else {
+    for (Chunk* c : chunks_) {
+      size_t first = 0;
+      if (!c->dedicated && c->free_count >= pages && FindRun(c, pages, &first)) {
+        head = TakePages(c, first, pages);
+        break;
+      }
+    }
+    if (head == nullptr) {
+      Chunk* c = MapChunk(Chunk::kChunkPages, false);
+      if (c == nullptr) return nullptr;
+      head = TakePages(c, 0, pages);
+    }
+    Chunk* c = head->chunk;
+    size_t first = c->IndexOf(head);
+    for (size_t i = first + 1; i < first + pages; ++i) c->descs[i].state = PageState::kBigTail;
+    if (pages > 1) PageMap::Set(head->start + kPageSize, pages - 1, head);
+  }
+  head->run_pages = static_cast<uint32_t>(pages);
+  return head;
+}
+
+void Heap::MarkFree(Chunk* c, size_t first, size_t count, bool committed) {
+  for (size_t i = first; i < first + count; ++i) {
+    SetBit(c->free_mask, i);
+    if (committed) {
+      SetBit(c->committed_mask, i);
+      ++committed_free_pages_;
+    }
+  }
+  c->free_count += static_cast<uint32_t>(count);
+  free_pages_ += count;
+}
+
+void Heap::FreePage(PageDesc* d) {
+  d->ClearBits();
+  d->state = PageState::kFree;
+  d->objects = 0;
+  d->next = d->prev = nullptr;
+  MarkFree(d->chunk, d->chunk->IndexOf(d), 1, true);
+}
+
+void Heap::FreeRun(PageDesc* head) {
+  Chunk* c = head->chunk;
+  if (c->dedicated) {
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      if (chunks_[i] == c) {
+        chunks_[i] = chunks_.back();
+        chunks_.pop_back();
+        break;
+      }
+    }
+    cursor_ = 0;
+    UnmapChunk(c);
+    return;
+  }
+  size_t first = c->IndexOf(head);
+  size_t pages = head->run_pages;
+  for (size_t i = first; i < first + pages; ++i) {
+    PageDesc& d = c->descs[i];
+    d.ClearBits();
+    d.state = PageState::kFree;
+    d.objects = 0;
+    d.run_pages = 0;
+    d.next = d.prev = nullptr;
+    if (i > first) PageMap::Set(d.start, 1, &d);
+  }
+  MarkFree(c, first, pages, true);
+}
+
+size_t Heap::Release(size_t keep_bytes) {
+  size_t keep_pages = keep_bytes >> kPageShift;
+  size_t released = 0;
+  // Decommit committed free pages from the highest chunks down, one madvise per contiguous run.
+  for (size_t k = chunks_.size(); k-- > 0 && committed_free_pages_ > keep_pages;) {
+    Chunk* c = chunks_[k];
+    if (c->dedicated) continue;
+    size_t i = 0;
+    while (i < c->pages && committed_free_pages_ > keep_pages) {
+      if (!TestBit(c->committed_mask, i)) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < c->pages && TestBit(c->committed_mask, j) && committed_free_pages_ > keep_pages) {
+        ClearBit(c->committed_mask, j);
+        --committed_free_pages_;
+        ++j;
+      }
+      os::Decommit(reinterpret_cast<void*>(c->base + (i << kPageShift)), (j - i) << kPageShift);
+      released += (j - i) << kPageShift;
+      i = j;
+    }
+  }
+  // Unmap chunks that are wholly free and decommitted while enough free pages remain.
+  for (size_t k = chunks_.size(); k-- > 0;) {
+    Chunk* c = chunks_[k];
+    if (c->dedicated || c->free_count != c->pages) continue;
+    bool clean = true;
+    for (uint64_t w : c->committed_mask) clean = clean && w == 0;
+    if (!clean || free_pages_ - c->pages < keep_pages) continue;
+    free_pages_ -= c->pages;
+    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(k));
+    UnmapChunk(c);
+  }
+  cursor_ = 0;
+  return released;
+}
+
+bool Heap::Expand(size_t bytes) {
+  while (heap_bytes_ < bytes) {
+    if (MapChunk(Chunk::kChunkPages, false) == nullptr) return false;
+  }
+  return true;
+}
+
+}  // namespace keel::gc

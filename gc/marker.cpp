@@ -1,0 +1,79 @@
+// marker.cpp: range scanning, big objects and the drain loop (marker.h,
+// docs/design/marking.md).
+#include "gc/marker.h"
+
+#include "gc/collector.h"
+
+namespace keel::gc {
+
+Marker::Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior)
+    : owner_(&c), stack_(stack), lo_(heap_lo), span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0),
+      heap_interior_(heap_interior) {}
+
+// Stacks, static data and registers hold words the compiler never promised were initialized or
+// unpoisoned; reading them is the point (docs/design/roots.md .sol.sanitizers).
+__attribute__((no_sanitize("address", "undefined"))) void Marker::ScanRange(uintptr_t lo, uintptr_t hi, bool interior) {
+  lo = (lo + sizeof(uintptr_t) - 1) & ~(sizeof(uintptr_t) - 1);
+  for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t)) {
+    MarkWord(*reinterpret_cast<const uintptr_t*>(p), interior);
+  }
+}
+
+void Marker::MarkBig(PageDesc* d) {
+  BitPair& b = d->bits[0];
+  if (((b.alloc | b.mark) & 1) == 0 || (b.mark & 1) != 0) return;
+  b.mark |= 1;
+  ++marked_objects_;
+  marked_bytes_ += d->big_bytes;
+  if (IsPointerful(d->kind)) stack_.Push(d->start, d->start + d->big_bytes);
+}
+
+void Marker::MarkRootObject(PageDesc* d, uint32_t idx) {
+  if (d->state == PageState::kBigHead) {
+    MarkBig(d);
+  } else {
+    MarkSmall(d, idx);
+  }
+}
+
+// w is page-aligned: it may be one past the end of an allow-interior object that ends exactly
+// at the previous page's end (docs/design/marking.md .sol.interior).
+void Marker::MarkEndOfPreviousPage(uintptr_t w) {
+  if (w - 1 - lo_ >= span_) return;
+  PageDesc* d = PageMap::Lookup(w - 1);
+  if (d == nullptr || d->owner != owner_ || !AllowsInterior(d->kind)) return;
+  if (d->state == PageState::kSmall) {
+    if (d->objects > 0 && d->ObjectStart(d->objects) == w) MarkSmall(d, d->objects - 1u);
+  } else if (d->state == PageState::kBigHead && d->start + d->big_bytes == w) {
+    MarkBig(d);
+  }
+}
+
+// The drain loop pops into a small ring and prefetches each object as it enters, so an object
+// is scanned several pops after its cache line was requested (docs/design/marking.md
+// .sol.prefetch).
+void Marker::Drain() {
+  constexpr unsigned kRing = 8;  // covers a memory latency at a few ns of work per object
+  MarkEntry ring[kRing];
+  unsigned head = 0;
+  unsigned count = 0;
+  const bool interior = heap_interior_;
+  for (;;) {
+    while (count < kRing) {
+      MarkEntry e;
+      if (!stack_.Pop(&e)) break;
+      __builtin_prefetch(reinterpret_cast<const void*>(e.start));
+      ring[(head + count) % kRing] = e;
+      ++count;
+    }
+    if (count == 0) return;
+    MarkEntry e = ring[head];
+    head = (head + 1) % kRing;
+    --count;
+    for (uintptr_t p = e.start; p < e.end; p += sizeof(uintptr_t)) {
+      MarkWord(*reinterpret_cast<const uintptr_t*>(p), interior);
+    }
+  }
+}
+
+}  // namespace keel::gc

@@ -1,0 +1,43 @@
+// os_memory.cpp: mmap/munmap/madvise wrappers (os_memory.h).
+#include "gc/os_memory.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace keel::gc::os {
+
+void* MapAligned(size_t bytes, size_t alignment) {
+  size_t span = bytes + alignment;
+  if (span < bytes) return nullptr;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  uintptr_t aligned = (start + alignment - 1) & ~(alignment - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  uintptr_t end = aligned + bytes;
+  uintptr_t raw_end = start + span;
+  if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
+  return reinterpret_cast<void*>(aligned);
+}
+
+void Unmap(void* p, size_t bytes) { munmap(p, bytes); }
+
+void Decommit(void* p, size_t bytes) { madvise(p, bytes, MADV_DONTNEED); }
+
+void* MapExecutable(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+size_t CurrentRss() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<size_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+}  // namespace keel::gc::os

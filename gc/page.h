@@ -1,0 +1,102 @@
+// page.h: the page descriptor. Every 16 KiB heap page has one, outside the page, reached through
+// the page map (page_map.h). Design note: docs/design/heap.md (.sol.desc, .inv.bits).
+#ifndef KEEL_GC_PAGE_H
+#define KEEL_GC_PAGE_H
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "gc/kind.h"
+#include "gc/size_classes.h"
+
+namespace keel::gc {
+
+class Collector;
+struct Chunk;
+
+enum class PageState : uint8_t {
+  kFree = 0,   // in its chunk's free set; bits all zero
+  kSmall,      // holds objects of one size class and kind
+  kBigHead,    // first page of a big object's run; the descriptor of the whole run
+  kBigTail,    // a later page of a run; the page map points at the head's descriptor instead
+};
+
+inline constexpr size_t kBitmapWords = kMaxObjectsPerPage / 64;
+
+// Per-object state in two bits (docs/design/heap.md .inv.bits):
+//   alloc mark
+//     0    0    free slot
+//     1    0    allocated since the last collection (young), not yet proven live
+//     0    1    survived a collection (old)
+//     1    1    only while marking a major collection: allocated and proven live
+// Words are interleaved so a lookup touches one cache line for both bits.
+struct BitPair {
+  uint64_t alloc;
+  uint64_t mark;
+};
+
+// One page (kSmall) or one big object's page run (kBigHead). Owned by the collector whose
+// chunk holds it; only that collector's thread touches it. Hot marking fields come first.
+struct PageDesc {
+  uintptr_t start = 0;      // first byte of the page or run
+  uint32_t obj_size = 0;    // small: class size; big: the object's rounded size
+  uint32_t magic = 0;       // small: reciprocal of obj_size (size_classes.h)
+  uint16_t objects = 0;     // objects the page holds (1 for a big run, 0 when free)
+  Kind kind = Kind::kNormal;
+  PageState state = PageState::kFree;
+  uint8_t size_class = 0;
+  bool needs_zeroing = false;  // free slots may hold stale bytes (not fresh from the OS)
+  uint16_t scan_cursor = 0;    // small: where the allocator looks for the next free run
+  uint32_t run_pages = 0;      // big: pages in the run
+  uint64_t big_bytes = 0;      // big: the object's size (rounded to 16 bytes)
+  uint16_t live_objects = 0;   // small: marked objects after the last sweep
+  Collector* owner = nullptr;
+  Chunk* chunk = nullptr;
+  PageDesc* next = nullptr;  // partial-page list or big-object list
+  PageDesc* prev = nullptr;  // big-object list
+  BitPair bits[kBitmapWords] = {};
+
+  uintptr_t end() const { return start + (state == PageState::kSmall ? kPageSize : size_t{run_pages} << kPageShift); }
+  // Index of the object holding `offset` bytes into a small page.
+  uint32_t IndexOf(uintptr_t offset) const {
+    return static_cast<uint32_t>((static_cast<uint64_t>(offset) * magic) >> 32);
+  }
+  uintptr_t ObjectStart(uint32_t index) const { return start + uintptr_t{index} * obj_size; }
+
+  bool IsAllocated(uint32_t i) const {
+    const BitPair& b = bits[i >> 6];
+    return ((b.alloc | b.mark) >> (i & 63)) & 1;
+  }
+  bool IsMarked(uint32_t i) const { return (bits[i >> 6].mark >> (i & 63)) & 1; }
+  // Sets the mark bit; returns true when it was clear.
+  bool TestAndMark(uint32_t i) {
+    uint64_t bit = uint64_t{1} << (i & 63);
+    uint64_t& m = bits[i >> 6].mark;
+    if (m & bit) return false;
+    m |= bit;
+    return true;
+  }
+  size_t CountMarked() const {
+    size_t n = 0;
+    for (const BitPair& b : bits) n += static_cast<size_t>(std::popcount(b.mark));
+    return n;
+  }
+  size_t CountAllocated() const {
+    size_t n = 0;
+    for (const BitPair& b : bits) n += static_cast<size_t>(std::popcount(b.alloc | b.mark));
+    return n;
+  }
+  void ClearBits() {
+    for (BitPair& b : bits) b = BitPair{0, 0};
+  }
+  // Sets alloc bits [from, to).
+  void SetAllocRange(uint32_t from, uint32_t to);
+  void ClearAllocRange(uint32_t from, uint32_t to);
+  // Finds the next run of free slots at or after `from`; returns false when none.
+  bool NextFreeRun(uint32_t from, uint32_t* run_begin, uint32_t* run_end) const;
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_PAGE_H

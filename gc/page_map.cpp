@@ -1,0 +1,48 @@
+// page_map.cpp: leaf creation and updates of the global page map (page_map.h).
+#include "gc/page_map.h"
+
+#include <mutex>
+
+#include "gc/os_memory.h"
+
+namespace keel::gc {
+
+namespace {
+std::once_flag g_root_once;
+}  // namespace
+
+std::atomic<std::atomic<PageDesc*>*>* PageMap::root_ = nullptr;
+
+// The root array lives in its own mapping (not in static data, which the conservative scanner
+// reads) and is never freed: it describes the process's address space, not one collector.
+bool PageMap::Init() {
+  std::call_once(g_root_once, [] {
+    void* p = os::MapAligned(kRootEntries * sizeof(void*), os::kOsPageSize);
+    root_ = p != nullptr ? static_cast<std::atomic<std::atomic<PageDesc*>*>*>(p) : nullptr;
+  });
+  return root_ != nullptr;
+}
+
+bool PageMap::Set(uintptr_t page_addr, size_t pages, PageDesc* desc) {
+  if (root_ == nullptr && !Init()) return false;
+  for (size_t i = 0; i < pages; ++i) {
+    uintptr_t addr = page_addr + (i << kPageShift);
+    uintptr_t root_index = addr >> kLeafShift;
+    if (root_index >= kRootEntries) return false;
+    std::atomic<PageDesc*>* leaf = root_[root_index].load(std::memory_order_acquire);
+    if (leaf == nullptr) {
+      void* p = os::MapAligned(kLeafEntries * sizeof(void*), os::kOsPageSize);
+      if (p == nullptr) return false;
+      auto* fresh = static_cast<std::atomic<PageDesc*>*>(p);
+      if (!root_[root_index].compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) {
+        os::Unmap(p, kLeafEntries * sizeof(void*));  // another collector made it first
+      } else {
+        leaf = fresh;
+      }
+    }
+    leaf[(addr >> kPageShift) & (kLeafEntries - 1)].store(desc, std::memory_order_release);
+  }
+  return true;
+}
+
+}  // namespace keel::gc

@@ -1,0 +1,137 @@
+// stats.cpp: record ring, percentiles and the trace writer (stats.h).
+#include "gc/stats.h"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace keel::gc {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Stats::Stats() {
+  size_t capacity = 65536;  // a few MiB at most; enough for every collection of a benchmark
+  if (const char* r = std::getenv("KEEL_GC_RECORDS")) {
+    long v = std::strtol(r, nullptr, 10);
+    if (v > 0) capacity = static_cast<size_t>(v);
+  }
+  ring_.resize(capacity);
+  static std::once_flag env_once;
+  std::call_once(env_once, [] {
+    if (const char* path = std::getenv("KEEL_GC_TRACE")) {
+      if (!trace::Open(path)) std::fprintf(stderr, "keel warning: cannot open KEEL_GC_TRACE file %s\n", path);
+    }
+  });
+}
+
+void Stats::Add(const keel_gc_record& r) {
+  ++collections_;
+  if (r.kind == KEEL_GC_MINOR) ++minor_; else ++major_;
+  total_pause_ns_ += r.pause_ns;
+  max_pause_ns_ = std::max(max_pause_ns_, r.pause_ns);
+  peak_live_ = std::max(peak_live_, r.live_bytes);
+  NoteHeap(r.heap_bytes);
+  if (count_ < ring_.size()) {
+    ring_[(head_ + count_) % ring_.size()] = r;
+    ++count_;
+  } else {
+    ring_[head_] = r;
+    head_ = (head_ + 1) % ring_.size();
+  }
+  trace::Event(r);
+}
+
+bool Stats::Get(size_t i, keel_gc_record* out) const {
+  if (i >= count_) return false;
+  *out = ring_[(head_ + i) % ring_.size()];
+  return true;
+}
+
+uint64_t Stats::PausePercentileNs(double p) const {
+  if (count_ == 0) return 0;
+  std::vector<uint64_t> pauses(count_);
+  for (size_t i = 0; i < count_; ++i) pauses[i] = ring_[(head_ + i) % ring_.size()].pause_ns;
+  std::sort(pauses.begin(), pauses.end());
+  p = std::clamp(p, 0.0, 100.0);
+  // Nearest rank: the smallest pause with at least p% of the pauses at or below it.
+  auto rank = static_cast<size_t>((p / 100.0) * static_cast<double>(count_) + 0.999999);
+  if (rank == 0) rank = 1;
+  return pauses[std::min(rank, count_) - 1];
+}
+
+namespace trace {
+namespace {
+
+std::mutex g_mu;
+FILE* g_file = nullptr;
+bool g_first = true;
+bool g_atexit = false;
+
+void CloseLocked() {
+  if (g_file == nullptr) return;
+  std::fputs("\n]}\n", g_file);
+  std::fclose(g_file);
+  g_file = nullptr;
+}
+
+void CloseAtExit() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  CloseLocked();
+}
+
+}  // namespace
+
+bool Open(const char* path) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  CloseLocked();
+  if (path == nullptr) return true;
+  g_file = std::fopen(path, "w");
+  if (g_file == nullptr) return false;
+  std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", g_file);
+  g_first = true;
+  if (!g_atexit) {
+    g_atexit = true;
+    std::atexit(CloseAtExit);
+  }
+  return true;
+}
+
+void Event(const keel_gc_record& r) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_file == nullptr) return;
+  long pid = static_cast<long>(getpid());
+  long tid = static_cast<long>(syscall(SYS_gettid));
+  const char* name = r.kind == KEEL_GC_MINOR ? "GC minor" : "GC major";
+  std::fprintf(g_file,
+               "%s\n{\"name\":\"%s\",\"cat\":\"gc\",\"ph\":\"X\",\"pid\":%ld,\"tid\":%ld,"
+               "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"index\":%llu,\"reason\":%d,\"mark_us\":%.3f,"
+               "\"allocated\":%llu,\"freed\":%llu,\"live\":%llu,\"heap\":%llu,\"released\":%llu,"
+               "\"marked_objects\":%llu}}",
+               g_first ? "" : ",", name, pid, tid, static_cast<double>(r.start_ns) / 1e3,
+               static_cast<double>(r.pause_ns) / 1e3, static_cast<unsigned long long>(r.index), r.reason,
+               static_cast<double>(r.mark_ns) / 1e3, static_cast<unsigned long long>(r.allocated_bytes),
+               static_cast<unsigned long long>(r.freed_bytes), static_cast<unsigned long long>(r.live_bytes),
+               static_cast<unsigned long long>(r.heap_bytes), static_cast<unsigned long long>(r.released_bytes),
+               static_cast<unsigned long long>(r.marked_objects));
+  std::fprintf(g_file,
+               ",\n{\"name\":\"heap\",\"ph\":\"C\",\"pid\":%ld,\"tid\":%ld,\"ts\":%.3f,"
+               "\"args\":{\"live\":%llu,\"heap\":%llu,\"committed\":%llu}}",
+               pid, tid, static_cast<double>(r.start_ns + r.pause_ns) / 1e3,
+               static_cast<unsigned long long>(r.live_bytes), static_cast<unsigned long long>(r.heap_bytes),
+               static_cast<unsigned long long>(r.committed_bytes));
+  g_first = false;
+  std::fflush(g_file);
+}
+
+}  // namespace trace
+}  // namespace keel::gc

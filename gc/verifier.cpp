@@ -1,0 +1,144 @@
+// verifier.cpp: the heap verifier (DESIGN D12): walks every chunk and checks the page map, the
+// descriptors, the bitmaps and the counters against each other (docs/design/heap.md .inv.*).
+#include <cstdarg>
+#include <cstdio>
+
+#include "gc/collector.h"
+#include "gc/page_map.h"
+
+namespace keel::gc {
+
+class Verifier {
+ public:
+  explicit Verifier(const Collector& c) : c_(c) {}
+
+  size_t Run(bool strict) {
+    uint64_t live = 0;
+    size_t big_heads = 0;
+    for (const Chunk* ch : c_.heap_.chunks()) CheckChunk(*ch, &live, &big_heads);
+    size_t listed = 0;
+    for (const PageDesc* d = c_.big_objects_; d != nullptr; d = d->next) {
+      ++listed;
+      if (d->state != PageState::kBigHead) Problem("big list holds %p in state %d", reinterpret_cast<void*>(d->start), int(d->state));
+      if (d->next != nullptr && d->next->prev != d) Problem("big list back link broken at %p", reinterpret_cast<void*>(d->start));
+    }
+    if (listed != big_heads) Problem("big list has %zu objects, heap has %zu big runs", listed, big_heads);
+    if (!c_.in_collection_ && c_.bytes_since_gc_ == 0 && live != c_.live_bytes_) {
+      Problem("live bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.live_bytes_), static_cast<unsigned long long>(live));
+    }
+    for (int k = 0; k < kKindCount; ++k) {
+      for (int cls = 0; cls < kSizeClassCount; ++cls) CheckPartialList(k, cls);
+    }
+    if (strict) CheckPointers();
+    return problems_;
+  }
+
+ private:
+  void Problem(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+    ++problems_;
+    if (problems_ > 50) return;  // enough to diagnose; the count is still returned
+    va_list ap;
+    va_start(ap, fmt);
+    std::fputs("keel heap verifier: ", stderr);
+    std::vfprintf(stderr, fmt, ap);
+    std::fputc('\n', stderr);
+    va_end(ap);
+  }
+
+  void CheckChunk(const Chunk& ch, uint64_t* live, size_t* big_heads) {
+    size_t ndesc = ch.dedicated ? 1 : ch.pages;
+    uint32_t free_count = 0;
+    for (size_t i = 0; i < ndesc; ++i) {
+      const PageDesc& d = ch.descs[i];
+      const void* page = reinterpret_cast<void*>(d.start);
+      if (d.owner != &c_) Problem("page %p has another owner", page);
+      bool free_bit = !ch.dedicated && ((ch.free_mask[i >> 6] >> (i & 63)) & 1);
+      if (free_bit != (d.state == PageState::kFree)) Problem("page %p: free mask %d but state %d", page, free_bit, int(d.state));
+      if (d.state == PageState::kFree) {
+        ++free_count;
+        for (const BitPair& b : d.bits) {
+          if (b.alloc != 0 || b.mark != 0) Problem("free page %p has bits set", page);
+        }
+        if (PageMap::Lookup(d.start) != &d) Problem("page map entry of free page %p is wrong", page);
+        continue;
+      }
+      if (d.state == PageState::kBigTail) continue;
+      if (d.state == PageState::kBigHead) {
+        ++*big_heads;
+        for (uint32_t p = 0; p < d.run_pages; ++p) {
+          if (PageMap::Lookup(d.start + (uintptr_t{p} << kPageShift)) != &d) Problem("big run %p: page %u not mapped to its head", page, p);
+        }
+        if (d.big_bytes > (uint64_t{d.run_pages} << kPageShift)) Problem("big run %p: object larger than run", page);
+        for (size_t w = 1; w < kBitmapWords; ++w) {
+          if (d.bits[w].alloc != 0 || d.bits[w].mark != 0) Problem("big run %p: stray bits", page);
+        }
+        if (IsUncollectable(d.kind) ? d.IsAllocated(0) : d.IsMarked(0)) *live += d.big_bytes;
+        continue;
+      }
+      CheckSmall(d, live);
+    }
+    if (!ch.dedicated && free_count != ch.free_count) Problem("chunk %p: free count %u, %u free pages", reinterpret_cast<void*>(ch.base), ch.free_count, free_count);
+  }
+
+  void CheckSmall(const PageDesc& d, uint64_t* live) {
+    const void* page = reinterpret_cast<void*>(d.start);
+    const SizeClass& sc = kSizeClasses[d.size_class];
+    if (d.obj_size != sc.size || d.magic != sc.magic || d.objects != sc.objects) Problem("page %p: class fields disagree with class %u", page, d.size_class);
+    if (PageMap::Lookup(d.start) != &d) Problem("page map entry of page %p is wrong", page);
+    for (uint32_t i = d.objects; i < kMaxObjectsPerPage; ++i) {
+      if (d.IsAllocated(i)) {
+        Problem("page %p: bit set for slot %u beyond its %u objects", page, i, d.objects);
+        break;
+      }
+    }
+    *live += (IsUncollectable(d.kind) ? d.CountAllocated() : d.CountMarked()) * d.obj_size;
+  }
+
+  void CheckPartialList(int k, int cls) {
+    size_t n = 0;
+    for (const PageDesc* d = c_.partial_[k][cls]; d != nullptr; d = d->next) {
+      if (d->state != PageState::kSmall || int(d->kind) != k || d->size_class != cls) {
+        Problem("partial list (kind %d, class %d) holds a page of another kind or class", k, cls);
+        return;
+      }
+      if (++n > c_.heap_.heap_bytes() / kPageSize) {
+        Problem("partial list (kind %d, class %d) has a cycle", k, cls);
+        return;
+      }
+    }
+  }
+
+  // Every word of a live pointerful object that equals an object start must name an allocated
+  // object (docs/design/heap.md .inv.no-dangling).
+  void CheckPointers() {
+    c_.heap_.ForEachInUse([this](PageDesc& d) {
+      if (!IsPointerful(d.kind)) return;
+      for (uint32_t i = 0; i < d.objects; ++i) {
+        if (!d.IsAllocated(i)) continue;
+        uintptr_t start = d.state == PageState::kSmall ? d.ObjectStart(i) : d.start;
+        uintptr_t end = start + (d.state == PageState::kSmall ? d.obj_size : d.big_bytes);
+        for (uintptr_t p = start; p < end; p += sizeof(uintptr_t)) CheckWord(p, *reinterpret_cast<const uintptr_t*>(p));
+      }
+    });
+  }
+
+  void CheckWord(uintptr_t at, uintptr_t w) {
+    PageDesc* t = PageMap::Lookup(w);
+    if (t == nullptr || t->owner != &c_) return;
+    if (t->state == PageState::kSmall) {
+      uint32_t idx = t->IndexOf(w - t->start);
+      if (idx < t->objects && t->ObjectStart(idx) == w && !t->IsAllocated(idx)) {
+        Problem("word at %p points at free slot %p", reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
+      }
+    } else if (t->state == PageState::kFree && (w & 15) == 0) {
+      Problem("word at %p points into free page %p", reinterpret_cast<void*>(at), reinterpret_cast<void*>(t->start));
+    }
+  }
+
+  const Collector& c_;
+  size_t problems_ = 0;
+};
+
+size_t Collector::Verify(bool strict) const { return Verifier(*this).Run(strict); }
+
+}  // namespace keel::gc

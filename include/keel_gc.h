@@ -1,0 +1,100 @@
+/* keel_gc.h: Keel's own collector interface: per-collection records, statistics, tuning,
+ * tracing and instance control (DESIGN D11). Everything here acts on the calling thread's
+ * collector instance. */
+#ifndef KEEL_PUBLIC_KEEL_GC_H
+#define KEEL_PUBLIC_KEEL_GC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel_export.h"
+
+KEEL_EXTERN_C_BEGIN
+
+typedef enum keel_gc_kind {
+  KEEL_GC_MINOR = 0, /* young objects only (generational collectors) */
+  KEEL_GC_MAJOR = 1  /* the whole heap */
+} keel_gc_kind;
+
+typedef enum keel_gc_reason {
+  KEEL_GC_REASON_ALLOCATION = 0, /* the allocation budget was spent */
+  KEEL_GC_REASON_EXPLICIT = 1,   /* scheme_collect_garbage, GC_gcollect */
+  KEEL_GC_REASON_STRESS = 2,     /* KEEL_GC_STRESS */
+  KEEL_GC_REASON_HEAP_LIMIT = 3  /* the maximum heap size was reached */
+} keel_gc_reason;
+
+/* One collection, as the collector recorded it. Byte counts are object bytes (size-class
+ * rounded); heap_bytes counts every page the heap holds, committed or not. */
+typedef struct keel_gc_record {
+  uint64_t index;           /* 1 for the first collection of this instance */
+  int kind;                 /* keel_gc_kind */
+  int reason;               /* keel_gc_reason */
+  uint64_t start_ns;        /* CLOCK_MONOTONIC at the start of the pause */
+  uint64_t pause_ns;        /* the whole stop: roots, mark, sweep, release */
+  uint64_t mark_ns;         /* of which marking */
+  uint64_t allocated_bytes; /* allocated since the previous collection */
+  uint64_t freed_bytes;
+  uint64_t live_bytes;      /* after the collection */
+  uint64_t heap_bytes;      /* heap pages after the collection */
+  uint64_t committed_bytes; /* heap pages backed by memory after the collection */
+  uint64_t released_bytes;  /* pages given back to the OS by this collection */
+  uint64_t promoted_bytes;  /* moved to an older generation (0 where nothing is promoted) */
+  uint64_t marked_objects;
+  uint64_t pages_protected; /* write barrier: pages protected after the collection */
+  uint64_t barrier_faults;  /* write barrier: faults taken since the previous collection */
+  uint64_t pages_written;   /* write barrier: dirty pages found */
+} keel_gc_record;
+
+typedef struct keel_gc_stats {
+  uint64_t collections;
+  uint64_t minor_collections;
+  uint64_t major_collections;
+  uint64_t total_pause_ns;
+  uint64_t max_pause_ns;
+  uint64_t total_allocated_bytes; /* since the instance started */
+  uint64_t bytes_since_gc;
+  uint64_t live_bytes;            /* after the last collection */
+  uint64_t peak_live_bytes;       /* the largest live_bytes of any collection */
+  uint64_t heap_bytes;
+  uint64_t peak_heap_bytes;
+  uint64_t committed_bytes;
+  uint64_t next_collection_bytes; /* allocation budget before the next collection */
+} keel_gc_stats;
+
+/* Statistics of the calling thread's collector. */
+KEEL_API void keel_gc_get_stats(keel_gc_stats *out);
+
+/* The collector keeps the most recent records (KEEL_GC_RECORDS, default 65536). Index 0 is the
+ * oldest kept. Returns 0 when i is out of range. */
+KEEL_API size_t keel_gc_record_count(void);
+KEEL_API int keel_gc_get_record(size_t i, keel_gc_record *out);
+
+/* A pause percentile (0-100) over the kept records, in nanoseconds; 0 without records. */
+KEEL_API uint64_t keel_gc_pause_percentile_ns(double percentile);
+
+/* Walks the whole heap and checks the collector's invariants (page map, bitmaps, free runs,
+ * counters). Returns the number of problems found, each reported on stderr; 0 means sound. */
+KEEL_API size_t keel_gc_verify_heap(void);
+
+/* Writes a Chrome trace-event JSON file of every collection from now on (opens in Perfetto).
+ * KEEL_GC_TRACE=path in the environment does the same from the start. NULL stops tracing.
+ * Returns 0 on success, -1 if the file cannot be opened. */
+KEEL_API int keel_gc_trace_to(const char *path);
+
+/* Heap sizing: the next collection comes after allocating max(min_bytes, live * growth)
+ * bytes. Defaults: growth 0.6, min 4 MiB. KEEL_GC_GROWTH and KEEL_GC_MIN_BYTES set them too. */
+KEEL_API void keel_gc_set_growth(double growth, size_t min_bytes);
+
+/* Gives free heap pages back to the OS now. */
+KEEL_API void keel_gc_release_memory(void);
+
+/* "cgc" or "3m": the collector variant this library was built as. */
+KEEL_API const char *keel_gc_variant(void);
+
+/* Destroys the calling thread's runtime and collector, freeing every object it allocated. A
+ * later call into Keel starts a fresh one. Pointers into the old heap become invalid. */
+KEEL_API void keel_shutdown(void);
+
+KEEL_EXTERN_C_END
+
+#endif /* KEEL_PUBLIC_KEEL_GC_H */

@@ -1,0 +1,42 @@
+/* schemegc2.h: the GC_* layer that scheme.h's macros expand to (Racket BC's gc2.h subset).
+ * In CGC it only declares the shared typedefs; the precise-GC entry points (traversers,
+ * GC_variable_stack) exist with MZ_PRECISE_GC, in keel_3m. */
+#ifndef KEEL_SCHEMEGC2_H
+#define KEEL_SCHEMEGC2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel_export.h"
+
+KEEL_EXTERN_C_BEGIN
+
+typedef int (*Size_Proc)(void *obj);
+typedef int (*Mark_Proc)(void *obj);
+typedef int (*Fixup_Proc)(void *obj);
+
+#define gcLOG_WORD_SIZE 3
+#define gcBYTES_TO_WORDS(x) (((x) + (1 << gcLOG_WORD_SIZE) - 1) >> gcLOG_WORD_SIZE)
+#define gcWORDS_TO_BYTES(x) ((x) << gcLOG_WORD_SIZE)
+#define GC_INTERIORABLES_NEVER_MOVE 1
+
+/* Pre-dirties the page holding p for the write barrier; a no-op where no barrier is active. */
+extern KEEL_API void GC_write_barrier(void *p);
+
+#ifdef MZ_PRECISE_GC
+extern KEEL_API __thread void **GC_variable_stack;
+extern KEEL_API void GC_register_traversers(short tag, Size_Proc size, Mark_Proc mark, Fixup_Proc fixup,
+                                            int is_constant_size, int is_atomic);
+extern KEEL_API void *GC_resolve(void *p);
+extern KEEL_API void *GC_fixup_self(void *p);
+extern KEEL_API void GC_mark(void **p);
+extern KEEL_API void GC_fixup(void **p);
+#define gcMARK(x) GC_mark((void **)&(x))
+#define gcFIXUP(x) GC_fixup((void **)&(x))
+#define gcMARK_TYPED(t, x) gcMARK(x)
+#define gcFIXUP_TYPED(t, x) gcFIXUP(x)
+#endif
+
+KEEL_EXTERN_C_END
+
+#endif /* KEEL_SCHEMEGC2_H */
