@@ -19,14 +19,8 @@ namespace {
 void* DefaultOom(size_t) { return nullptr; }
 
 std::atomic<GC_oom_func> g_oom_fn{DefaultOom};
-std::atomic<int> g_all_interior{-1};  // -1: not set by the program (Keel's default, off)
 
-Collector& Current() {
-  Collector& c = Collector::Current();
-  int interior = g_all_interior.load(std::memory_order_relaxed);
-  if (interior >= 0) c.set_all_interior_pointers(interior != 0);
-  return c;
-}
+Collector& Current() { return Collector::Current(); }
 
 void* AllocateOrOom(size_t n, Kind kind) {
   void* p = Current().Allocate(n, kind);
@@ -177,10 +171,13 @@ GC_API void GC_remove_roots(void* low, void* high_plus_1) { Current().roots().Re
 GC_API void GC_clear_roots(void) { Current().roots().ClearRanges(); }
 
 GC_API void GC_set_all_interior_pointers(int value) {
-  g_all_interior.store(value != 0 ? 1 : 0, std::memory_order_relaxed);
+  Collector::SetDefaultAllInteriorPointers(value != 0);
   if (Collector* c = Collector::CurrentOrNull()) c->set_all_interior_pointers(value != 0);
 }
-GC_API int GC_get_all_interior_pointers(void) { return g_all_interior.load(std::memory_order_relaxed) == 1 ? 1 : 0; }
+GC_API int GC_get_all_interior_pointers(void) {
+  Collector* c = Collector::CurrentOrNull();
+  return (c != nullptr ? c->all_interior_pointers() : Collector::DefaultAllInteriorPointers()) ? 1 : 0;
+}
 GC_API void GC_enable_incremental(void) {}
 GC_API int GC_is_incremental_mode(void) { return 0; }
 GC_API void GC_start_mark_threads(void) {}

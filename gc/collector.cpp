@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,9 +13,11 @@
 
 namespace keel::gc {
 
-thread_local Collector* Collector::t_current_ = nullptr;
+constinit thread_local Collector* Collector::t_current_ = nullptr;
 
 namespace {
+
+std::atomic<bool> g_default_all_interior{false};
 
 uintptr_t ThreadStackBase() {
   pthread_attr_t attr;
@@ -38,12 +41,22 @@ uint64_t EnvCount(const char* name) {
   return n;
 }
 
+// A thread that exits with a collector still attached gives its memory back through this key's
+// destructor (it does not run for the main thread, whose heap lives until the process ends).
+pthread_key_t g_exit_key;
+pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
+
+void DestroyOnThreadExit(void*) { Collector::DestroyCurrent(); }
+void MakeExitKey() { pthread_key_create(&g_exit_key, DestroyOnThreadExit); }
+
 }  // namespace
 
 Collector& Collector::CreateCurrent() {
   if (!PageMap::Init()) Fatal("cannot map the page map (out of address space)");
+  pthread_once(&g_exit_key_once, MakeExitKey);
   auto* c = new Collector();
   t_current_ = c;
+  pthread_setspecific(g_exit_key, c);
   return *c;
 }
 
@@ -53,9 +66,14 @@ void Collector::DestroyCurrent() {
   if (c->in_collection_) Fatal("keel_shutdown: called during a collection");
   delete c;
   t_current_ = nullptr;
+  pthread_setspecific(g_exit_key, nullptr);
 }
 
+void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
+bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
+
 Collector::Collector() : heap_(this) {
+  all_interior_ = DefaultAllInteriorPointers();
   roots_.SetStackBase(reinterpret_cast<void*>(ThreadStackBase()));
   stress_every_ = EnvCount("KEEL_GC_STRESS");
   verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY"));

@@ -100,6 +100,10 @@ class Collector {
   const Heap& heap() const { return heap_; }
   Stats& stats() { return stats_; }
   void set_all_interior_pointers(bool on) { all_interior_ = on; }
+  // The interior-pointer mode of collectors created from now on (GC_set_all_interior_pointers
+  // is process-wide in bdwgc).
+  static void SetDefaultAllInteriorPointers(bool on);
+  static bool DefaultAllInteriorPointers();
   bool all_interior_pointers() const { return all_interior_; }
   uint64_t bytes_since_gc() const { return bytes_since_gc_; }
   uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc_; }
@@ -174,7 +178,7 @@ class Collector {
   void* client_ = nullptr;
   void (*client_destroy_)(void*) = nullptr;
 
-  static thread_local Collector* t_current_ __attribute__((tls_model("initial-exec")));
+  static constinit thread_local Collector* t_current_ __attribute__((tls_model("initial-exec")));
 };
 
 }  // namespace keel::gc

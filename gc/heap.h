@@ -69,7 +69,8 @@ class Heap {
   template <class F>
   void ForEachInUse(F&& f) const {
     for (Chunk* c : chunks_) {
-      for (size_t i = 0; i < c->pages; ++i) {
+      size_t ndesc = c->dedicated ? 1 : c->pages;  // a dedicated chunk has one descriptor
+      for (size_t i = 0; i < ndesc; ++i) {
         PageDesc& d = c->descs[i];
         if (d.state == PageState::kSmall || d.state == PageState::kBigHead) f(d);
       }

@@ -25,7 +25,7 @@ Stats::Stats() {
     long v = std::strtol(r, nullptr, 10);
     if (v > 0) capacity = static_cast<size_t>(v);
   }
-  ring_.resize(capacity);
+  capacity_ = capacity;
   static std::once_flag env_once;
   std::call_once(env_once, [] {
     if (const char* path = std::getenv("KEEL_GC_TRACE")) {
@@ -41,8 +41,8 @@ void Stats::Add(const keel_gc_record& r) {
   max_pause_ns_ = std::max(max_pause_ns_, r.pause_ns);
   peak_live_ = std::max(peak_live_, r.live_bytes);
   NoteHeap(r.heap_bytes);
-  if (count_ < ring_.size()) {
-    ring_[(head_ + count_) % ring_.size()] = r;
+  if (count_ < capacity_) {
+    ring_.push_back(r);  // head_ stays 0 until the ring is full
     ++count_;
   } else {
     ring_[head_] = r;

@@ -23,7 +23,6 @@ class Stats {
   size_t kept() const { return count_; }
   bool Get(size_t i, keel_gc_record* out) const;  // 0 = oldest kept
   uint64_t PausePercentileNs(double p) const;
-  const keel_gc_record* last() const { return count_ == 0 ? nullptr : &ring_[(head_ + count_ - 1) % ring_.size()]; }
 
   uint64_t minor() const { return minor_; }
   uint64_t major() const { return major_; }
@@ -36,7 +35,8 @@ class Stats {
   }
 
  private:
-  std::vector<keel_gc_record> ring_;
+  std::vector<keel_gc_record> ring_;  // grows to capacity_, then wraps
+  size_t capacity_ = 0;
   size_t head_ = 0;
   size_t count_ = 0;
   uint64_t collections_ = 0, minor_ = 0, major_ = 0;

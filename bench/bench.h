@@ -1,0 +1,40 @@
+/* bench.h: the harness every benchmark client shares: the clock, explicit frees for the malloc
+ * allocators, and the one machine-readable BENCH line (bench/README.md lists its fields).
+ * Each client is compiled once per allocator, with exactly one of BENCH_ALLOC_KEEL,
+ * BENCH_ALLOC_BDWGC, BENCH_ALLOC_MALLOC or BENCH_ALLOC_MIMALLOC defined. */
+#ifndef KEEL_BENCH_H
+#define KEEL_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(BENCH_ALLOC_KEEL) + defined(BENCH_ALLOC_BDWGC) + defined(BENCH_ALLOC_MALLOC) + \
+        defined(BENCH_ALLOC_MIMALLOC) != 1
+#error "define exactly one BENCH_ALLOC_* macro"
+#endif
+
+#if defined(BENCH_ALLOC_MALLOC)
+#include <stdlib.h>
+#define BENCH_EXPLICIT_FREE 1
+static inline void bench_free(void *p) { free(p); }
+#elif defined(BENCH_ALLOC_MIMALLOC)
+#include <mimalloc.h>
+#define BENCH_EXPLICIT_FREE 1
+static inline void bench_free(void *p) { mi_free(p); }
+#else
+/* Garbage-collected allocators: a dropped object is simply no longer referenced. */
+#define BENCH_EXPLICIT_FREE 0
+static inline void bench_free(void *p) { (void)p; }
+#endif
+
+/* Starts the wall clock. Call first thing in main, before the allocator is initialized (for
+ * bdwgc it runs GC_INIT and installs the collection-event hook that times pauses). */
+void bench_begin(void);
+
+/* Stops the clock and prints, as the last line of stdout,
+ *   BENCH {"bench":...,"alloc":...,"wall_s":...,...}
+ * analytic_live_bytes is the benchmark's peak reachable data, computed from its shape (each
+ * client documents its formula). Call it on the thread that allocated, before shutdown. */
+void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes);
+
+#endif /* KEEL_BENCH_H */

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""run_bench.py: runs every benchmark against every allocator, side by side, and prints one
+markdown table per benchmark (bench/README.md explains the columns).
+
+Each binary prints one line `BENCH {json}` last; this driver collects those lines, checks each
+run's output (binary-trees against the Benchmarks Game lines, the others against each other),
+and reduces the runs. Allocators run round-robin within each round, and the order rotates from
+round to round, so drift on a shared machine falls on all of them alike.
+
+Standard library only. Usage: bench/run_bench.py [--quick] [--runs N] [--depth N]
+[--only binary-trees,gcbench,alloc16] [--allocs keel-cgc,bdwgc,malloc,mimalloc] [--bin-dir DIR]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+ALLOCATORS = ["keel-cgc", "bdwgc", "malloc", "mimalloc"]
+LABELS = {"keel-cgc": "Keel CGC", "bdwgc": "bdwgc", "malloc": "glibc malloc",
+          "mimalloc": "mimalloc"}
+BENCHMARKS = ["binary-trees", "gcbench", "alloc16"]
+BINARIES = {"binary-trees": "binary_trees", "gcbench": "gcbench", "alloc16": "alloc16"}
+BASELINE = "bdwgc"
+# The issue's targets (bench/README.md): Keel CGC wall time as a fraction of bdwgc's.
+TARGETS = {"binary-trees": 0.8, "gcbench": 1.0}
+RSS_TARGET = 1.8  # peak RSS / peak live data
+
+
+def parse_args(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_bin = os.path.join(os.path.dirname(here), "build-bench", "bench")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, help="runs per benchmark and allocator (default 5; 3 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="binary-trees depth 16, alloc16 20M allocations, 3 runs")
+    p.add_argument("--depth", type=int, help="binary-trees depth (default 21; 16 with --quick)")
+    p.add_argument("--count", type=int, help="alloc16 allocations (default 200M; 20M with --quick)")
+    p.add_argument("--only", action="append", default=[],
+                   help="benchmarks to run, comma-separated or repeated: " + ", ".join(BENCHMARKS))
+    p.add_argument("--allocs", action="append", default=[],
+                   help="allocators, comma-separated or repeated: " + ", ".join(ALLOCATORS))
+    p.add_argument("--bin-dir", default=os.environ.get("KEEL_BENCH_BIN_DIR", default_bin),
+                   help="where the <bench>-<alloc> binaries are (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per run (default 900)")
+    p.add_argument("--raw", help="also append every BENCH record (JSON lines) to this file")
+    p.add_argument("--output", help="also write the markdown report to this file")
+    args = p.parse_args(argv)
+    args.only = split_list(args.only) or list(BENCHMARKS)
+    args.allocs = split_list(args.allocs) or list(ALLOCATORS)
+    for name in args.only:
+        if name not in BENCHMARKS:
+            p.error(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    for name in args.allocs:
+        if name not in ALLOCATORS:
+            p.error(f"unknown allocator {name!r}; choose from {', '.join(ALLOCATORS)}")
+    if args.runs is None:
+        args.runs = 3 if args.quick else 5
+    if args.depth is None:
+        args.depth = 16 if args.quick else 21
+    if args.count is None:
+        args.count = 20_000_000 if args.quick else 200_000_000
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    return args
+
+
+def split_list(values):
+    out = []
+    for v in values:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def bench_argv(bench, args):
+    if bench == "binary-trees":
+        return [str(args.depth)]
+    if bench == "alloc16":
+        return [str(args.count)]
+    return []
+
+
+def expected_binary_trees(n):
+    """The Benchmarks Game's output for binary-trees n (the nodes-counting check)."""
+    min_depth = 4
+    max_depth = max(min_depth + 2, n)
+    stretch = max_depth + 1
+    lines = [f"stretch tree of depth {stretch}\t check: {(1 << (stretch + 1)) - 1}"]
+    for d in range(min_depth, max_depth + 1, 2):
+        iters = 1 << (max_depth - d + min_depth)
+        lines.append(f"{iters}\t trees of depth {d}\t check: {iters * ((1 << (d + 1)) - 1)}")
+    lines.append(f"long lived tree of depth {max_depth}\t check: {(1 << (max_depth + 1)) - 1}")
+    return lines
+
+
+def run_once(path, argv, timeout):
+    """Runs one binary; returns (record or None, output lines, error text or None)."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([path] + argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, [], f"timed out after {timeout:.0f} s"
+    outside = time.monotonic() - start
+    lines = proc.stdout.splitlines()
+    record = None
+    body = []
+    for line in lines:
+        if line.startswith("BENCH "):
+            try:
+                record = json.loads(line[len("BENCH "):])
+            except json.JSONDecodeError as e:
+                return None, body, f"bad BENCH line ({e}): {line}"
+        else:
+            body.append(line)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-3:]
+        return record, body, f"exit status {proc.returncode}: " + " | ".join(tail)
+    if record is None:
+        return None, body, "no BENCH line"
+    record["outside_wall_s"] = round(outside, 4)
+    return record, body, None
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, digits=2, none="n/a"):
+    if x is None:
+        return none
+    return f"{x:.{digits}f}"
+
+
+def machine_line():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = f", {kb / 1048576:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return (f"nproc {usable} ({model}{mem}), kernel {platform.release()}, "
+            f"{platform.system()} {platform.machine()}, python {platform.python_version()}")
+
+
+def reduce_runs(records):
+    """One row from the runs of one allocator: medians, except max pause (the worst run)."""
+    def col(key):
+        return [r.get(key) for r in records]
+    walls = col("wall_s")
+    maxes = [x for x in col("max_pause_us") if x is not None]
+    return {
+        "runs": len(records),
+        "wall_s": median(walls),
+        "wall_min": min(walls),
+        "wall_max": max(walls),
+        "rss_kb": median(col("peak_rss_kb")),
+        "live_kb": median(col("peak_live_kb")),
+        "analytic_kb": median(col("analytic_live_kb")),
+        "collections": median(col("collections")),
+        "minor": median(col("minor")),
+        "major": median(col("major")),
+        "p50_us": median(col("p50_pause_us")),
+        "p99_us": median(col("p99_pause_us")),
+        "max_us": max(maxes) if maxes else None,
+        "total_pause_ms": median(col("total_pause_ms")),
+        "peak_heap_kb": median(col("peak_heap_kb")),
+    }
+
+
+def table(bench, rows, allocs):
+    base = rows.get(BASELINE)
+    out = [
+        "| allocator | median wall s (min-max) | vs bdwgc | peak RSS MiB | RSS / peak live "
+        "(measured; analytic) | collections | GC time s | pause p50 / p99 / max ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for alloc in allocs:
+        row = rows.get(alloc)
+        if row is None:
+            continue
+        ratio = (row["wall_s"] / base["wall_s"]) if base and base["wall_s"] else None
+        rss = row["rss_kb"]
+        measured = rss / row["live_kb"] if row["live_kb"] else None
+        analytic = rss / row["analytic_kb"] if row["analytic_kb"] else None
+        if row["analytic_kb"] is not None and row["analytic_kb"] < 1024:
+            live = f"n/a (live {row['analytic_kb']:.0f} KiB)"  # RSS is then all runtime and code
+        else:
+            live = f"{fmt(measured)}; {fmt(analytic)}" if measured else f"-; {fmt(analytic)}"
+        colls = "0" if not row["collections"] else f"{row['collections']:.0f}"
+        if row["minor"] is not None and row["collections"]:
+            colls += f" ({row['minor']:.0f} minor)"
+        pauses = "-"
+        if row["p50_us"] is not None:
+            pauses = " / ".join(fmt(row[k] / 1e3 if row[k] is not None else None, 3)
+                                for k in ("p50_us", "p99_us", "max_us"))
+        gc_s = fmt(row["total_pause_ms"] / 1e3, 3) if row["total_pause_ms"] is not None else "-"
+        out.append(f"| {LABELS[alloc]} | {fmt(row['wall_s'], 3)} ({fmt(row['wall_min'], 3)}-"
+                   f"{fmt(row['wall_max'], 3)}) | {fmt(ratio)}x | {fmt(rss / 1024, 1)} | {live} | "
+                   f"{colls} | {gc_s} | {pauses} |")
+    notes = []
+    keel = rows.get("keel-cgc")
+    if keel and base and bench in TARGETS:
+        ratio = keel["wall_s"] / base["wall_s"]
+        verdict = "met" if ratio <= TARGETS[bench] else "NOT met"
+        notes.append(f"target: Keel CGC at most {TARGETS[bench]}x bdwgc's time: {ratio:.2f}x, {verdict}")
+    if keel and bench in TARGETS and keel["live_kb"]:
+        r = keel["rss_kb"] / keel["live_kb"]
+        ra = keel["rss_kb"] / keel["analytic_kb"] if keel["analytic_kb"] else None
+        verdict = "met" if r <= RSS_TARGET else "NOT met"
+        notes.append(f"target: peak RSS at most {RSS_TARGET}x peak live: {r:.2f}x of measured "
+                     f"live ({fmt(ra)}x of analytic), {verdict}")
+    if keel and keel["live_kb"] and keel["analytic_kb"] and keel["analytic_kb"] >= 1024:
+        notes.append(f"Keel peak live {keel['live_kb'] / 1024:.1f} MiB measured, "
+                     f"{keel['analytic_kb'] / 1024:.1f} MiB analytic; peak heap "
+                     f"{fmt((keel['peak_heap_kb'] or 0) / 1024, 1)} MiB")
+    return out, notes
+
+
+def main(argv):
+    args = parse_args(argv)
+    command = os.environ.get("KEEL_BENCH_COMMAND") or " ".join(
+        shlex.quote(a) for a in [sys.argv[0]] + argv)
+    missing = []
+    plan = {}
+    for bench in args.only:
+        present = []
+        for alloc in args.allocs:
+            path = os.path.join(args.bin_dir, f"{BINARIES[bench]}-{alloc}")
+            if os.access(path, os.X_OK):
+                present.append(alloc)
+            else:
+                missing.append(path)
+        plan[bench] = present
+    if missing:
+        print("not built, skipped: " + ", ".join(missing), file=sys.stderr)
+    if not any(plan.values()):
+        print(f"no benchmark binaries under {args.bin_dir}; run scripts/bench.sh", file=sys.stderr)
+        return 2
+
+    raw = open(args.raw, "a") if args.raw else None
+    results = {b: {a: [] for a in plan[b]} for b in plan}
+    outputs = {b: {} for b in plan}
+    failures = []
+    for bench in args.only:
+        allocs = plan[bench]
+        bargv = bench_argv(bench, args)
+        for rnd in range(args.runs):
+            k = rnd % len(allocs) if allocs else 0
+            order = allocs[k:] + allocs[:k]
+            for alloc in order:
+                path = os.path.join(args.bin_dir, f"{BINARIES[bench]}-{alloc}")
+                print(f"[{bench} run {rnd + 1}/{args.runs}] {alloc} ...", end=" ", file=sys.stderr,
+                      flush=True)
+                rec, body, err = run_once(path, bargv, args.timeout)
+                if err:
+                    print("FAILED: " + err, file=sys.stderr)
+                    failures.append(f"{bench}/{alloc} run {rnd + 1}: {err}")
+                    continue
+                print(f"{rec['wall_s']:.3f} s", file=sys.stderr)
+                results[bench][alloc].append(rec)
+                outputs[bench].setdefault(alloc, body)
+                if raw:
+                    raw.write(json.dumps(rec) + "\n")
+                    raw.flush()
+                if body != outputs[bench][alloc]:
+                    failures.append(f"{bench}/{alloc} run {rnd + 1}: output differs from its run 1")
+    if raw:
+        raw.close()
+
+    # Output checks: binary-trees against the Benchmarks Game lines; every benchmark across
+    # allocators (all must print the same thing).
+    for bench in args.only:
+        outs = outputs[bench]
+        if bench == "binary-trees":
+            want = expected_binary_trees(args.depth)
+            for alloc, body in outs.items():
+                if body != want:
+                    failures.append(f"binary-trees/{alloc}: output differs from the Benchmarks "
+                                    f"Game's expected lines")
+        ref_alloc = next(iter(outs), None)
+        for alloc, body in outs.items():
+            if body != outs[ref_alloc]:
+                failures.append(f"{bench}/{alloc}: output differs from {ref_alloc}'s")
+
+    report = [
+        f"Keel benchmarks, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"- machine: {machine_line()}",
+        f"- command: `{command}`",
+        f"- {args.runs} runs per allocator, round-robin; binary-trees depth {args.depth}, "
+        f"alloc16 {args.count} allocations; wall time measured inside each process",
+        "",
+    ]
+    for bench in args.only:
+        rows = {a: reduce_runs(rs) for a, rs in results[bench].items() if rs}
+        if not rows:
+            continue
+        suffix = {"binary-trees": f" {args.depth}", "alloc16": f" ({args.count} x 16 B)"}.get(bench, "")
+        report.append(f"### {bench}{suffix}")
+        report.append("")
+        lines, notes = table(bench, rows, plan[bench])
+        report.extend(lines)
+        if notes:
+            report.append("")
+            report.extend(f"- {n}" for n in notes)
+        report.append("")
+    if failures:
+        report.append("**Failures:**")
+        report.extend(f"- {f}" for f in failures)
+        report.append("")
+    text = "\n".join(report)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
