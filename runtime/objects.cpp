@@ -1,0 +1,119 @@
+// objects.cpp: constructors of the basic values: pairs, characters, byte strings, vectors,
+// boxes, doubles and C pointers (reference/racket_bc.md §6). Objects holding pointers are
+// tagged (scanned); payloads without pointers are atomic so their bits never retain anything.
+#include <cstring>
+
+#include "runtime/alloc.h"
+#include "runtime/objects.h"
+#include "scheme.h"
+
+namespace keel::rt {
+
+namespace {
+
+Scheme_Object* MakePair(Scheme_Type type, Scheme_Object* car, Scheme_Object* cdr) {
+  auto* p = NewTagged<Scheme_Simple_Object>(type);
+  p->u.pair_val.car = car;
+  p->u.pair_val.cdr = cdr;
+  return reinterpret_cast<Scheme_Object*>(p);
+}
+
+}  // namespace
+
+Scheme_Object* WrapByteString(char* data, intptr_t len) {
+  auto* s = NewTagged<Scheme_Simple_Object>(scheme_byte_string_type);
+  s->u.byte_str_val.string_val = data;
+  s->u.byte_str_val.tag_val = len;
+  return reinterpret_cast<Scheme_Object*>(s);
+}
+
+}  // namespace keel::rt
+
+using keel::rt::ArrayBytes;
+using keel::rt::NewAtomic;
+using keel::rt::NewAtomicArray;
+using keel::rt::NewTagged;
+using keel::rt::WrapByteString;
+
+extern "C" {
+
+// --- pairs ------------------------------------------------------------------------------------
+
+Scheme_Object* scheme_make_pair(Scheme_Object* car, Scheme_Object* cdr) {
+  return keel::rt::MakePair(scheme_pair_type, car, cdr);
+}
+
+Scheme_Object* scheme_make_mutable_pair(Scheme_Object* car, Scheme_Object* cdr) {
+  return keel::rt::MakePair(scheme_mutable_pair_type, car, cdr);
+}
+
+// --- characters -------------------------------------------------------------------------------
+
+Scheme_Object* scheme_make_char(mzchar ch) {
+  if (ch < keel::rt::kStaticChars) return keel::rt::StaticChar(ch);
+  // A character has no pointers: atomic, like Racket's.
+  auto* c = NewAtomic<Scheme_Small_Object>(scheme_char_type);
+  c->u.char_val = ch;
+  return reinterpret_cast<Scheme_Object*>(c);
+}
+
+// --- byte strings -----------------------------------------------------------------------------
+
+Scheme_Object* scheme_make_sized_byte_string(char* chars, intptr_t len, int copy) {
+  if (len < 0) len = chars == nullptr ? 0 : static_cast<intptr_t>(std::strlen(chars));
+  if (chars == nullptr && len != 0) {
+    scheme_signal_error("scheme_make_sized_byte_string: the bytes are NULL");
+  }
+  if (!copy && chars != nullptr) return WrapByteString(chars, len);
+  char* data = NewAtomicArray<char>(len, "scheme_make_sized_byte_string");
+  if (len != 0) std::memcpy(data, chars, static_cast<size_t>(len));
+  return WrapByteString(data, len);
+}
+
+Scheme_Object* scheme_make_byte_string(const char* chars) {
+  if (chars == nullptr) scheme_signal_error("scheme_make_byte_string: the string is NULL");
+  // copy = 1: the const input is only read.
+  return scheme_make_sized_byte_string(const_cast<char*>(chars), -1, 1);
+}
+
+Scheme_Object* scheme_alloc_byte_string(intptr_t size, char fill) {
+  char* data = NewAtomicArray<char>(size, "scheme_alloc_byte_string");
+  std::memset(data, fill, static_cast<size_t>(size));
+  return WrapByteString(data, size);
+}
+
+// --- vectors ----------------------------------------------------------------------------------
+
+Scheme_Object* scheme_make_vector(intptr_t size, Scheme_Object* fill) {
+  size_t bytes = ArrayBytes(offsetof(Scheme_Vector, els), size, sizeof(Scheme_Object*),
+                            "scheme_make_vector", sizeof(Scheme_Vector));
+  auto* v = NewTagged<Scheme_Vector>(scheme_vector_type, bytes);
+  v->size = size;
+  Scheme_Object** els = v->els;
+  for (intptr_t i = 0; i < size; ++i) els[i] = fill;
+  return reinterpret_cast<Scheme_Object*>(v);
+}
+
+// --- boxes, doubles, C pointers ---------------------------------------------------------------
+
+Scheme_Object* scheme_box(Scheme_Object* v) {
+  auto* b = NewTagged<Scheme_Small_Object>(scheme_box_type);
+  b->u.ptr_val = v;
+  return reinterpret_cast<Scheme_Object*>(b);
+}
+
+Scheme_Object* scheme_make_double(double d) {
+  auto* o = NewAtomic<Scheme_Double>(scheme_double_type);
+  o->double_val = d;
+  return reinterpret_cast<Scheme_Object*>(o);
+}
+
+// Both fields may be collectable (the tag is a Scheme value), so the object is scanned.
+Scheme_Object* scheme_make_cptr(void* cptr, Scheme_Object* typetag) {
+  auto* o = NewTagged<Scheme_Simple_Object>(scheme_cpointer_type);
+  o->u.cptr_val.val = cptr;
+  o->u.cptr_val.type = typetag;
+  return reinterpret_cast<Scheme_Object*>(o);
+}
+
+}  // extern "C"

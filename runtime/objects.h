@@ -1,0 +1,28 @@
+// objects.h: constructor helpers shared inside the runtime (constants, strings, numbers):
+// the static character objects and string objects over data the caller already allocated.
+#ifndef KEEL_RUNTIME_OBJECTS_H
+#define KEEL_RUNTIME_OBJECTS_H
+
+#include <cstdint>
+
+#include "scheme.h"
+
+namespace keel::rt {
+
+// Characters below this are preallocated static objects shared by every place (not in any
+// heap, like scheme_true); scheme_make_char allocates the others.
+inline constexpr mzchar kStaticChars = 256;
+
+// The static object for c < kStaticChars.
+Scheme_Object* StaticChar(mzchar c);
+
+// A char string over `data`: len code points in collectable atomic memory (NUL-terminated
+// when the runtime allocated it). May collect; `data` must be held by the caller meanwhile.
+Scheme_Object* WrapCharString(mzchar* data, intptr_t len);
+
+// A byte string over `data`, as WrapCharString.
+Scheme_Object* WrapByteString(char* data, intptr_t len);
+
+}  // namespace keel::rt
+
+#endif  // KEEL_RUNTIME_OBJECTS_H

@@ -1,0 +1,33 @@
+// runtime.cpp: creating a Runtime and attaching it to its collector (DESIGN D1).
+#include "runtime/runtime.h"
+
+namespace keel::rt {
+
+namespace {
+
+// Room reserved for error messages up front, so that reporting out of memory rarely needs
+// malloc to succeed: long enough for any message the runtime itself produces.
+constexpr size_t kErrorMessageReserve = 512;
+
+}  // namespace
+
+Runtime::Runtime(gc::Collector& collector) : collector_(collector), symbols_(collector) {
+  thread_.so.type = scheme_thread_type;
+  thread_.so.keyex = 0;
+  thread_.error_buf = nullptr;
+  thread_.keel_private = this;
+  error_message_.reserve(kErrorMessageReserve);
+  collector.roots().AddRange(&env_, &env_ + 1, false, "keel runtime");
+}
+
+Runtime& Runtime::CreateFor(gc::Collector& collector) {
+  auto* rt = new Runtime(collector);
+  collector.SetClient(rt, &Runtime::Destroy);
+  return *rt;
+}
+
+// Runs while the collector is being destroyed: touches only the Runtime's own memory (the
+// root range and the weak callback go away with the collector).
+void Runtime::Destroy(void* runtime) { delete static_cast<Runtime*>(runtime); }
+
+}  // namespace keel::rt
