@@ -204,7 +204,9 @@ GC_API char* GC_debug_strdup(const char* s, const char*, int) { return GC_strdup
 GC_API void GC_debug_end_stubborn_change(const void* p) { GC_end_stubborn_change(p); }
 GC_API void GC_debug_change_stubborn(const void* p) { GC_change_stubborn(p); }
 
-// No barrier is active in this collector yet; the call is valid and does nothing.
-KEEL_API void GC_write_barrier(void*) {}
+// Pre-dirties the page so a store that follows needs no fault (DESIGN D5).
+KEEL_API void GC_write_barrier(void* p) {
+  if (Collector* c = Collector::CurrentOrNull()) c->PreDirty(p);
+}
 
 }  // extern "C"

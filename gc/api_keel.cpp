@@ -33,6 +33,10 @@ KEEL_API void keel_gc_set_growth(double growth, size_t min_bytes) {
 
 KEEL_API void keel_gc_release_memory(void) { Collector::Current().ReleaseMemory(); }
 
+KEEL_API void keel_gc_collect_minor(void) { Collector::Current().CollectMinor(); }
+
+KEEL_API const char* keel_gc_barrier(void) { return keel::gc::BarrierName(Collector::Current().barrier().kind()); }
+
 KEEL_API const char* keel_gc_variant(void) { return keel::gc::Plan::kName; }
 
 KEEL_API void keel_shutdown(void) { Collector::DestroyCurrent(); }

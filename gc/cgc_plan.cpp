@@ -29,9 +29,9 @@ __attribute__((noinline)) void ScanCurrentStack(Collector& c, Marker& m) {
 
 void TraceUncollectable(Collector& c, Marker& m) {
   c.heap().ForEachInUse([&m](PageDesc& d) {
-    if (!IsUncollectable(d.kind)) return;
+    if (!IsUncollectable(d.kind) || !IsPointerful(d.kind)) return;
     for (uint32_t i = 0; i < d.objects; ++i) {
-      if (d.IsAllocated(i)) m.MarkRootObject(&d, i);
+      if (d.IsAllocated(i)) m.ScanRootObject(&d, i);
     }
   });
 }

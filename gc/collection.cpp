@@ -1,6 +1,7 @@
-// collection.cpp: one stop-the-world collection: retire allocation runs, mark from the plan's
-// roots, run weak callbacks, sweep bitmaps, size the next cycle, give memory back, record it.
-// Design notes: docs/design/heap.md (.sol.sweep, .sol.policy), docs/design/marking.md.
+// collection.cpp: one stop-the-world collection, minor or major: retire allocation runs, mark
+// from the plan's roots (and, for a minor one, from dirty old pages), run weak callbacks,
+// sweep bitmaps, protect old pages, size the next cycle, give memory back, record it.
+// Design notes: docs/design/heap.md (.sol.sweep, .sol.policy), docs/design/barrier.md.
 #include <cstdio>
 
 #include "gc/collector.h"
@@ -12,7 +13,12 @@ namespace keel::gc {
 
 void Collector::Collect(keel_gc_reason reason) {
   if (!MayCollectNow()) return;
-  CollectNow(reason);
+  CollectNow(reason, true);
+}
+
+void Collector::CollectMinor() {
+  if (!MayCollectNow()) return;
+  CollectNow(KEEL_GC_REASON_EXPLICIT, false);
 }
 
 // Gives back the unused tail of every bump region: its slots were marked allocated when the run
@@ -44,6 +50,12 @@ void Collector::PrepareMajor() {
   });
 }
 
+void Collector::ResetYoungLists() {
+  for (PageDesc* d : young_pages_) d->young_listed = false;
+  young_pages_.clear();
+  young_big_.clear();
+}
+
 void Collector::Sweep() {
   for (auto& per_kind : partial_) {
     for (PageDesc*& head : per_kind) head = nullptr;
@@ -51,6 +63,7 @@ void Collector::Sweep() {
   for (auto& per_kind : partial_tail_) {
     for (PageDesc*& tail : per_kind) tail = nullptr;
   }
+  ResetYoungLists();
   uint64_t live = 0;
   for (Chunk* c : heap_.chunks()) {
     if (c->dedicated) continue;
@@ -58,15 +71,9 @@ void Collector::Sweep() {
       PageDesc& d = c->descs[i];
       if (d.state != PageState::kSmall) continue;
       size_t words = (d.objects + 63u) / 64u;
-      if (IsUncollectable(d.kind)) {
-        // Roots, freed only by GC_free: keep every allocated object as allocated.
-        for (size_t w = 0; w < words; ++w) {
-          d.bits[w].alloc |= d.bits[w].mark;
-          d.bits[w].mark = 0;
-        }
-        live += d.CountAllocated() * d.obj_size;
-        continue;
-      }
+      d.on_partial = false;
+      d.next = d.prev = nullptr;
+      if (IsUncollectable(d.kind)) continue;  // roots, freed only by GC_free (counted apart)
       size_t marked = d.CountMarked();
       if (marked == 0) {
         heap_.FreePage(&d);
@@ -76,17 +83,8 @@ void Collector::Sweep() {
       d.live_objects = static_cast<uint16_t>(marked);
       d.needs_zeroing = true;
       d.scan_cursor = 0;
-      d.next = nullptr;
       live += marked * d.obj_size;
-      if (marked < d.objects) {
-        int k = static_cast<int>(d.kind);
-        if (partial_tail_[k][d.size_class] != nullptr) {
-          partial_tail_[k][d.size_class]->next = &d;
-        } else {
-          partial_[k][d.size_class] = &d;
-        }
-        partial_tail_[k][d.size_class] = &d;
-      }
+      if (marked < d.objects) PartialAppend(&d);
     }
   }
   live_bytes_ = live;
@@ -99,9 +97,7 @@ void Collector::SweepBig() {
     PageDesc* next = d->next;
     BitPair& b = d->bits[0];
     if (IsUncollectable(d->kind)) {
-      b.alloc |= b.mark;
-      b.mark = 0;
-      live_bytes_ += d->big_bytes;
+      // roots, freed only by GC_free (counted apart)
     } else if ((b.mark & 1) == 0) {
       if (d->prev != nullptr) d->prev->next = next; else big_objects_ = next;
       if (next != nullptr) next->prev = d->prev;
@@ -114,45 +110,101 @@ void Collector::SweepBig() {
   }
 }
 
-void Collector::CollectNow(keel_gc_reason reason) {
+// A minor sweep touches only what was allocated this cycle: old objects keep their marks, young
+// survivors got theirs while marking (they are old now), young dead slots become free
+// (barrier.md .sol.minor).
+void Collector::SweepYoung() {
+  for (PageDesc* d : young_pages_) {
+    d->young_listed = false;
+    if (IsUncollectable(d->kind)) continue;  // allocated objects stay allocated
+    size_t words = (d->objects + 63u) / 64u;
+    for (size_t w = 0; w < words; ++w) d->bits[w].alloc = 0;
+    size_t marked = d->CountMarked();
+    d->live_objects = static_cast<uint16_t>(marked);
+    d->needs_zeroing = true;
+    d->scan_cursor = 0;
+    if (marked == 0) {
+      if (d->on_partial) PartialRemove(d);
+      heap_.FreePage(d);
+    } else if (marked < d->objects && !d->on_partial) {
+      PartialAppend(d);
+    }
+  }
+  young_pages_.clear();
+  for (PageDesc* d : young_big_) {
+    BitPair& b = d->bits[0];
+    if (IsUncollectable(d->kind)) continue;
+    if ((b.mark & 1) == 0) {
+      if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
+      if (d->next != nullptr) d->next->prev = d->prev;
+      heap_.FreeRun(d);
+    } else {
+      b.alloc = 0;
+    }
+  }
+  young_big_.clear();
+}
+
+void Collector::CollectNow(keel_gc_reason reason, bool want_major) {
   const uint64_t start = NowNs();
+  const bool major = want_major || barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   in_collection_ = true;
   RetireRuns();
   const uint64_t allocated = bytes_since_gc_;
   const uint64_t live_before = live_bytes_;
-  PrepareMajor();
+  const uint64_t faults = barrier_->TakeFaults();
+  if (major) {
+    PrepareMajor();
+  } else {
+    FindDirtyPages();
+  }
 
   Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_);
   const uint64_t mark_start = NowNs();
   Plan::TraceRoots(*this, marker);
+  if (!major) ScanDirtyPages(marker);
   marker.Drain();
   const uint64_t mark_ns = NowNs() - mark_start;
-
   mark_stack_.Trim();
+
   for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
-  Sweep();
+  if (major) {
+    Sweep();
+  } else {
+    SweepYoung();
+    live_bytes_ = live_before + marker.marked_bytes();
+  }
+  const uint64_t protected_pages = ProtectOldPages();
 
   total_allocated_ += allocated;
   bytes_since_gc_ = 0;
+  if (major) major_threshold_ = policy_.MajorThreshold(live_bytes_);
   budget_ = policy_.NextBudget(live_bytes_);
-  size_t released = heap_.Release(policy_.KeepCommitted(budget_));
+  uint64_t next_cycle = barrier_->kind() == BarrierKind::kNone ? budget_ : policy_.YoungLimit(live_bytes_);
+  size_t released = heap_.Release(policy_.KeepCommitted(next_cycle));
   in_collection_ = false;
 
   keel_gc_record r{};
   r.index = stats_.collections() + 1;
-  r.kind = KEEL_GC_MAJOR;
+  r.kind = major ? KEEL_GC_MAJOR : KEEL_GC_MINOR;
   r.reason = reason;
   r.start_ns = start;
   r.mark_ns = mark_ns;
   r.allocated_bytes = allocated;
-  r.live_bytes = live_bytes_;
+  r.live_bytes = live_bytes();
   r.freed_bytes = live_before + allocated > live_bytes_ ? live_before + allocated - live_bytes_ : 0;
+  r.promoted_bytes = major ? 0 : marker.marked_bytes();
   r.heap_bytes = heap_.heap_bytes();
   r.committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
   r.released_bytes = released;
   r.marked_objects = marker.marked_objects();
+  r.pages_protected = protected_pages;
+  r.barrier_faults = faults + barrier_->TakeFaults();
+  r.pages_written = barrier_->TakeWrittenPages();
   r.pause_ns = NowNs() - start;
+  last_was_major_ = major;
   stats_.Add(r);
+  if (!major) policy_.AdaptYoungBudget(r.pause_ns);
 
   if (verify_each_ != 0) {
     size_t problems = Verify(verify_each_ >= 2);

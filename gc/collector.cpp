@@ -72,13 +72,15 @@ void Collector::DestroyCurrent() {
 void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
 bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
 
-Collector::Collector() : heap_(this) {
+Collector::Collector() : barrier_(MakeBarrier(*this)), heap_(this) {
+  heap_.set_barrier(barrier_.get());
   all_interior_ = DefaultAllInteriorPointers();
   roots_.SetStackBase(reinterpret_cast<void*>(ThreadStackBase()));
   stress_every_ = EnvCount("KEEL_GC_STRESS");
   verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY"));
   if (std::getenv("PLTDISABLEGC") != nullptr) disabled_ = 1;
   budget_ = policy_.NextBudget(0);
+  major_threshold_ = policy_.MajorThreshold(0);
 }
 
 Collector::~Collector() {
@@ -104,7 +106,7 @@ void* Collector::AllocateSlow(size_t bytes, Kind kind) {
   if (in_collection_) Fatal("allocation during a collection (a weak or collect callback allocated)");
   if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {
     stress_count_ = 0;
-    if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS);
+    if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS, false);
   }
   if (bytes > kMaxSmallSize) return AllocateBig(bytes, kind);
   int cls = SizeClassFor(bytes);
@@ -113,15 +115,26 @@ void* Collector::AllocateSlow(size_t bytes, Kind kind) {
   if (r.cur + size > r.end && !Refill(kind, cls)) return nullptr;
   uintptr_t p = r.cur;
   r.cur = p + size;
-  r.limit = stress_every_ != 0 ? r.cur : r.end;
+  // Uncollectable objects are counted one by one, so they always take this path.
+  bool counted = IsUncollectable(kind);
+  if (counted) uncollectable_bytes_ += size;
+  r.limit = stress_every_ != 0 || counted ? r.cur : r.end;
   return reinterpret_cast<void*>(p);
 }
 
+// With a barrier, allocation triggers minor collections every young budget; without one, full
+// collections every budget (docs/design/barrier.md .sol.policy).
 void Collector::MaybeCollectForAllocation(size_t upcoming) {
-  if (bytes_since_gc_ + upcoming > budget_ && MayCollectNow()) CollectNow(KEEL_GC_REASON_ALLOCATION);
+  bool generational = barrier_->kind() != BarrierKind::kNone;
+  uint64_t limit = generational ? policy_.YoungLimit(live_bytes_) : budget_;
+  if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) CollectNow(KEEL_GC_REASON_ALLOCATION, false);
 }
 
 void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
+  // Old objects share this page: with mprotect the allocator's own stores would fault, so the
+  // page is opened up and counted dirty; uffd tracks the stores by itself (barrier.md .sol.alloc).
+  if (barrier_->WritesFault()) MakeWritable(page, true);
+  NoteYoungPage(page);
   page->SetAllocRange(from, to);
   page->scan_cursor = static_cast<uint16_t>(to);
   uintptr_t start = page->ObjectStart(from);
@@ -129,7 +142,7 @@ void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to
   if (IsPointerful(page->kind) && page->needs_zeroing) std::memset(reinterpret_cast<void*>(start), 0, end - start);
   r.cur = start;
   r.end = end;
-  r.limit = end;
+  r.limit = IsUncollectable(page->kind) ? start : end;
   r.page = page;
   bytes_since_gc_ += end - start;
 }
@@ -137,10 +150,11 @@ void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to
 PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
   PageDesc* d = heap_.AllocatePage();
   if (d == nullptr && MayCollectNow()) {
-    CollectNow(KEEL_GC_REASON_HEAP_LIMIT);
+    CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
     d = heap_.AllocatePage();
   }
   if (d == nullptr) return nullptr;
+  MakeWritable(d, false);
   const SizeClass& sc = kSizeClasses[cls];
   d->state = PageState::kSmall;
   d->kind = kind;
@@ -150,9 +164,28 @@ PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
   d->objects = sc.objects;
   d->scan_cursor = 0;
   d->live_objects = 0;
+  d->on_partial = false;
   d->next = d->prev = nullptr;
   stats_.NoteHeap(heap_.heap_bytes());
   return d;
+}
+
+void Collector::PartialAppend(PageDesc* d) {
+  int k = static_cast<int>(d->kind);
+  PageDesc*& tail = partial_tail_[k][d->size_class];
+  d->next = nullptr;
+  d->prev = tail;
+  if (tail != nullptr) tail->next = d; else partial_[k][d->size_class] = d;
+  tail = d;
+  d->on_partial = true;
+}
+
+void Collector::PartialRemove(PageDesc* d) {
+  int k = static_cast<int>(d->kind);
+  if (d->prev != nullptr) d->prev->next = d->next; else partial_[k][d->size_class] = d->next;
+  if (d->next != nullptr) d->next->prev = d->prev; else partial_tail_[k][d->size_class] = d->prev;
+  d->next = d->prev = nullptr;
+  d->on_partial = false;
 }
 
 bool Collector::Refill(Kind kind, int cls) {
@@ -167,9 +200,7 @@ bool Collector::Refill(Kind kind, int cls) {
       ClaimRun(r, page, from, to);
       return true;
     }
-    partial_[k][cls] = page->next;
-    if (partial_[k][cls] == nullptr) partial_tail_[k][cls] = nullptr;
-    page->next = nullptr;
+    PartialRemove(page);
   }
   PageDesc* page = NewSmallPage(kind, cls);
   if (page == nullptr) return false;
@@ -185,10 +216,11 @@ void* Collector::AllocateBig(size_t bytes, Kind kind) {
   MaybeCollectForAllocation(pages << kPageShift);
   PageDesc* d = heap_.AllocateRun(pages);
   if (d == nullptr && MayCollectNow()) {
-    CollectNow(KEEL_GC_REASON_HEAP_LIMIT);
+    CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
     d = heap_.AllocateRun(pages);
   }
   if (d == nullptr) return nullptr;
+  MakeWritable(*d->chunk, d->chunk->PageIndex(d->start), pages, false);
   d->state = PageState::kBigHead;
   d->kind = kind;
   d->objects = 1;
@@ -200,6 +232,8 @@ void* Collector::AllocateBig(size_t bytes, Kind kind) {
   d->next = big_objects_;
   if (big_objects_ != nullptr) big_objects_->prev = d;
   big_objects_ = d;
+  young_big_.push_back(d);
+  if (IsUncollectable(kind)) uncollectable_bytes_ += rounded;
   bytes_since_gc_ += pages << kPageShift;
   stats_.NoteHeap(heap_.heap_bytes());
   return reinterpret_cast<void*>(d->start);
@@ -219,14 +253,24 @@ void Collector::Free(void* p, const char* who) {
     if (!d->IsAllocated(idx)) Fatal("%s: %p is not allocated (freed twice?)", who, p);
     BitPair& b = d->bits[idx >> 6];
     uint64_t bit = uint64_t{1} << (idx & 63);
-    if (b.mark & bit) live_bytes_ -= d->obj_size;
+    if (IsUncollectable(d->kind)) {
+      uncollectable_bytes_ -= d->obj_size;
+    } else if (b.mark & bit) {
+      live_bytes_ -= d->obj_size;
+      --d->live_objects;
+    }
     b.alloc &= ~bit;
     b.mark &= ~bit;
     if (IsPointerful(d->kind)) std::memset(p, 0, d->obj_size);
     return;
   }
   if (d->state != PageState::kBigHead || d->start != a) Fatal("%s: %p points into the middle of an object", who, p);
-  if (d->bits[0].mark & 1) live_bytes_ -= d->big_bytes;
+  if (IsUncollectable(d->kind)) {
+    uncollectable_bytes_ -= d->big_bytes;
+  } else if (d->bits[0].mark & 1) {
+    live_bytes_ -= d->big_bytes;
+  }
+  std::erase(young_big_, d);
   if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
   if (d->next != nullptr) d->next->prev = d->prev;
   heap_.FreeRun(d);
@@ -287,7 +331,7 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->max_pause_ns = stats_.max_pause_ns();
   out->total_allocated_bytes = total_allocated_bytes();
   out->bytes_since_gc = bytes_since_gc_;
-  out->live_bytes = live_bytes_;
+  out->live_bytes = live_bytes();
   out->peak_live_bytes = stats_.peak_live();
   out->heap_bytes = heap_.heap_bytes();
   out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());

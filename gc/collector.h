@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "gc/barrier.h"
 #include "gc/heap.h"
 #include "gc/kind.h"
 #include "gc/mark_stack.h"
@@ -75,8 +76,10 @@ class Collector {
   bool IsHeapAddress(const void* p) const;
 
   // --- collection -----------------------------------------------------------------------------
-  // A full collection, unless collection is disabled.
+  // A major (full) collection, unless collection is disabled.
   void Collect(keel_gc_reason reason);
+  // A minor collection where the barrier allows one (a major one otherwise).
+  void CollectMinor();
   void Disable() { ++disabled_; }
   // Returns false when called more often than Disable.
   bool Enable();
@@ -91,8 +94,11 @@ class Collector {
   // During a weak callback: whether the object holding p survives (non-heap addresses do).
   bool IsMarked(const void* p) const;
 
-  // --- roots ----------------------------------------------------------------------------------
+  // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
+  Barrier& barrier() { return *barrier_; }
+  // Marks the page holding p dirty and, where the backend would fault, writable (GC_write_barrier).
+  void PreDirty(const void* p);
 
   // --- configuration and figures ---------------------------------------------------------------
   Policy& policy() { return policy_; }
@@ -107,7 +113,7 @@ class Collector {
   bool all_interior_pointers() const { return all_interior_; }
   uint64_t bytes_since_gc() const { return bytes_since_gc_; }
   uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc_; }
-  uint64_t live_bytes() const { return live_bytes_; }
+  uint64_t live_bytes() const { return live_bytes_ + uncollectable_bytes_; }
   uint64_t collections() const { return stats_.collections(); }
   void FillStats(keel_gc_stats* out) const;
   // Gives free pages back to the OS, keeping what the next cycle will use.
@@ -141,17 +147,39 @@ class Collector {
   bool MayCollectNow() const { return disabled_ == 0 && !in_collection_; }
   void MaybeCollectForAllocation(size_t upcoming);
 
-  void CollectNow(keel_gc_reason reason);
+  void CollectNow(keel_gc_reason reason, bool want_major);
   void RetireRuns();
   void PrepareMajor();
   void Sweep();
   void SweepBig();
+  void SweepYoung();
+  void ResetYoungLists();
+  void NoteYoungPage(PageDesc* d) {
+    if (!d->young_listed) {
+      d->young_listed = true;
+      young_pages_.push_back(d);
+    }
+  }
+  void PartialAppend(PageDesc* d);
+  void PartialRemove(PageDesc* d);
+  // Generations (docs/design/barrier.md .sol.minor).
+  void FindDirtyPages();
+  void ScanDirtyPages(Marker& m);
+  void ScanDirtyPage(Marker& m, Chunk& c, size_t i);
+  uint64_t ProtectOldPages();
+  void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
+  void MakeWritable(PageDesc* d, bool mark_dirty);
+  bool PageHoldsOldPointers(const Chunk& c, size_t i) const;
+  void UpdateYoungBudget(uint64_t pause_ns);
 
   AllocRun runs_[kKindCount][kSizeClassCount];
   PageDesc* partial_[kKindCount][kSizeClassCount] = {};  // pages with free slots, address order
   PageDesc* partial_tail_[kKindCount][kSizeClassCount] = {};
   PageDesc* big_objects_ = nullptr;  // doubly linked through PageDesc::next/prev
+  std::vector<PageDesc*> young_pages_;  // small pages allocated into since the last collection
+  std::vector<PageDesc*> young_big_;    // big objects allocated since the last collection
 
+  std::unique_ptr<Barrier> barrier_;  // declared before heap_: chunks go first
   Heap heap_;
   Roots roots_;
   MarkStack mark_stack_;
@@ -160,12 +188,15 @@ class Collector {
 
   uint64_t bytes_since_gc_ = 0;
   uint64_t total_allocated_ = 0;  // before the current cycle
-  uint64_t live_bytes_ = 0;       // after the last collection, less explicit frees
+  uint64_t live_bytes_ = 0;       // collectable, after the last collection, less explicit frees
+  uint64_t uncollectable_bytes_ = 0;  // exact: counted at allocation and GC_free
   uint64_t budget_ = 0;           // bytes to allocate before the next collection
+  uint64_t major_threshold_ = 0;  // old bytes that make the next collection a major one
   uint64_t stress_every_ = 0;     // KEEL_GC_STRESS
   uint64_t stress_count_ = 0;
   int disabled_ = 0;
   bool in_collection_ = false;
+  bool last_was_major_ = true;  // live_bytes_ is exact only after a major collection
   bool all_interior_ = false;
   int verify_each_ = 0;  // KEEL_GC_VERIFY: 1 structural, 2 strict
 

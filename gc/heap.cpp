@@ -3,6 +3,7 @@
 
 #include <bit>
 
+#include "gc/barrier.h"
 #include "gc/os_memory.h"
 #include "gc/page_map.h"
 
@@ -34,6 +35,9 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   c->base = reinterpret_cast<uintptr_t>(mem);
   c->pages = pages;
   c->dedicated = dedicated;
+  c->owner = owner_;
+  c->protected_mask = new uint64_t[c->MaskWords()]();
+  c->dirty_mask = new uint64_t[c->MaskWords()]();
   size_t ndesc = dedicated ? 1 : pages;
   c->descs = new PageDesc[ndesc];
   for (size_t i = 0; i < ndesc; ++i) {
@@ -49,10 +53,13 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   if (!mapped) {
     PageMap::Set(c->base, pages, nullptr);
     os::Unmap(mem, bytes);
+    delete[] c->protected_mask;
+    delete[] c->dirty_mask;
     delete[] c->descs;
     delete c;
     return nullptr;
   }
+  if (barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
   heap_bytes_ += bytes;
   if (c->base < lo_) lo_ = c->base;
   if (c->base + bytes > hi_) hi_ = c->base + bytes;
@@ -70,6 +77,8 @@ void Heap::UnmapChunk(Chunk* c) {
   PageMap::Set(c->base, c->pages, nullptr);
   os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
   heap_bytes_ -= c->pages << kPageShift;
+  delete[] c->protected_mask;
+  delete[] c->dirty_mask;
   delete[] c->descs;
   delete c;
 }

@@ -27,14 +27,32 @@ struct Chunk {
   uint64_t free_mask[kMaskWords] = {};       // 1: the page is free
   uint64_t committed_mask[kMaskWords] = {};  // 1: free and still backed by memory
   PageDesc* descs = nullptr;                 // `pages` descriptors (dedicated: 1)
+  Collector* owner = nullptr;
+  // Write barrier state, one bit per page (docs/design/barrier.md .inv.masks): the page may be
+  // write-protected; the page was written since it was protected. The SIGSEGV handler of the
+  // mprotect backend updates both on the owner's thread.
+  uint64_t* protected_mask = nullptr;
+  uint64_t* dirty_mask = nullptr;
+  bool untracked = false;  // the barrier could not attach: every old page counts as dirty
 
   size_t IndexOf(const PageDesc* d) const { return static_cast<size_t>(d - descs); }
+  size_t MaskWords() const { return (pages + 63) / 64; }
+  size_t PageIndex(uintptr_t addr) const { return (addr - base) >> kPageShift; }
+  bool IsProtected(size_t i) const { return (protected_mask[i >> 6] >> (i & 63)) & 1; }
+  void SetProtected(size_t i) { protected_mask[i >> 6] |= uint64_t{1} << (i & 63); }
+  void ClearProtected(size_t i) { protected_mask[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
+  bool IsDirty(size_t i) const { return (dirty_mask[i >> 6] >> (i & 63)) & 1; }
+  void SetDirty(size_t i) { dirty_mask[i >> 6] |= uint64_t{1} << (i & 63); }
 };
+
+class Barrier;
 
 // Owned by one collector; touched only on its thread.
 class Heap {
  public:
   explicit Heap(Collector* owner);
+  // The barrier that new chunks attach to (set once, before the first chunk is mapped).
+  void set_barrier(Barrier* b) { barrier_ = b; }
   ~Heap();
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
@@ -85,6 +103,7 @@ class Heap {
   bool FindRun(Chunk* c, size_t pages, size_t* first) const;
 
   Collector* owner_;
+  Barrier* barrier_ = nullptr;
   std::vector<Chunk*> chunks_;
   size_t cursor_ = 0;  // chunk where the last single page came from
   size_t heap_bytes_ = 0;

@@ -20,6 +20,7 @@ __attribute__((no_sanitize("address", "undefined"))) void Marker::ScanRange(uint
 }
 
 void Marker::MarkBig(PageDesc* d) {
+  if (IsUncollectable(d->kind)) return;  // roots, scanned by ScanRootObject
   BitPair& b = d->bits[0];
   if (((b.alloc | b.mark) & 1) == 0 || (b.mark & 1) != 0) return;
   b.mark |= 1;
@@ -28,11 +29,13 @@ void Marker::MarkBig(PageDesc* d) {
   if (IsPointerful(d->kind)) stack_.Push(d->start, d->start + d->big_bytes);
 }
 
-void Marker::MarkRootObject(PageDesc* d, uint32_t idx) {
+void Marker::ScanRootObject(PageDesc* d, uint32_t idx) {
+  if (!IsPointerful(d->kind)) return;
   if (d->state == PageState::kBigHead) {
-    MarkBig(d);
+    stack_.Push(d->start, d->start + d->big_bytes);
   } else {
-    MarkSmall(d, idx);
+    uintptr_t obj = d->ObjectStart(idx);
+    stack_.Push(obj, obj + d->obj_size);
   }
 }
 

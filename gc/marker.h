@@ -46,8 +46,8 @@ class Marker {
 
   // Tests every aligned word of [lo, hi).
   void ScanRange(uintptr_t lo, uintptr_t hi, bool interior);
-  // Marks an object known to be a root (an uncollectable object) and queues its contents.
-  void MarkRootObject(PageDesc* d, uint32_t idx);
+  // Queues the contents of an uncollectable object (a root: it carries no mark bit).
+  void ScanRootObject(PageDesc* d, uint32_t idx);
   // Scans queued objects until none is left.
   void Drain();
 
@@ -57,6 +57,7 @@ class Marker {
 
  private:
   void MarkSmall(PageDesc* d, uint32_t idx) {
+    if (IsUncollectable(d->kind)) return;  // roots, scanned by ScanRootObject
     BitPair& b = d->bits[idx >> 6];
     uint64_t bit = uint64_t{1} << (idx & 63);
     if (((b.alloc | b.mark) & bit) == 0 || (b.mark & bit) != 0) return;  // free, or already marked

@@ -47,6 +47,8 @@ struct PageDesc {
   PageState state = PageState::kFree;
   uint8_t size_class = 0;
   bool needs_zeroing = false;  // free slots may hold stale bytes (not fresh from the OS)
+  bool young_listed = false;   // on the collector's list of pages allocated into this cycle
+  bool on_partial = false;     // small: on its class's partial list
   uint16_t scan_cursor = 0;    // small: where the allocator looks for the next free run
   uint32_t run_pages = 0;      // big: pages in the run
   uint64_t big_bytes = 0;      // big: the object's size (rounded to 16 bytes)
@@ -54,7 +56,7 @@ struct PageDesc {
   Collector* owner = nullptr;
   Chunk* chunk = nullptr;
   PageDesc* next = nullptr;  // partial-page list or big-object list
-  PageDesc* prev = nullptr;  // big-object list
+  PageDesc* prev = nullptr;  // partial-page list or big-object list
   BitPair bits[kBitmapWords] = {};
 
   uintptr_t end() const { return start + (state == PageState::kSmall ? kPageSize : size_t{run_pages} << kPageShift); }

@@ -39,7 +39,14 @@ void Stats::Add(const keel_gc_record& r) {
   if (r.kind == KEEL_GC_MINOR) ++minor_; else ++major_;
   total_pause_ns_ += r.pause_ns;
   max_pause_ns_ = std::max(max_pause_ns_, r.pause_ns);
-  peak_live_ = std::max(peak_live_, r.live_bytes);
+  // After a minor collection live_bytes counts the whole old generation, dead objects included;
+  // only major collections measure live data, so they alone set the peak once there is one.
+  if (r.kind == KEEL_GC_MAJOR) {
+    if (major_ == 1) peak_live_ = 0;
+    peak_live_ = std::max(peak_live_, r.live_bytes);
+  } else if (major_ == 0) {
+    peak_live_ = std::max(peak_live_, r.live_bytes);
+  }
   NoteHeap(r.heap_bytes);
   if (count_ < capacity_) {
     ring_.push_back(r);  // head_ stays 0 until the ring is full

@@ -14,7 +14,9 @@ class Verifier {
 
   size_t Run(bool strict) {
     uint64_t live = 0;
+    uint64_t uncollectable = 0;
     size_t big_heads = 0;
+    uncollectable_ = &uncollectable;
     for (const Chunk* ch : c_.heap_.chunks()) CheckChunk(*ch, &live, &big_heads);
     size_t listed = 0;
     for (const PageDesc* d = c_.big_objects_; d != nullptr; d = d->next) {
@@ -23,8 +25,11 @@ class Verifier {
       if (d->next != nullptr && d->next->prev != d) Problem("big list back link broken at %p", reinterpret_cast<void*>(d->start));
     }
     if (listed != big_heads) Problem("big list has %zu objects, heap has %zu big runs", listed, big_heads);
-    if (!c_.in_collection_ && c_.bytes_since_gc_ == 0 && live != c_.live_bytes_) {
+    if (!c_.in_collection_ && c_.last_was_major_ && c_.bytes_since_gc_ == 0 && live != c_.live_bytes_) {
       Problem("live bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.live_bytes_), static_cast<unsigned long long>(live));
+    }
+    if (uncollectable != c_.uncollectable_bytes_) {
+      Problem("uncollectable bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.uncollectable_bytes_), static_cast<unsigned long long>(uncollectable));
     }
     for (int k = 0; k < kKindCount; ++k) {
       for (int cls = 0; cls < kSizeClassCount; ++cls) CheckPartialList(k, cls);
@@ -72,7 +77,11 @@ class Verifier {
         for (size_t w = 1; w < kBitmapWords; ++w) {
           if (d.bits[w].alloc != 0 || d.bits[w].mark != 0) Problem("big run %p: stray bits", page);
         }
-        if (IsUncollectable(d.kind) ? d.IsAllocated(0) : d.IsMarked(0)) *live += d.big_bytes;
+        if (IsUncollectable(d.kind)) {
+          if (d.IsAllocated(0)) *uncollectable_ += d.big_bytes;
+        } else if (d.IsMarked(0)) {
+          *live += d.big_bytes;
+        }
         continue;
       }
       CheckSmall(d, live);
@@ -91,7 +100,11 @@ class Verifier {
         break;
       }
     }
-    *live += (IsUncollectable(d.kind) ? d.CountAllocated() : d.CountMarked()) * d.obj_size;
+    if (IsUncollectable(d.kind)) {
+      *uncollectable_ += d.CountAllocated() * d.obj_size;
+    } else {
+      *live += d.CountMarked() * d.obj_size;
+    }
   }
 
   void CheckPartialList(int k, int cls) {
@@ -136,6 +149,7 @@ class Verifier {
   }
 
   const Collector& c_;
+  uint64_t* uncollectable_ = nullptr;
   size_t problems_ = 0;
 };
 

@@ -88,6 +88,14 @@ KEEL_API void keel_gc_set_growth(double growth, size_t min_bytes);
 /* Gives free heap pages back to the OS now. */
 KEEL_API void keel_gc_release_memory(void);
 
+/* A minor collection: young objects only, from the roots and the old pages written since the
+ * last collection. Without a write barrier (KEEL_GC_BARRIER=none) it is a major one. Does
+ * nothing while collection is disabled. scheme_collect_garbage and GC_gcollect stay major. */
+KEEL_API void keel_gc_collect_minor(void);
+
+/* The write-barrier backend of the calling thread's collector: "uffd", "mprotect" or "none". */
+KEEL_API const char *keel_gc_barrier(void);
+
 /* "cgc" or "3m": the collector variant this library was built as. */
 KEEL_API const char *keel_gc_variant(void);
 

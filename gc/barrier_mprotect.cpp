@@ -1,0 +1,144 @@
+// barrier_mprotect.cpp: the portable backend (docs/design/barrier.md .sol.mprotect): old
+// pointer pages are made read-only; the first write faults into a SIGSEGV handler that runs on
+// an alternate signal stack, makes the page writable and marks it dirty. A fault that is not a
+// barrier fault is reported (address, and whose page it is) and then crashes as it would have.
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "gc/barrier.h"
+#include "gc/collector.h"
+#include "gc/heap.h"
+#include "gc/page_map.h"
+
+namespace keel::gc {
+namespace {
+
+struct sigaction g_previous;
+std::once_flag g_install_once;
+std::atomic<bool> g_installed{false};
+
+// Async-signal-safe report: formats into a stack buffer and write(2)s it.
+void Report(const char* what, uintptr_t addr, uintptr_t page) {
+  char buf[256];
+  int n = std::snprintf(buf, sizeof buf, "keel: segmentation fault at %p: %s (heap page %p)\n",
+                        reinterpret_cast<void*>(addr), what, reinterpret_cast<void*>(page));
+  if (n > 0) {
+    ssize_t ignored = write(STDERR_FILENO, buf, static_cast<size_t>(n));
+    (void)ignored;
+  }
+}
+
+// Hands a fault that is not ours to whoever handled SIGSEGV before Keel, or to the default
+// action: returning re-executes the faulting instruction under that action.
+void PassOn(int sig, siginfo_t* info, void* context) {
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
+    g_previous.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN && g_previous.sa_handler != nullptr) {
+    g_previous.sa_handler(sig);
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);
+}
+
+void OnFault(int sig, siginfo_t* info, void* context) {
+  auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  PageDesc* d = PageMap::Lookup(addr);
+  if (d == nullptr) {
+    Report("not a heap address, so not a write-barrier fault", addr, 0);
+    PassOn(sig, info, context);
+    return;
+  }
+  Chunk* c = d->chunk;
+  size_t i = c->PageIndex(addr);
+  uintptr_t page = c->base + (i << kPageShift);
+  if (!c->IsProtected(i)) {
+    Report("the heap page is not write-protected by the barrier (stray pointer?)", addr, page);
+    PassOn(sig, info, context);
+    return;
+  }
+  if (c->owner != Collector::CurrentOrNull()) {
+    Report("a write into memory of another place's collector (not allowed)", addr, page);
+    abort();
+  }
+  if (!c->dedicated && c->descs[i].state == PageState::kFree) {
+    Report("a write into freed heap memory", addr, page);
+    abort();
+  }
+  mprotect(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE);
+  c->ClearProtected(i);
+  c->SetDirty(i);
+  c->owner->barrier().CountFault();
+}
+
+bool InstallHandler() {
+  std::call_once(g_install_once, [] {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnFault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    g_installed.store(sigaction(SIGSEGV, &sa, &g_previous) == 0);
+  });
+  return g_installed.load();
+}
+
+class MprotectBarrier final : public Barrier {
+ public:
+  MprotectBarrier() : Barrier(BarrierKind::kMprotect) { EnsureAltStack(); }
+  ~MprotectBarrier() override {
+    if (alt_stack_ != nullptr) {
+      stack_t none{};
+      none.ss_flags = SS_DISABLE;
+      sigaltstack(&none, nullptr);
+      munmap(alt_stack_, kAltStackBytes);
+    }
+  }
+
+  bool AttachChunk(Chunk&) override { return true; }
+  bool Protect(uintptr_t start, size_t bytes) override {
+    return mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ) == 0;
+  }
+  void Unprotect(uintptr_t start, size_t bytes) override {
+    mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ | PROT_WRITE);
+  }
+  void CollectWritten(Chunk&) override {}  // the fault handler marked the pages already
+  bool WritesFault() const override { return true; }
+
+ private:
+  // A fault taken near the end of the thread's stack must not need more of it.
+  static constexpr size_t kAltStackBytes = size_t{64} << 10;
+
+  void EnsureAltStack() {
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0) return;  // the program has one
+    void* mem = mmap(nullptr, kAltStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;
+    stack_t ss{};
+    ss.ss_sp = mem;
+    ss.ss_size = kAltStackBytes;
+    if (sigaltstack(&ss, nullptr) == 0) {
+      alt_stack_ = mem;
+    } else {
+      munmap(mem, kAltStackBytes);
+    }
+  }
+
+  void* alt_stack_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Barrier> MakeMprotectBarrier() {
+  if (!InstallHandler()) return nullptr;
+  return std::make_unique<MprotectBarrier>();
+}
+
+}  // namespace keel::gc
