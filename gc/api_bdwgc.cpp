@@ -3,6 +3,7 @@
 // process-wide here and apply to every collector instance.
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -17,6 +18,9 @@ using keel::gc::Kind;
 namespace {
 
 void* DefaultOom(size_t) { return nullptr; }
+
+// The warn procedure in force when the program has set none: Keel's stderr report.
+void DefaultWarnProc(char* msg, GC_word) { std::fprintf(stderr, "keel warning: %s\n", msg); }
 
 std::atomic<GC_oom_func> g_oom_fn{DefaultOom};
 
@@ -132,10 +136,7 @@ GC_API void GC_enable(void) {
 GC_API int GC_is_disabled(void) { return Current().disabled() ? 1 : 0; }
 GC_API GC_word GC_get_gc_no(void) { return Current().collections(); }
 
-GC_API size_t GC_get_heap_size(void) {
-  const keel::gc::Heap& h = Current().heap();
-  return h.heap_bytes() - h.unmapped_free_bytes();
-}
+GC_API size_t GC_get_heap_size(void) { return Current().heap().heap_bytes(); }
 GC_API size_t GC_get_free_bytes(void) { return Current().heap().committed_free_bytes(); }
 GC_API size_t GC_get_unmapped_bytes(void) { return Current().heap().unmapped_free_bytes(); }
 GC_API size_t GC_get_bytes_since_gc(void) { return Current().bytes_since_gc(); }
@@ -149,8 +150,13 @@ GC_API int GC_expand_hp(size_t bytes) {
   return h.Expand(h.heap_bytes() + bytes) ? 1 : 0;
 }
 
-GC_API void GC_set_warn_proc(GC_warn_proc p) { keel::SetWarnProc(reinterpret_cast<keel::WarnProc>(p)); }
-GC_API GC_warn_proc GC_get_warn_proc(void) { return reinterpret_cast<GC_warn_proc>(keel::GetWarnProc()); }
+GC_API void GC_set_warn_proc(GC_warn_proc p) {
+  keel::SetWarnProc(p == nullptr || p == DefaultWarnProc ? nullptr : reinterpret_cast<keel::WarnProc>(p));
+}
+GC_API GC_warn_proc GC_get_warn_proc(void) {
+  keel::WarnProc p = keel::GetWarnProc();
+  return p != nullptr ? reinterpret_cast<GC_warn_proc>(p) : DefaultWarnProc;
+}
 GC_API void GC_ignore_warn_proc(char*, GC_word) {}
 
 // bdwgc allocates about heap/divisor between collections, where the heap is about twice the

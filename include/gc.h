@@ -71,7 +71,7 @@ GC_API int GC_is_disabled(void);
 GC_API GC_word GC_get_gc_no(void);
 
 /* Statistics */
-GC_API size_t GC_get_heap_size(void);      /* heap pages, including free pages and waste */
+GC_API size_t GC_get_heap_size(void);      /* heap pages mapped, including free pages and waste */
 GC_API size_t GC_get_free_bytes(void);     /* a lower bound on free bytes in the heap */
 GC_API size_t GC_get_unmapped_bytes(void); /* heap pages given back to the OS */
 GC_API size_t GC_get_bytes_since_gc(void);
