@@ -137,8 +137,11 @@ GC_API int GC_is_disabled(void) { return Current().disabled() ? 1 : 0; }
 GC_API GC_word GC_get_gc_no(void) { return Current().collections(); }
 
 GC_API size_t GC_get_heap_size(void) { return Current().heap().heap_bytes(); }
-GC_API size_t GC_get_free_bytes(void) { return Current().heap().committed_free_bytes(); }
-GC_API size_t GC_get_unmapped_bytes(void) { return Current().heap().unmapped_free_bytes(); }
+GC_API size_t GC_get_free_bytes(void) {
+  const keel::gc::Heap& h = Current().heap();
+  return h.free_bytes() - h.released_free_bytes();
+}
+GC_API size_t GC_get_unmapped_bytes(void) { return Current().heap().released_free_bytes(); }
 GC_API size_t GC_get_bytes_since_gc(void) { return Current().bytes_since_gc(); }
 GC_API size_t GC_get_total_bytes(void) { return Current().total_allocated_bytes(); }
 

@@ -1,30 +1,18 @@
 // cgc_plan.cpp: conservative root tracing (cgc_plan.h, docs/design/roots.md .sol.stacks).
 #include "gc/cgc_plan.h"
 
-#include <csetjmp>
-
 #include "gc/collector.h"
 #include "gc/marker.h"
 
 namespace keel::gc {
 namespace {
 
-// Scans from this frame to the stack base. Kept out of line and called after the registers are
-// spilled, so every callee-saved register the mutator was using sits in a frame above `here`.
-__attribute__((noinline, no_sanitize("address"))) void ScanStackFromHere(Marker& m, uintptr_t base) {
-  volatile uintptr_t here_slot = 0;
-  auto here = reinterpret_cast<uintptr_t>(&here_slot);
-  if (base > here) m.ScanRange(here, base, true);
-}
-
-__attribute__((noinline)) void ScanCurrentStack(Collector& c, Marker& m) {
-  jmp_buf registers;
-  __builtin_unwind_init();
-  if (setjmp(registers) == 0) {
-    // setjmp stored the callee-saved registers in `registers`, which lives in this frame.
-    ScanStackFromHere(m, c.roots().stack_base());
-  }
-  asm volatile("" : : "r"(&registers) : "memory");
+// The mutator's part of the stack: from where Collector::CollectNow spilled the registers up to
+// the stack base.
+void ScanCurrentStack(Collector& c, Marker& m) {
+  uintptr_t top = c.mutator_stack_top();
+  uintptr_t base = c.roots().stack_base();
+  if (top != 0 && base > top) m.ScanRange(top, base, true);
 }
 
 void TraceUncollectable(Collector& c, Marker& m) {

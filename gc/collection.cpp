@@ -145,7 +145,20 @@ void Collector::SweepYoung() {
   young_big_.clear();
 }
 
-void Collector::CollectNow(keel_gc_reason reason, bool want_major) {
+// Every collection enters here. The mutator's callee-saved registers are spilled into this
+// frame and the stack is scanned from just below them, so values the collector itself computes
+// (page addresses, run bounds) in the deeper frames of CollectNowImpl are never mistaken for
+// roots (docs/design/roots.md .sol.stacks).
+__attribute__((noinline)) void Collector::CollectNow(keel_gc_reason reason, bool want_major) {
+  __builtin_unwind_init();
+  volatile uintptr_t top_marker = 0;
+  mutator_stack_top_ = reinterpret_cast<uintptr_t>(&top_marker);
+  CollectNowImpl(reason, want_major);
+  mutator_stack_top_ = 0;
+  asm volatile("" : : "r"(&top_marker) : "memory");
+}
+
+__attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, bool want_major) {
   const uint64_t start = NowNs();
   const bool major = want_major || barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   in_collection_ = true;

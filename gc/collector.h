@@ -124,6 +124,10 @@ class Collector {
   // after a collection unless the program keeps pointers to objects it freed explicitly.
   size_t Verify(bool strict = false) const;
 
+  // During a collection: the lowest stack address that belongs to the mutator. The collector's
+  // own frames lie below it and are not roots (docs/design/roots.md .sol.stacks).
+  uintptr_t mutator_stack_top() const { return mutator_stack_top_; }
+
   // The runtime layer attached to this collector, destroyed with it.
   void SetClient(void* client, void (*destroy)(void*)) {
     client_ = client;
@@ -148,6 +152,7 @@ class Collector {
   void MaybeCollectForAllocation(size_t upcoming);
 
   void CollectNow(keel_gc_reason reason, bool want_major);
+  void CollectNowImpl(keel_gc_reason reason, bool want_major);
   void RetireRuns();
   void PrepareMajor();
   void Sweep();
@@ -196,7 +201,8 @@ class Collector {
   uint64_t stress_count_ = 0;
   int disabled_ = 0;
   bool in_collection_ = false;
-  bool last_was_major_ = true;  // live_bytes_ is exact only after a major collection
+  bool last_was_major_ = true;
+  uintptr_t mutator_stack_top_ = 0;  // live_bytes_ is exact only after a major collection
   bool all_interior_ = false;
   int verify_each_ = 0;  // KEEL_GC_VERIFY: 1 structural, 2 strict
 

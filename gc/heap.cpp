@@ -91,6 +91,10 @@ PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
       ClearBit(c->committed_mask, i);
       --committed_free_pages_;
     }
+    if (TestBit(c->released_mask, i)) {
+      ClearBit(c->released_mask, i);
+      --released_free_pages_;
+    }
     ClearBit(c->free_mask, i);
   }
   c->free_count -= static_cast<uint32_t>(count);
@@ -231,6 +235,8 @@ size_t Heap::Release(size_t keep_bytes) {
       while (j < c->pages && TestBit(c->committed_mask, j) && committed_free_pages_ > keep_pages) {
         ClearBit(c->committed_mask, j);
         --committed_free_pages_;
+        SetBit(c->released_mask, j);
+        ++released_free_pages_;
         ++j;
       }
       os::Decommit(reinterpret_cast<void*>(c->base + (i << kPageShift)), (j - i) << kPageShift);
@@ -246,6 +252,7 @@ size_t Heap::Release(size_t keep_bytes) {
     for (uint64_t w : c->committed_mask) clean = clean && w == 0;
     if (!clean || free_pages_ - c->pages < keep_pages) continue;
     free_pages_ -= c->pages;
+    for (size_t i = 0; i < c->pages; ++i) released_free_pages_ -= TestBit(c->released_mask, i) ? 1 : 0;
     chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(k));
     UnmapChunk(c);
   }

@@ -26,6 +26,7 @@ struct Chunk {
   uint32_t free_count = 0;
   uint64_t free_mask[kMaskWords] = {};       // 1: the page is free
   uint64_t committed_mask[kMaskWords] = {};  // 1: free and still backed by memory
+  uint64_t released_mask[kMaskWords] = {};   // 1: free, and its memory was given back to the OS
   PageDesc* descs = nullptr;                 // `pages` descriptors (dedicated: 1)
   Collector* owner = nullptr;
   // Write barrier state, one bit per page (docs/design/barrier.md .inv.masks): the page may be
@@ -73,6 +74,9 @@ class Heap {
   size_t heap_bytes() const { return heap_bytes_; }
   size_t committed_free_bytes() const { return committed_free_pages_ * kPageSize; }
   size_t free_bytes() const { return free_pages_ * kPageSize; }
+  // Free pages whose memory Release gave back (bdwgc's "unmapped" bytes); fresh pages never
+  // touched are neither committed nor released.
+  size_t released_free_bytes() const { return released_free_pages_ * kPageSize; }
   size_t unmapped_free_bytes() const { return (free_pages_ - committed_free_pages_) * kPageSize; }
   void set_max_heap_bytes(size_t n) { max_heap_bytes_ = n; }
   size_t max_heap_bytes() const { return max_heap_bytes_; }
@@ -109,6 +113,7 @@ class Heap {
   size_t heap_bytes_ = 0;
   size_t free_pages_ = 0;
   size_t committed_free_pages_ = 0;
+  size_t released_free_pages_ = 0;
   size_t max_heap_bytes_ = 0;  // 0: no limit
   uintptr_t lo_ = UINTPTR_MAX;
   uintptr_t hi_ = 0;
