@@ -49,6 +49,16 @@ pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 void DestroyOnThreadExit(void*) { Collector::DestroyCurrent(); }
 void MakeExitKey() { pthread_key_create(&g_exit_key, DestroyOnThreadExit); }
 
+// Zeroes the stack just below the caller. The allocation slow path calls it after its helpers
+// returned, so the page and run addresses they computed do not linger in dead frames, where a
+// later conservative scan of frames that grow over them would take them for pointers (bdwgc
+// clears its stack for the same reason). 1 KiB covers the slow path's deepest helper chain.
+__attribute__((noinline)) void ClearDeadFrames() {
+  volatile uintptr_t area[128];
+  for (auto& w : area) w = 0;
+  asm volatile("" : : "r"(area) : "memory");
+}
+
 }  // namespace
 
 Collector& Collector::CreateCurrent() {
@@ -108,11 +118,19 @@ void* Collector::AllocateSlow(size_t bytes, Kind kind) {
     stress_count_ = 0;
     if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS, false);
   }
-  if (bytes > kMaxSmallSize) return AllocateBig(bytes, kind);
+  if (bytes > kMaxSmallSize) {
+    void* big = AllocateBig(bytes, kind);
+    ClearDeadFrames();
+    return big;
+  }
   int cls = SizeClassFor(bytes);
   AllocRun& r = runs_[static_cast<int>(kind)][cls];
   uint32_t size = kSizeClasses[cls].size;
-  if (r.cur + size > r.end && !Refill(kind, cls)) return nullptr;
+  if (r.cur + size > r.end) {
+    bool refilled = Refill(kind, cls);
+    ClearDeadFrames();
+    if (!refilled) return nullptr;
+  }
   uintptr_t p = r.cur;
   r.cur = p + size;
   // Uncollectable objects are counted one by one, so they always take this path.

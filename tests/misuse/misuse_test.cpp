@@ -1,0 +1,221 @@
+// misuse_test.cpp: code that misuses the API on purpose. Keel must stop it loudly: abort with a
+// message that names the mistake (DESIGN D12), or, for errors, escape or exit cleanly.
+#define BOOST_TEST_MODULE keel_misuse_tests
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "gc.h"
+#include "keel_gc.h"
+#include "scheme.h"
+#include "support/expect_abort.h"
+#include "support/scheme_escape.h"
+
+namespace {
+
+using keel_test::ExpectAbortWithMessage;
+using keel_test::ExpectExitWithMessage;
+using keel_test::kMisuseNotDetected;
+
+BOOST_AUTO_TEST_SUITE(roots_misuse)
+
+BOOST_AUTO_TEST_CASE(freeing_an_immobile_box_twice) {
+  ExpectAbortWithMessage(
+      [] {
+        void** box = scheme_malloc_immobile_box(scheme_malloc(32));
+        scheme_free_immobile_box(box);
+        scheme_free_immobile_box(box);
+        return kMisuseNotDetected;
+      },
+      "immobile box");
+}
+
+BOOST_AUTO_TEST_CASE(freeing_a_pointer_that_is_not_an_immobile_box) {
+  ExpectAbortWithMessage(
+      [] {
+        void* not_a_box[1] = {nullptr};
+        scheme_free_immobile_box(not_a_box);
+        return kMisuseNotDetected;
+      },
+      "immobile box");
+}
+
+BOOST_AUTO_TEST_CASE(gc_ptr_ok_without_dont_gc_ptr) {
+  ExpectAbortWithMessage(
+      [] {
+        void* p = scheme_malloc(48);
+        scheme_gc_ptr_ok(p);
+        return kMisuseNotDetected;
+      },
+      "scheme_gc_ptr_ok");
+}
+
+BOOST_AUTO_TEST_CASE(more_gc_ptr_ok_than_dont_gc_ptr) {
+  ExpectAbortWithMessage(
+      [] {
+        void* p = scheme_malloc(48);
+        scheme_dont_gc_ptr(p);
+        scheme_dont_gc_ptr(p);
+        scheme_gc_ptr_ok(p);
+        scheme_gc_ptr_ok(p);
+        scheme_gc_ptr_ok(p);  // one more than the pins
+        return kMisuseNotDetected;
+      },
+      "scheme_gc_ptr_ok");
+}
+
+void* g_static_slot = nullptr;
+
+BOOST_AUTO_TEST_CASE(registering_a_static_twice) {
+  ExpectAbortWithMessage(
+      [] {
+        scheme_register_static(&g_static_slot, sizeof g_static_slot);
+        scheme_register_static(&g_static_slot, sizeof g_static_slot);
+        return kMisuseNotDetected;
+      },
+      "already registered");
+}
+
+BOOST_AUTO_TEST_CASE(registering_a_static_twice_with_mz_register_static) {
+  ExpectAbortWithMessage(
+      [] {
+        MZ_REGISTER_STATIC(g_static_slot);
+        MZ_REGISTER_STATIC(g_static_slot);
+        return kMisuseNotDetected;
+      },
+      "already registered");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(gc_free_misuse)
+
+BOOST_AUTO_TEST_CASE(gc_free_of_a_stack_address) {
+  ExpectAbortWithMessage(
+      [] {
+        GC_INIT();
+        char local[64];
+        std::memset(local, 0, sizeof local);
+        GC_free(local);
+        return kMisuseNotDetected;
+      },
+      "GC_free");
+}
+
+BOOST_AUTO_TEST_CASE(gc_free_of_malloc_memory) {
+  ExpectAbortWithMessage(
+      [] {
+        GC_INIT();
+        void* p = std::malloc(64);
+        GC_free(p);
+        return kMisuseNotDetected;
+      },
+      "GC_free");
+}
+
+BOOST_AUTO_TEST_CASE(gc_free_of_an_interior_pointer) {
+  ExpectAbortWithMessage(
+      [] {
+        char* p = static_cast<char*>(GC_malloc(128));
+        GC_free(p + 16);
+        return kMisuseNotDetected;
+      },
+      "GC_free");
+}
+
+BOOST_AUTO_TEST_CASE(gc_free_of_an_interior_pointer_of_a_big_object) {
+  ExpectAbortWithMessage(
+      [] {
+        char* p = static_cast<char*>(GC_malloc(100000));
+        GC_free(p + 50000);
+        return kMisuseNotDetected;
+      },
+      "GC_free");
+}
+
+BOOST_AUTO_TEST_CASE(gc_free_twice) {
+  ExpectAbortWithMessage(
+      [] {
+        void* p = GC_malloc(64);
+        GC_free(p);
+        GC_free(p);
+        return kMisuseNotDetected;
+      },
+      "GC_free");
+}
+
+BOOST_AUTO_TEST_CASE(gc_free_of_null_is_allowed) {
+  // Not a misuse: bdwgc ignores GC_free(NULL), and so must Keel.
+  keel_test::ChildResult r = keel_test::RunInChild([] {
+    GC_INIT();
+    GC_free(nullptr);
+    return 0;
+  });
+  BOOST_TEST(r.ExitedWith(0), r.Describe());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(error_escapes)
+
+size_t g_calloc_args[2];
+void CallocOverflow(void*) {
+  void* volatile p = scheme_calloc(g_calloc_args[0], g_calloc_args[1]);
+  (void)p;
+}
+
+BOOST_AUTO_TEST_CASE(calloc_overflow_escapes_to_the_handler) {
+  const size_t cases[][2] = {{SIZE_MAX / 2 + 1, 2}, {SIZE_MAX, 3}, {size_t{1} << 40, size_t{1} << 40}};
+  for (const auto& c : cases) {
+    g_calloc_args[0] = c[0];
+    g_calloc_args[1] = c[1];
+    keel_test::EscapeResult r = keel_test::RunWithErrorHandler(CallocOverflow, nullptr);
+    BOOST_TEST(r.escaped, "scheme_calloc(" << c[0] << ", " << c[1] << ") returned");
+    BOOST_TEST(r.message.find("overflow") != std::string::npos, "message: " << r.message);
+  }
+  // The process goes on normally after the escapes.
+  void* p = scheme_calloc(10, 10);
+  BOOST_TEST(p != nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(escape_without_a_handler_prints_and_exits_1) {
+  ExpectExitWithMessage(
+      [] {
+        scheme_current_thread->error_buf = nullptr;
+        scheme_signal_error("the extension failed: %d widgets", 42);
+        return kMisuseNotDetected;
+      },
+      1, "the extension failed: 42 widgets");
+}
+
+BOOST_AUTO_TEST_CASE(calloc_overflow_without_a_handler_exits_1) {
+  ExpectExitWithMessage(
+      [] {
+        scheme_current_thread->error_buf = nullptr;
+        void* volatile p = scheme_calloc(SIZE_MAX / 4, 8);
+        (void)p;
+        return kMisuseNotDetected;
+      },
+      1, "overflow");
+}
+
+void* FailingMalloc(size_t) { return nullptr; }
+
+BOOST_AUTO_TEST_CASE(out_of_memory_without_a_handler_exits_1) {
+  keel_test::ChildResult r = keel_test::RunInChild([] {
+    scheme_current_thread->error_buf = nullptr;
+    void* volatile p = scheme_malloc_fail_ok(FailingMalloc, 4096);
+    (void)p;
+    return kMisuseNotDetected;
+  });
+  BOOST_TEST(r.ExitedWith(1), r.Describe());
+  BOOST_TEST(!r.err.empty(), "the out-of-memory error printed nothing");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace

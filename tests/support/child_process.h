@@ -1,0 +1,142 @@
+// child_process.h: run a piece of a test in a forked child and observe how it ended. Used for
+// misuse tests (the child must abort with a message), for code that must run before anything
+// else in a process (scheme_main_setup, scheme_set_stack_base), and for environment variables
+// read at start-up. Header-only; needs only POSIX.
+#ifndef KEEL_TESTS_SUPPORT_CHILD_PROCESS_H
+#define KEEL_TESTS_SUPPORT_CHILD_PROCESS_H
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace keel_test {
+
+// How a child ended, and what it wrote to stderr.
+struct ChildResult {
+  bool started = false;  // fork and pipe worked
+  bool exited = false;   // ended through exit/_exit
+  int exit_code = -1;
+  bool signaled = false;  // ended by a signal
+  int signal = 0;
+  std::string err;  // everything written to fd 2
+
+  bool Aborted() const { return signaled && signal == SIGABRT; }
+  bool ExitedWith(int code) const { return exited && exit_code == code; }
+  // One line for test messages: how it ended plus the captured stderr.
+  std::string Describe() const {
+    std::string how = !started  ? std::string("child did not start")
+                      : exited  ? "exited with " + std::to_string(exit_code)
+                      : signaled ? "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")"
+                                 : std::string("ended oddly");
+    return how + "; stderr: [" + err + "]";
+  }
+};
+
+// A child that runs longer than this is killed by SIGALRM, so a hang shows as a failure instead
+// of stalling the suite. Generous: it only bounds a broken run, it times nothing.
+inline constexpr unsigned kChildAlarmSeconds = 120;
+
+// Runs body() in a forked child. The child's stderr goes into a pipe the parent reads; its exit
+// status is body()'s result (the child leaves with _exit, so no atexit handler of the test
+// framework runs twice). Core dumps are switched off in the child: aborts are expected here.
+template <class Body>
+ChildResult RunInChild(Body&& body) {
+  ChildResult result;
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) return result;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return result;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    // The test framework's handlers (inherited from the parent) would catch an abort and go on
+    // running other tests in the child. SIGSEGV and SIGBUS stay as they are: the collector may
+    // own them (write barrier).
+    for (int sig : {SIGABRT, SIGALRM, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) signal(sig, SIG_DFL);
+    alarm(kChildAlarmSeconds);
+    int code = body();
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  close(fds[1]);
+  result.started = true;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n > 0) {
+      result.err.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return result;
+  }
+  if (WIFEXITED(status)) {
+    result.exited = true;
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signaled = true;
+    result.signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+// Runs a fresh copy of this test program (a new process image, so everything read at start-up
+// is read again) with `env` added to the environment and `args` as its arguments.
+inline ChildResult RunSelf(const std::vector<std::string>& args,
+                           const std::vector<std::pair<std::string, std::string>>& env) {
+  return RunInChild([&] {
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> argv;
+    static char self[] = "/proc/self/exe";
+    argv.push_back(self);
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(self, argv.data());
+    std::fprintf(stderr, "execv(/proc/self/exe) failed: %s\n", std::strerror(errno));
+    return 127;
+  });
+}
+
+// For checks inside a child, where the test framework's assertions cannot report: prints the
+// failed condition to stderr (which the parent shows) and counts it.
+struct ChildChecks {
+  int failures = 0;
+  void Check(bool ok, const char* what, int line) {
+    if (!ok) {
+      ++failures;
+      std::fprintf(stderr, "child check failed (line %d): %s\n", line, what);
+    }
+  }
+  int ExitCode() const { return failures == 0 ? 0 : 10; }
+};
+#define KEEL_CHILD_CHECK(checks, cond) (checks).Check(static_cast<bool>(cond), #cond, __LINE__)
+
+}  // namespace keel_test
+
+#endif  // KEEL_TESTS_SUPPORT_CHILD_PROCESS_H

@@ -1,0 +1,180 @@
+// page_bits_test.cpp: the page descriptor's allocation and mark bitmaps (gc/page.h), checked
+// against a plain model under seeded random operations.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "gc/page.h"
+#include "gc/size_classes.h"
+
+namespace {
+
+using keel::gc::kMaxObjectsPerPage;
+using keel::gc::kPageSize;
+using keel::gc::kSizeClasses;
+using keel::gc::PageDesc;
+
+// A page of `objects` slots, all free.
+std::unique_ptr<PageDesc> MakePage(uint32_t objects) {
+  auto page = std::make_unique<PageDesc>();
+  page->objects = static_cast<uint16_t>(objects);
+  return page;
+}
+
+// The model: per slot, alloc and mark bits.
+struct Model {
+  std::vector<bool> alloc, mark;
+  explicit Model(uint32_t n) : alloc(n, false), mark(n, false) {}
+  bool Used(uint32_t i) const { return alloc[i] || mark[i]; }
+};
+
+void CheckAgainstModel(const PageDesc& page, const Model& m) {
+  uint32_t n = page.objects;
+  size_t allocated = 0, marked = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    BOOST_TEST_REQUIRE(page.IsAllocated(i) == m.Used(i), "slot " << i);
+    BOOST_TEST_REQUIRE(page.IsMarked(i) == m.mark[i], "slot " << i);
+    allocated += m.Used(i) ? 1 : 0;
+    marked += m.mark[i] ? 1 : 0;
+  }
+  BOOST_TEST_REQUIRE(page.CountAllocated() == allocated);
+  BOOST_TEST_REQUIRE(page.CountMarked() == marked);
+  // Walking NextFreeRun from 0 visits exactly the maximal free runs, in order.
+  uint32_t from = 0, begin = 0, end = 0;
+  uint32_t expect = 0;
+  for (;;) {
+    while (expect < n && m.Used(expect)) ++expect;
+    bool found = page.NextFreeRun(from, &begin, &end);
+    if (expect >= n) {
+      BOOST_TEST_REQUIRE(!found, "a free run after the last free slot, at " << begin);
+      break;
+    }
+    BOOST_TEST_REQUIRE(found, "missed the free run at " << expect);
+    uint32_t expect_end = expect;
+    while (expect_end < n && !m.Used(expect_end)) ++expect_end;
+    BOOST_TEST_REQUIRE(begin == expect);
+    BOOST_TEST_REQUIRE(end == expect_end);
+    from = end;
+    expect = end;
+  }
+}
+
+BOOST_AUTO_TEST_SUITE(page_bits)
+
+BOOST_AUTO_TEST_CASE(fresh_page_is_one_free_run) {
+  for (const auto& c : kSizeClasses) {
+    auto page = MakePage(c.objects);
+    uint32_t begin = 99, end = 99;
+    BOOST_TEST(page->NextFreeRun(0, &begin, &end));
+    BOOST_TEST(begin == 0u);
+    BOOST_TEST(end == uint32_t{c.objects});
+    BOOST_TEST(!page->NextFreeRun(c.objects, &begin, &end));
+    BOOST_TEST(page->CountAllocated() == 0u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(alloc_ranges_across_word_boundaries) {
+  const uint32_t n = static_cast<uint32_t>(kMaxObjectsPerPage);
+  auto page = MakePage(n);
+  Model m(n);
+  const uint32_t ranges[][2] = {{0, 1}, {63, 65}, {64, 128}, {127, 129}, {200, 200}, {300, 700}, {n - 1, n}, {n - 70, n - 2}};
+  for (const auto& r : ranges) {
+    page->SetAllocRange(r[0], r[1]);
+    for (uint32_t i = r[0]; i < r[1]; ++i) m.alloc[i] = true;
+    CheckAgainstModel(*page, m);
+  }
+  page->ClearAllocRange(1, n - 1);
+  for (uint32_t i = 1; i < n - 1; ++i) m.alloc[i] = false;
+  CheckAgainstModel(*page, m);
+  page->ClearAllocRange(0, n);
+  for (uint32_t i = 0; i < n; ++i) m.alloc[i] = false;
+  CheckAgainstModel(*page, m);
+}
+
+BOOST_AUTO_TEST_CASE(mark_bits_count_as_used) {
+  auto page = MakePage(128);
+  Model m(128);
+  BOOST_TEST(page->TestAndMark(5));
+  BOOST_TEST(!page->TestAndMark(5));
+  m.mark[5] = true;
+  BOOST_TEST(page->TestAndMark(64));
+  m.mark[64] = true;
+  page->SetAllocRange(64, 66);
+  m.alloc[64] = m.alloc[65] = true;
+  CheckAgainstModel(*page, m);
+  page->ClearBits();
+  CheckAgainstModel(*page, Model(128));
+}
+
+BOOST_AUTO_TEST_CASE(random_operations_match_the_model) {
+  std::mt19937_64 rng(20240601);
+  for (const auto& c : kSizeClasses) {
+    const uint32_t n = c.objects;
+    auto page = MakePage(n);
+    Model m(n);
+    for (int op = 0; op < 300; ++op) {
+      uint32_t a = static_cast<uint32_t>(rng() % (n + 1));
+      uint32_t b = static_cast<uint32_t>(rng() % (n + 1));
+      if (a > b) std::swap(a, b);
+      switch (rng() % 4) {
+        case 0:
+        case 1:
+          page->SetAllocRange(a, b);
+          for (uint32_t i = a; i < b; ++i) m.alloc[i] = true;
+          break;
+        case 2:
+          page->ClearAllocRange(a, b);
+          for (uint32_t i = a; i < b; ++i) m.alloc[i] = false;
+          break;
+        default:
+          if (a < n) {
+            bool was = m.mark[a];
+            BOOST_TEST_REQUIRE(page->TestAndMark(a) == !was);
+            m.mark[a] = true;
+          }
+          break;
+      }
+      if (op % 10 == 0) {
+        // NextFreeRun from an arbitrary start finds the first free slot at or after it.
+        uint32_t from = static_cast<uint32_t>(rng() % (n + 1));
+        uint32_t begin = 0, end = 0;
+        uint32_t expect = from;
+        while (expect < n && m.Used(expect)) ++expect;
+        bool found = page->NextFreeRun(from, &begin, &end);
+        BOOST_TEST_REQUIRE(found == (expect < n));
+        if (found) {
+          BOOST_TEST_REQUIRE(begin == expect);
+          uint32_t expect_end = expect;
+          while (expect_end < n && !m.Used(expect_end)) ++expect_end;
+          BOOST_TEST_REQUIRE(end == expect_end);
+        }
+      }
+    }
+    CheckAgainstModel(*page, m);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(index_and_object_start_agree) {
+  for (const auto& c : kSizeClasses) {
+    PageDesc page;
+    page.start = uintptr_t{1} << 30;
+    page.obj_size = c.size;
+    page.magic = c.magic;
+    page.objects = c.objects;
+    for (uint32_t i = 0; i < c.objects; ++i) {
+      uintptr_t start = page.ObjectStart(i);
+      BOOST_TEST_REQUIRE(start == page.start + uintptr_t{i} * c.size);
+      BOOST_TEST_REQUIRE(page.IndexOf(start - page.start) == i);
+      BOOST_TEST_REQUIRE(page.IndexOf(start - page.start + c.size - 1) == i);
+    }
+    BOOST_TEST(size_t{c.objects} * c.size <= kPageSize);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
