@@ -113,6 +113,11 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   long long peak_live = -1, peak_heap = -1; /* bytes; -1: not measured */
   long long api_p99_ns = -1;
   uint64_t total_pause_ns = 0;
+  const char *barrier = NULL;
+  uint64_t faults = 0, written = 0, protected_pages = 0;
+  uint64_t minor_max_ns = 0;
+  uint64_t *minor_pauses = NULL;
+  size_t minor_count = 0;
 
 #if defined(BENCH_ALLOC_KEEL)
   keel_gc_stats st;
@@ -125,10 +130,20 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   peak_heap = (long long)st.peak_heap_bytes;
   total_pause_ns = st.total_pause_ns;
   api_p99_ns = (long long)keel_gc_pause_percentile_ns(99);
+  barrier = keel_gc_barrier();
   size_t records = keel_gc_record_count();
+  minor_pauses = (uint64_t *)malloc((records + 1) * sizeof *minor_pauses);
   for (size_t i = 0; i < records; ++i) {
     keel_gc_record r;
-    if (keel_gc_get_record(i, &r)) RecordPause(r.pause_ns);
+    if (!keel_gc_get_record(i, &r)) continue;
+    RecordPause(r.pause_ns);
+    faults += r.barrier_faults;
+    written += r.pages_written;
+    protected_pages += r.pages_protected;
+    if (r.kind == KEEL_GC_MINOR && minor_pauses != NULL) {
+      minor_pauses[minor_count++] = r.pause_ns;
+      if (r.pause_ns > minor_max_ns) minor_max_ns = r.pause_ns;
+    }
   }
   /* Records beyond the kept window (KEEL_GC_RECORDS) are not in the percentiles. */
   if (st.collections > records) g_pauses_dropped += st.collections - records;
@@ -159,6 +174,16 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
     printf(",\"total_pause_ms\":null");
   }
   if (api_p99_ns >= 0) printf(",\"keel_api_p99_pause_us\":%.1f", (double)api_p99_ns / 1e3);
+  if (barrier != NULL) {
+    printf(",\"barrier\":\"%s\",\"barrier_faults\":%llu,\"pages_written\":%llu,\"pages_protected\":%llu",
+           barrier, (unsigned long long)faults, (unsigned long long)written, (unsigned long long)protected_pages);
+    if (minor_count > 0) {
+      qsort(minor_pauses, minor_count, sizeof minor_pauses[0], CompareU64);
+      printf(",\"minor_p99_pause_us\":%.1f,\"minor_max_pause_us\":%.1f",
+             (double)Percentile(minor_pauses, minor_count, 99) / 1e3, (double)minor_max_ns / 1e3);
+    }
+  }
+  free(minor_pauses);
   printf(",\"pauses_recorded\":%zu,\"pauses_dropped\":%llu", g_pause_count,
          (unsigned long long)g_pauses_dropped);
   printf(",\"peak_rss_kb\":%ld,\"ru_maxrss_kb\":%ld", PeakRssKb(ru.ru_maxrss), ru.ru_maxrss);
