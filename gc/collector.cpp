@@ -87,7 +87,12 @@ Collector::Collector() : barrier_(MakeBarrier(*this)), heap_(this) {
   all_interior_ = DefaultAllInteriorPointers();
   roots_.SetStackBase(reinterpret_cast<void*>(ThreadStackBase()));
   stress_every_ = EnvCount("KEEL_GC_STRESS");
+#ifdef KEEL_GC_CHECKED
+  // Checked builds verify the heap's structure after every collection (DESIGN D12).
+  verify_each_ = std::getenv("KEEL_GC_VERIFY") != nullptr ? static_cast<int>(EnvCount("KEEL_GC_VERIFY")) : 1;
+#else
   verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY"));
+#endif
   if (std::getenv("PLTDISABLEGC") != nullptr) disabled_ = 1;
   budget_ = policy_.NextBudget(0);
   major_threshold_ = policy_.MajorThreshold(0);
