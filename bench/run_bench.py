@@ -22,11 +22,13 @@ import subprocess
 import sys
 import time
 
-ALLOCATORS = ["keel-cgc", "keel-cgc-mprotect", "bdwgc", "malloc", "mimalloc"]
+ALLOCATORS = ["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "bdwgc", "malloc", "mimalloc"]
 # Variants that run another allocator's binary with extra environment: the Keel binary with the
 # mprotect write barrier instead of the automatic choice (uffd where the kernel offers it).
-VARIANTS = {"keel-cgc-mprotect": ("keel-cgc", {"KEEL_GC_BARRIER": "mprotect"})}
-LABELS = {"keel-cgc": "Keel CGC", "keel-cgc-mprotect": "Keel CGC (mprotect barrier)", "bdwgc": "bdwgc", "malloc": "glibc malloc",
+VARIANTS = {"keel-cgc-mprotect": ("keel-cgc", {"KEEL_GC_BARRIER": "mprotect"}),
+            "keel-cgc-full": ("keel-cgc", {"KEEL_GC_BARRIER": "none"})}
+LABELS = {"keel-cgc": "Keel CGC", "keel-cgc-mprotect": "Keel CGC (mprotect barrier)",
+          "keel-cgc-full": "Keel CGC (no barrier: full collections)", "bdwgc": "bdwgc", "malloc": "glibc malloc",
           "mimalloc": "mimalloc"}
 BENCHMARKS = ["binary-trees", "gcbench", "alloc16"]
 BINARIES = {"binary-trees": "binary_trees", "gcbench": "gcbench", "alloc16": "alloc16"}
@@ -253,7 +255,7 @@ def table(bench, rows, allocs):
         verdict = "met" if ref <= RSS_TARGET else "NOT met"
         notes.append(f"target: peak RSS at most {RSS_TARGET}x peak live data: {fmt(ra)}x of the "
                      f"analytic peak live ({fmt(r)}x of Keel's measured), {verdict}")
-    for name in ("keel-cgc", "keel-cgc-mprotect"):
+    for name in ("keel-cgc", "keel-cgc-mprotect", "keel-cgc-full"):
         row = rows.get(name)
         if not row or not row.get("barrier"):
             continue
