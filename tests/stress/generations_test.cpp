@@ -27,24 +27,13 @@
 #include "keel_gc.h"
 #include "scheme.h"
 #include "support/gc_probe.h"
+#include "support/seed.h"
 
 namespace {
 
 // `--seed N` or `--seed=N` after `--` (the same option random_graph_test.cpp reads); otherwise a
 // fresh random seed.
-uint64_t GenerationsSeed() {
-  static uint64_t seed = []() -> uint64_t {
-    auto& suite = boost::unit_test::framework::master_test_suite();
-    for (int i = 1; i < suite.argc; ++i) {
-      std::string arg = suite.argv[i];
-      if (arg == "--seed" && i + 1 < suite.argc) return std::strtoull(suite.argv[i + 1], nullptr, 0);
-      if (arg.rfind("--seed=", 0) == 0) return std::strtoull(arg.c_str() + 7, nullptr, 0);
-    }
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
-  return seed;
-}
+uint64_t GenerationsSeed() { return keel_test::SeedFromCommandLine(); }
 
 constexpr int kStaticRoots = 32;
 constexpr int kTracedRoots = 32;

@@ -1,0 +1,32 @@
+// seed.h: the seed of the seeded stress tests: `--seed N` or `--seed=N` after `--` on the
+// command line, otherwise a fresh random one. Every stress test prints the seed it used.
+#ifndef KEEL_TESTS_SUPPORT_SEED_H
+#define KEEL_TESTS_SUPPORT_SEED_H
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+namespace keel_test {
+
+// One seed per test program, drawn once.
+inline uint64_t SeedFromCommandLine() {
+  static uint64_t seed = []() -> uint64_t {
+    auto& suite = boost::unit_test::framework::master_test_suite();
+    for (int i = 1; i < suite.argc; ++i) {
+      std::string arg = suite.argv[i];
+      if (arg == "--seed" && i + 1 < suite.argc) return std::strtoull(suite.argv[i + 1], nullptr, 0);
+      if (arg.rfind("--seed=", 0) == 0) return std::strtoull(arg.c_str() + 7, nullptr, 0);
+    }
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+
+}  // namespace keel_test
+
+#endif  // KEEL_TESTS_SUPPORT_SEED_H
