@@ -34,24 +34,14 @@ constexpr size_t kHugeHolderBytes = size_t{2} << 20;  // a dedicated mapping
 
 bool BarrierIs(const char* name) { return std::strcmp(keel_gc_barrier(), name) == 0; }
 
-keel_gc_record LastRecord() {
-  keel_gc_record r{};
-  size_t n = keel_gc_record_count();
-  BOOST_TEST_REQUIRE(n > 0u);
-  BOOST_TEST_REQUIRE(keel_gc_get_record(n - 1, &r) != 0);
-  return r;
-}
+using keel_test::LastRecord;
 
 // Young objects wait in a registered block until the test has stored them where it wants:
 // under KEEL_GC_STRESS an allocation between making one and storing it may collect, and a young
 // object known only as a Hidden would be garbage then. Every collection below empties it first.
 constexpr int kStagingSlots = 8;
 void** Staging() {
-  static void** block = [] {
-    auto** b = static_cast<void**>(std::calloc(kStagingSlots, sizeof(void*)));
-    scheme_register_static(b, kStagingSlots * sizeof(void*));
-    return b;
-  }();
+  static void** block = keel_test::NewRegisteredBlock(kStagingSlots);
   return block;
 }
 void Unstage() { std::memset(Staging(), 0, kStagingSlots * sizeof(void*)); }

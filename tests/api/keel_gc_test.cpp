@@ -32,13 +32,7 @@ using keel_test::IsLiveObjectStart;
 using keel_test::RunInChild;
 using keel_test::WasFreed;
 
-keel_gc_record LastRecord() {
-  keel_gc_record r{};
-  size_t n = keel_gc_record_count();
-  BOOST_TEST_REQUIRE(n > 0u);
-  BOOST_TEST_REQUIRE(keel_gc_get_record(n - 1, &r) != 0);
-  return r;
-}
+using keel_test::LastRecord;
 
 keel_gc_stats Stats() {
   keel_gc_stats s{};

@@ -55,11 +55,7 @@ struct Node {
 };
 
 void** RegisteredRoots() {
-  static void** block = [] {
-    auto** b = static_cast<void**>(std::calloc(kStaticRoots, sizeof(void*)));
-    scheme_register_static(b, kStaticRoots * sizeof(void*));
-    return b;
-  }();
+  static void** block = keel_test::NewRegisteredBlock(kStaticRoots);
   return block;
 }
 

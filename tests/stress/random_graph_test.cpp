@@ -93,11 +93,7 @@ struct Location {
 
 void** RegisteredRootBlock() {
   // Memory the collector would not scan by itself, registered once per process.
-  static void** block = [] {
-    auto** b = static_cast<void**>(std::calloc(kStaticRoots, sizeof(void*)));
-    scheme_register_static(b, kStaticRoots * sizeof(void*));
-    return b;
-  }();
+  static void** block = keel_test::NewRegisteredBlock(kStaticRoots);
   return block;
 }
 

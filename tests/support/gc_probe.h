@@ -10,6 +10,8 @@
 #ifndef KEEL_TESTS_SUPPORT_GC_PROBE_H
 #define KEEL_TESTS_SUPPORT_GC_PROBE_H
 
+#include <boost/test/unit_test.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -154,6 +156,23 @@ KEEL_TEST_NOINLINE inline void AllocateGarbage(size_t bytes = size_t{256} << 10)
     }
     done += n;
   }
+}
+
+// The most recent collection record (a test failure when there is none).
+inline keel_gc_record LastRecord() {
+  keel_gc_record r{};
+  size_t n = keel_gc_record_count();
+  BOOST_TEST_REQUIRE(n > 0u);
+  BOOST_TEST_REQUIRE(keel_gc_get_record(n - 1, &r) != 0);
+  return r;
+}
+
+// A zeroed block of `words` pointer slots in malloc'd memory, registered as a root with
+// scheme_register_static. Registration lasts for the process, so callers keep one per use.
+inline void** NewRegisteredBlock(size_t words) {
+  auto** b = static_cast<void**>(std::calloc(words, sizeof(void*)));
+  scheme_register_static(b, static_cast<intptr_t>(words * sizeof(void*)));
+  return b;
 }
 
 inline uint64_t CollectionCount() {
