@@ -7,6 +7,7 @@
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/marker.h"
+#include "gc/page_map.h"
 #include "gc/plan.h"
 
 namespace keel::gc {
@@ -39,13 +40,15 @@ void Collector::RetireRuns() {
 }
 
 // A major collection starts from "everything allocated is a candidate": old marks fold into the
-// alloc bits and are cleared (heap.md .inv.bits). Uncollectable pages keep their state.
+// alloc bits and are cleared, and ages are forgotten: every survivor of a major collection is
+// old (heap.md .inv.bits). Uncollectable pages keep their state.
 void Collector::PrepareMajor() {
   heap_.ForEachInUse([](PageDesc& d) {
     size_t words = d.state == PageState::kSmall ? (d.objects + 63u) / 64u : 1u;
     for (size_t w = 0; w < words; ++w) {
       d.bits[w].alloc |= d.bits[w].mark;
       d.bits[w].mark = 0;
+      d.bits[w].age = 0;
     }
   });
 }
@@ -95,7 +98,7 @@ void Collector::SweepBig() {
   PageDesc* d = big_objects_;
   while (d != nullptr) {
     PageDesc* next = d->next;
-    BitPair& b = d->bits[0];
+    SlotBits& b = d->bits[0];
     if (IsUncollectable(d->kind)) {
       // roots, freed only by GC_free (counted apart)
     } else if ((b.mark & 1) == 0) {
@@ -110,39 +113,73 @@ void Collector::SweepBig() {
   }
 }
 
-// A minor sweep touches only what was allocated this cycle: old objects keep their marks, young
-// survivors got theirs while marking (they are old now), young dead slots become free
-// (barrier.md .sol.minor).
-void Collector::SweepYoung() {
+// A minor sweep touches only what was allocated or aged since the last collection: old objects
+// keep their marks, young survivors age (`ages`) or become old, aged survivors become old, dead
+// slots become free (barrier.md .sol.minor, .sol.age). Pages and big objects that hold aged
+// objects stay on the young lists for the next minor sweep. Returns the bytes that became old;
+// *aged_survivors gets the bytes of them that had been aged.
+uint64_t Collector::SweepYoung(bool ages, uint64_t* aged_survivors) {
+  uint64_t promoted = 0;
+  uint64_t survivors = 0;
+  uint64_t aged = 0;
+  size_t kept = 0;
   for (PageDesc* d : young_pages_) {
     d->young_listed = false;
     if (IsUncollectable(d->kind)) continue;  // allocated objects stay allocated
-    size_t words = (d->objects + 63u) / 64u;
-    for (size_t w = 0; w < words; ++w) d->bits[w].alloc = 0;
-    size_t marked = d->CountMarked();
-    d->live_objects = static_cast<uint16_t>(marked);
+    PageDesc::MinorCounts n = d->SweepMinor(ages);
+    promoted += uint64_t{n.promoted} * d->obj_size;
+    survivors += uint64_t{n.aged_survivors} * d->obj_size;
+    aged += uint64_t{n.aged} * d->obj_size;
+    d->live_objects = static_cast<uint16_t>(n.old);
     d->needs_zeroing = true;
     d->scan_cursor = 0;
-    if (marked == 0) {
+    const uint32_t used = n.old + n.aged;
+    if (used == 0) {
       if (d->on_partial) PartialRemove(d);
       heap_.FreePage(d);
-    } else if (marked < d->objects && !d->on_partial) {
-      PartialAppend(d);
+      continue;
+    }
+    if (used < d->objects && !d->on_partial) PartialAppend(d);
+    if (n.aged > 0) {
+      d->young_listed = true;
+      young_pages_[kept++] = d;
     }
   }
-  young_pages_.clear();
+  young_pages_.resize(kept);
+  kept = 0;
   for (PageDesc* d : young_big_) {
-    BitPair& b = d->bits[0];
+    SlotBits& b = d->bits[0];
     if (IsUncollectable(d->kind)) continue;
     if ((b.mark & 1) == 0) {
       if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
       if (d->next != nullptr) d->next->prev = d->prev;
       heap_.FreeRun(d);
+    } else if ((b.age & 1) != 0 || !ages) {
+      if ((b.age & 1) != 0) survivors += d->big_bytes;
+      b = SlotBits{0, 1, 0};
+      promoted += d->big_bytes;
     } else {
-      b.alloc = 0;
+      b = SlotBits{1, 0, 1};
+      aged += d->big_bytes;
+      young_big_[kept++] = d;
     }
   }
-  young_big_.clear();
+  young_big_.resize(kept);
+  aged_bytes_ = aged;
+  *aged_survivors = survivors;
+  return promoted;
+}
+
+// Old pages whose objects point at objects that stay young are dirty again for the next minor
+// collection, which must trace from them (barrier.md .sol.age). Whatever protection they have
+// stays: uffd keeps tracking them and an mprotect fault only sets the bit again.
+void Collector::RememberPages(const std::vector<uintptr_t>& pages) {
+  for (uintptr_t page : pages) {
+    PageDesc* d = PageMap::Lookup(page);
+    if (d == nullptr || d->owner != this) continue;
+    Chunk& c = *d->chunk;
+    c.SetDirty(c.PageIndex(page));
+  }
 }
 
 // Every collection enters here. The mutator's callee-saved registers are spilled into this
@@ -161,10 +198,12 @@ __attribute__((noinline)) void Collector::CollectNow(keel_gc_reason reason, bool
 __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, bool want_major) {
   const uint64_t start = NowNs();
   const bool major = want_major || barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
+  const bool ages = !major && policy_.AgeNextMinor();
   in_collection_ = true;
   RetireRuns();
   const uint64_t allocated = bytes_since_gc_;
-  const uint64_t live_before = live_bytes_;
+  const uint64_t live_before = live_bytes_ + aged_bytes_;
+  const uint64_t aged_before = aged_bytes_;
   const uint64_t faults = barrier_->TakeFaults();
   if (major) {
     PrepareMajor();
@@ -172,26 +211,34 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     FindDirtyPages();
   }
 
-  Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_);
+  Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_, ages);
   const uint64_t mark_start = NowNs();
   Plan::TraceRoots(*this, marker);
   if (!major) ScanDirtyPages(marker);
   marker.Drain();
+  if (!major) RememberPages(marker.remembered_pages());
   const uint64_t mark_ns = NowNs() - mark_start;
   mark_stack_.Trim();
 
   for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
+  uint64_t promoted = 0;
   if (major) {
     Sweep();
+    aged_bytes_ = 0;
   } else {
-    SweepYoung();
-    live_bytes_ = live_before + marker.marked_bytes();
+    uint64_t aged_survivors = 0;
+    promoted = SweepYoung(ages, &aged_survivors);
+    live_bytes_ += promoted;
+    policy_.NoteMinor(aged_before, aged_survivors, ages, aged_bytes_);
   }
   const uint64_t protected_pages = ProtectOldPages();
 
   total_allocated_ += allocated;
   bytes_since_gc_ = 0;
-  if (major) major_threshold_ = policy_.MajorThreshold(live_bytes_);
+  if (major) {
+    major_threshold_ = policy_.MajorThreshold(live_bytes_);
+    heap_limit_ = policy_.HeapLimit(live_bytes_);
+  }
   budget_ = policy_.NextBudget(live_bytes_);
   uint64_t next_cycle = barrier_->kind() == BarrierKind::kNone ? budget_ : policy_.YoungLimit(live_bytes_);
   size_t released = heap_.Release(policy_.KeepCommitted(next_cycle));
@@ -205,8 +252,11 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.mark_ns = mark_ns;
   r.allocated_bytes = allocated;
   r.live_bytes = live_bytes();
-  r.freed_bytes = live_before + allocated > live_bytes_ ? live_before + allocated - live_bytes_ : 0;
-  r.promoted_bytes = major ? 0 : marker.marked_bytes();
+  const uint64_t live_after = live_bytes_ + aged_bytes_;
+  r.freed_bytes = live_before + allocated > live_after ? live_before + allocated - live_after : 0;
+  r.promoted_bytes = promoted;
+  r.aged_bytes = aged_bytes_;
+  r.remembered_pages = major ? 0 : marker.remembered_pages().size();
   r.heap_bytes = heap_.heap_bytes();
   r.committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
   r.released_bytes = released;

@@ -96,6 +96,7 @@ Collector::Collector() : barrier_(MakeBarrier(*this)), heap_(this) {
   if (std::getenv("PLTDISABLEGC") != nullptr) disabled_ = 1;
   budget_ = policy_.NextBudget(0);
   major_threshold_ = policy_.MajorThreshold(0);
+  heap_limit_ = policy_.HeapLimit(0);
 }
 
 Collector::~Collector() {
@@ -146,11 +147,16 @@ void* Collector::AllocateSlow(size_t bytes, Kind kind) {
 }
 
 // With a barrier, allocation triggers minor collections every young budget; without one, full
-// collections every budget (docs/design/barrier.md .sol.policy).
+// collections every budget. The collection is a major one when the old, aged and young data
+// with this allocation would take the heap past the bound a full collection keeps
+// (docs/design/barrier.md .sol.policy).
 void Collector::MaybeCollectForAllocation(size_t upcoming) {
   bool generational = barrier_->kind() != BarrierKind::kNone;
   uint64_t limit = generational ? policy_.YoungLimit(live_bytes_) : budget_;
-  if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) CollectNow(KEEL_GC_REASON_ALLOCATION, false);
+  if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) {
+    bool over = live_bytes_ + aged_bytes_ + bytes_since_gc_ + upcoming > heap_limit_;
+    CollectNow(KEEL_GC_REASON_ALLOCATION, over);
+  }
 }
 
 void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
@@ -274,16 +280,19 @@ void Collector::Free(void* p, const char* who) {
     uint32_t idx = d->IndexOf(a - d->start);
     if (d->ObjectStart(idx) != a || idx >= d->objects) Fatal("%s: %p points into the middle of an object", who, p);
     if (!d->IsAllocated(idx)) Fatal("%s: %p is not allocated (freed twice?)", who, p);
-    BitPair& b = d->bits[idx >> 6];
+    SlotBits& b = d->bits[idx >> 6];
     uint64_t bit = uint64_t{1} << (idx & 63);
     if (IsUncollectable(d->kind)) {
       uncollectable_bytes_ -= d->obj_size;
     } else if (b.mark & bit) {
       live_bytes_ -= d->obj_size;
       --d->live_objects;
+    } else if (b.age & bit) {
+      aged_bytes_ -= d->obj_size;
     }
     b.alloc &= ~bit;
     b.mark &= ~bit;
+    b.age &= ~bit;
     if (IsPointerful(d->kind)) std::memset(p, 0, d->obj_size);
     return;
   }
@@ -292,6 +301,8 @@ void Collector::Free(void* p, const char* who) {
     uncollectable_bytes_ -= d->big_bytes;
   } else if (d->bits[0].mark & 1) {
     live_bytes_ -= d->big_bytes;
+  } else if (d->bits[0].age & 1) {
+    aged_bytes_ -= d->big_bytes;
   }
   std::erase(young_big_, d);
   if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;

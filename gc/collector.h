@@ -113,7 +113,8 @@ class Collector {
   bool all_interior_pointers() const { return all_interior_; }
   uint64_t bytes_since_gc() const { return bytes_since_gc_; }
   uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc_; }
-  uint64_t live_bytes() const { return live_bytes_ + uncollectable_bytes_; }
+  // Old, aged and uncollectable bytes after the last collection, less explicit frees.
+  uint64_t live_bytes() const { return live_bytes_ + aged_bytes_ + uncollectable_bytes_; }
   uint64_t collections() const { return stats_.collections(); }
   void FillStats(keel_gc_stats* out) const;
   // Gives free pages back to the OS, keeping what the next cycle will use.
@@ -157,7 +158,8 @@ class Collector {
   void PrepareMajor();
   void Sweep();
   void SweepBig();
-  void SweepYoung();
+  uint64_t SweepYoung(bool ages, uint64_t* aged_survivors);
+  void RememberPages(const std::vector<uintptr_t>& pages);
   void ResetYoungLists();
   void NoteYoungPage(PageDesc* d) {
     if (!d->young_listed) {
@@ -193,10 +195,12 @@ class Collector {
 
   uint64_t bytes_since_gc_ = 0;
   uint64_t total_allocated_ = 0;  // before the current cycle
-  uint64_t live_bytes_ = 0;       // collectable, after the last collection, less explicit frees
+  uint64_t live_bytes_ = 0;       // old collectable bytes after the last collection, less explicit frees
+  uint64_t aged_bytes_ = 0;       // exact: objects aged by the last minor collection, less frees
   uint64_t uncollectable_bytes_ = 0;  // exact: counted at allocation and GC_free
   uint64_t budget_ = 0;           // bytes to allocate before the next collection
   uint64_t major_threshold_ = 0;  // old bytes that make the next collection a major one
+  uint64_t heap_limit_ = 0;       // old + aged + young bytes that make a collection major
   uint64_t stress_every_ = 0;     // KEEL_GC_STRESS
   uint64_t stress_count_ = 0;
   int disabled_ = 0;

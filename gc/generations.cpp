@@ -43,8 +43,10 @@ void Collector::ScanDirtyPages(Marker& m) {
   }
 }
 
-// Old objects on a written page may now point at young ones: scan every old object on it (a
-// big object only where it overlaps the page). Young objects there are traced only if reached.
+// Old objects on a written or remembered page may point at young ones: scan every old object
+// on it (a big object only where it overlaps the page). Old means mark without alloc: young
+// objects the roots marked already are queued, and young and aged objects are traced only if
+// reached (.sol.minor, .sol.age).
 void Collector::ScanDirtyPage(Marker& m, Chunk& c, size_t i) {
   PageDesc* d = DescOfPage(c, i);
   if (d == nullptr || !IsPointerful(d->kind) || IsUncollectable(d->kind)) return;
@@ -52,17 +54,17 @@ void Collector::ScanDirtyPage(Marker& m, Chunk& c, size_t i) {
   if (d->state == PageState::kSmall) {
     size_t words = (d->objects + 63u) / 64u;
     for (size_t w = 0; w < words; ++w) {
-      for (uint64_t bits = d->bits[w].mark; bits != 0; bits &= bits - 1) {
+      for (uint64_t bits = d->bits[w].mark & ~d->bits[w].alloc; bits != 0; bits &= bits - 1) {
         uint32_t idx = static_cast<uint32_t>(w * 64 + static_cast<size_t>(std::countr_zero(bits)));
         uintptr_t obj = d->ObjectStart(idx);
-        m.ScanRange(obj, obj + d->obj_size, rule);
+        m.ScanOldRange(obj, obj + d->obj_size, rule);
       }
     }
-  } else if (d->state == PageState::kBigHead && (d->bits[0].mark & 1) != 0) {
+  } else if (d->state == PageState::kBigHead && ((d->bits[0].mark & ~d->bits[0].alloc) & 1) != 0) {
     uintptr_t page = c.base + (i << kPageShift);
     uintptr_t lo = std::max(d->start, page);
     uintptr_t hi = std::min(d->start + d->big_bytes, page + kPageSize);
-    if (lo < hi) m.ScanRange(lo, hi, rule);
+    if (lo < hi) m.ScanOldRange(lo, hi, rule);
   }
 }
 

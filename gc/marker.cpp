@@ -6,9 +6,9 @@
 
 namespace keel::gc {
 
-Marker::Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior)
+Marker::Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior, bool ages)
     : owner_(&c), stack_(stack), lo_(heap_lo), span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0),
-      heap_interior_(heap_interior) {}
+      heap_interior_(heap_interior), ages_mask_(ages ? ~uint64_t{0} : 0) {}
 
 // Stacks, static data and registers hold words the compiler never promised were initialized or
 // unpoisoned; reading them is the point (docs/design/roots.md .sol.sanitizers).
@@ -19,14 +19,27 @@ __attribute__((no_sanitize("address", "undefined"))) void Marker::ScanRange(uint
   }
 }
 
-void Marker::MarkBig(PageDesc* d) {
-  if (IsUncollectable(d->kind)) return;  // roots, scanned by ScanRootObject
-  BitPair& b = d->bits[0];
-  if (((b.alloc | b.mark) & 1) == 0 || (b.mark & 1) != 0) return;
+void Marker::ScanOldRange(uintptr_t lo, uintptr_t hi, bool interior) { ScanEntry<true>(lo, hi, interior); }
+
+// Heap objects only: aligned, initialized (the allocator zeroes pointerful memory).
+template <bool kOld>
+void Marker::ScanEntry(uintptr_t lo, uintptr_t hi, bool interior) {
+  for (uintptr_t p = lo; p < hi; p += sizeof(uintptr_t)) {
+    if (MarkWordT<kOld>(*reinterpret_cast<const uintptr_t*>(p), interior) && kOld) Remember(p);
+  }
+}
+
+bool Marker::MarkBig(PageDesc* d) {
+  if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
+  SlotBits& b = d->bits[0];
+  if (((b.alloc | b.mark) & 1) == 0) return false;
+  bool stays_young = (b.alloc & ~b.age & ages_mask_ & 1) != 0;
+  if ((b.mark & 1) != 0) return stays_young;
   b.mark |= 1;
   ++marked_objects_;
   marked_bytes_ += d->big_bytes;
-  if (IsPointerful(d->kind)) stack_.Push(d->start, d->start + d->big_bytes);
+  if (IsPointerful(d->kind)) stack_.Push(d->start | (b.age & ages_mask_ & kOldEntry), d->start + d->big_bytes);
+  return stays_young;
 }
 
 void Marker::ScanRootObject(PageDesc* d, uint32_t idx) {
@@ -41,15 +54,16 @@ void Marker::ScanRootObject(PageDesc* d, uint32_t idx) {
 
 // w is page-aligned: it may be one past the end of an allow-interior object that ends exactly
 // at the previous page's end (docs/design/marking.md .sol.interior).
-void Marker::MarkEndOfPreviousPage(uintptr_t w) {
-  if (w - 1 - lo_ >= span_) return;
+bool Marker::MarkEndOfPreviousPage(uintptr_t w) {
+  if (w - 1 - lo_ >= span_) return false;
   PageDesc* d = PageMap::Lookup(w - 1);
-  if (d == nullptr || d->owner != owner_ || !AllowsInterior(d->kind)) return;
+  if (d == nullptr || d->owner != owner_ || !AllowsInterior(d->kind)) return false;
   if (d->state == PageState::kSmall) {
-    if (d->objects > 0 && d->ObjectStart(d->objects) == w) MarkSmall(d, d->objects - 1u);
+    if (d->objects > 0 && d->ObjectStart(d->objects) == w) return MarkSmall<true>(d, d->objects - 1u);
   } else if (d->state == PageState::kBigHead && d->start + d->big_bytes == w) {
-    MarkBig(d);
+    return MarkBig(d);
   }
+  return false;
 }
 
 // The drain loop pops into a ring and prefetches each object as it enters, so an object is
@@ -66,7 +80,7 @@ void Marker::Drain() {
     while (count < kRing) {
       MarkEntry e;
       if (!stack_.Pop(&e)) break;
-      __builtin_prefetch(reinterpret_cast<const void*>(e.start));
+      __builtin_prefetch(reinterpret_cast<const void*>(e.start & ~kOldEntry));
       ring[(head + count) % kRing] = e;
       ++count;
     }
@@ -74,8 +88,10 @@ void Marker::Drain() {
     MarkEntry e = ring[head];
     head = (head + 1) % kRing;
     --count;
-    for (uintptr_t p = e.start; p < e.end; p += sizeof(uintptr_t)) {
-      MarkWord(*reinterpret_cast<const uintptr_t*>(p), interior);
+    if ((e.start & kOldEntry) == 0) [[likely]] {
+      ScanEntry<false>(e.start, e.end, interior);
+    } else {
+      ScanEntry<true>(e.start & ~kOldEntry, e.end, interior);
     }
   }
 }

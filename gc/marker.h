@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "gc/kind.h"
 #include "gc/mark_stack.h"
@@ -19,33 +20,20 @@ class Collector;
 // Lives for one collection, on the collecting thread.
 class Marker {
  public:
-  Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior);
+  // `ages`: this is a minor collection that keeps young survivors young for one more cycle
+  // (docs/design/barrier.md .sol.age); otherwise every survivor is old afterwards.
+  Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior, bool ages);
 
   // Tests one word that may be a pointer. `interior`: the word comes from a stack or registers,
   // so a pointer into the middle of any object counts (docs/design/marking.md .sol.interior).
-  void MarkWord(uintptr_t w, bool interior) {
-    if (w - lo_ >= span_) return;
-    if ((w & (kPageSize - 1)) == 0) [[unlikely]] MarkEndOfPreviousPage(w);
-    PageDesc* d = PageMap::Lookup(w);
-    if (d == nullptr || d->owner != owner_) return;
-    if (d->state == PageState::kSmall) {
-      uint32_t idx = d->IndexOf(w - d->start);
-      uintptr_t obj = d->ObjectStart(idx);
-      bool allows = AllowsInterior(d->kind);
-      if (obj != w) {
-        if (!interior && !allows) return;
-      } else if (allows && idx > 0) {
-        MarkSmall(d, idx - 1);  // one past the end of the previous object
-      }
-      if (idx < d->objects) MarkSmall(d, idx);
-    } else if (d->state == PageState::kBigHead) {
-      if (w != d->start && !interior && !AllowsInterior(d->kind)) return;
-      MarkBig(d);
-    }
-  }
+  void MarkWord(uintptr_t w, bool interior) { MarkWordT<false>(w, interior); }
 
   // Tests every aligned word of [lo, hi).
   void ScanRange(uintptr_t lo, uintptr_t hi, bool interior);
+  // The same for an object that is old after this minor collection (one on a dirty page): a
+  // word that keeps a young object young puts its heap page on the remembered list, which is
+  // dirty again for the next minor collection (docs/design/barrier.md .sol.age).
+  void ScanOldRange(uintptr_t lo, uintptr_t hi, bool interior);
   // Queues the contents of an uncollectable object (a root: it carries no mark bit).
   void ScanRootObject(PageDesc* d, uint32_t idx);
   // Scans queued objects until none is left.
@@ -54,31 +42,85 @@ class Marker {
   bool heap_interior() const { return heap_interior_; }
   uint64_t marked_bytes() const { return marked_bytes_; }
   uint64_t marked_objects() const { return marked_objects_; }
+  // Minor collections only: heap pages of old objects that point at objects that stay young.
+  const std::vector<uintptr_t>& remembered_pages() const { return remembered_; }
 
  private:
-  void MarkSmall(PageDesc* d, uint32_t idx) {
-    if (IsUncollectable(d->kind)) return;  // roots, scanned by ScanRootObject
-    BitPair& b = d->bits[idx >> 6];
-    uint64_t bit = uint64_t{1} << (idx & 63);
-    if (((b.alloc | b.mark) & bit) == 0 || (b.mark & bit) != 0) return;  // free, or already marked
+  // An object reached by marking is queued. An aged one that an aging minor collection reaches
+  // becomes old, so it is queued with kOldEntry and its words are scanned by ScanOldRange's
+  // rules; in any other collection nothing stays young and no entry carries the flag. Objects
+  // are at least 8-aligned, so bit 0 of the start is free for it.
+  static constexpr uintptr_t kOldEntry = 1;
+
+  // kRemember: the word lies in an object that is old after this collection. Returns, when
+  // kRemember, whether the word keeps an object that stays young (alloc set, age clear).
+  template <bool kRemember>
+  bool MarkWordT(uintptr_t w, bool interior) {
+    if (w - lo_ >= span_) return false;
+    bool young = false;
+    if ((w & (kPageSize - 1)) == 0) [[unlikely]] young = MarkEndOfPreviousPage(w);
+    PageDesc* d = PageMap::Lookup(w);
+    if (d == nullptr || d->owner != owner_) return young;
+    if (d->state == PageState::kSmall) {
+      uint32_t idx = d->IndexOf(w - d->start);
+      uintptr_t obj = d->ObjectStart(idx);
+      bool allows = AllowsInterior(d->kind);
+      if (obj != w) {
+        if (!interior && !allows) return young;
+      } else if (allows && idx > 0) {
+        young |= MarkSmall<kRemember>(d, idx - 1);  // one past the end of the previous object
+      }
+      if (idx < d->objects) young |= MarkSmall<kRemember>(d, idx);
+    } else if (d->state == PageState::kBigHead) {
+      if (w != d->start && !interior && !AllowsInterior(d->kind)) return young;
+      young |= MarkBig(d);
+    }
+    return young;
+  }
+
+  // Marks and queues object idx if it is allocated and unmarked. Returns, when kRemember,
+  // whether it stays young after this collection: young, not aged, and this collection ages.
+  template <bool kRemember>
+  bool MarkSmall(PageDesc* d, uint32_t idx) {
+    if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
+    SlotBits& b = d->bits[idx >> 6];
+    const unsigned shift = idx & 63;
+    const uint64_t bit = uint64_t{1} << shift;
+    if (((b.alloc | b.mark) & bit) == 0) return false;  // free
+    bool stays_young = kRemember && (b.alloc & ~b.age & ages_mask_ & bit) != 0;
+    if ((b.mark & bit) != 0) return stays_young;  // old, or marked already
     b.mark |= bit;
     ++marked_objects_;
     marked_bytes_ += d->obj_size;
     if (IsPointerful(d->kind)) {
       uintptr_t obj = d->ObjectStart(idx);
-      stack_.Push(obj, obj + d->obj_size);
+      stack_.Push(obj | ((b.age & ages_mask_) >> shift & kOldEntry), obj + d->obj_size);
+    }
+    return stays_young;
+  }
+  void Remember(uintptr_t slot) {
+    uintptr_t page = slot & ~(kPageSize - 1);
+    if (page != last_remembered_) {
+      last_remembered_ = page;
+      remembered_.push_back(page);
     }
   }
-  void MarkBig(PageDesc* d);
-  void MarkEndOfPreviousPage(uintptr_t w);
+  template <bool kOld>
+  void ScanEntry(uintptr_t lo, uintptr_t hi, bool interior);
+
+  bool MarkBig(PageDesc* d);
+  bool MarkEndOfPreviousPage(uintptr_t w);
 
   const Collector* owner_;
   MarkStack& stack_;
   uintptr_t lo_;
   uintptr_t span_;
   bool heap_interior_;
+  uint64_t ages_mask_;  // all ones when this collection ages young survivors, else zero
   uint64_t marked_bytes_ = 0;
   uint64_t marked_objects_ = 0;
+  std::vector<uintptr_t> remembered_;
+  uintptr_t last_remembered_ = 0;
 };
 
 }  // namespace keel::gc

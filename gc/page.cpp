@@ -30,6 +30,25 @@ void PageDesc::ClearAllocRange(uint32_t from, uint32_t to) {
   }
 }
 
+PageDesc::MinorCounts PageDesc::SweepMinor(bool ages) {
+  MinorCounts n{0, 0, 0, 0};
+  const size_t words = (objects + 63u) / 64u;
+  const uint64_t ages_mask = ages ? ~uint64_t{0} : 0;
+  for (size_t w = 0; w < words; ++w) {
+    SlotBits& b = bits[w];
+    uint64_t live_young = b.alloc & b.mark;
+    uint64_t aged = live_young & ~b.age & ages_mask;
+    uint64_t promoted = live_young & ~aged;
+    uint64_t old = (b.mark & ~b.alloc) | promoted;
+    n.old += static_cast<uint32_t>(std::popcount(old));
+    n.aged += static_cast<uint32_t>(std::popcount(aged));
+    n.promoted += static_cast<uint32_t>(std::popcount(promoted));
+    n.aged_survivors += static_cast<uint32_t>(std::popcount(live_young & b.age));
+    b = SlotBits{aged, old, aged};
+  }
+  return n;
+}
+
 bool PageDesc::NextFreeRun(uint32_t from, uint32_t* run_begin, uint32_t* run_end) const {
   const uint32_t n = objects;
   // Find the first free slot: a zero bit of (alloc | mark).

@@ -24,16 +24,19 @@ enum class PageState : uint8_t {
 
 inline constexpr size_t kBitmapWords = kMaxObjectsPerPage / 64;
 
-// Per-object state in two bits (docs/design/heap.md .inv.bits):
-//   alloc mark
-//     0    0    free slot
-//     1    0    allocated since the last collection (young), not yet proven live
-//     0    1    survived a collection (old)
-//     1    1    only while marking a major collection: allocated and proven live
-// Words are interleaved so a lookup touches one cache line for both bits.
-struct BitPair {
+// Per-object state in three bits (docs/design/heap.md .inv.bits):
+//   alloc mark age
+//     0    0    0   free slot
+//     1    0    0   allocated since the last collection (young), not yet proven live
+//     1    0    1   survived one minor collection, still young (aged: .sol.age)
+//     0    1    0   old: survived a major collection or two minor ones
+//     1    1    0   while marking: young, proven live (a minor collection ages it)
+//     1    1    1   while marking a minor collection: aged and proven live (it becomes old)
+// Words are interleaved so a lookup touches one cache line for all three.
+struct SlotBits {
   uint64_t alloc;
   uint64_t mark;
+  uint64_t age;
 };
 
 // One page (kSmall) or one big object's page run (kBigHead). Owned by the collector whose
@@ -57,7 +60,7 @@ struct PageDesc {
   Chunk* chunk = nullptr;
   PageDesc* next = nullptr;  // partial-page list or big-object list
   PageDesc* prev = nullptr;  // partial-page list or big-object list
-  BitPair bits[kBitmapWords] = {};
+  SlotBits bits[kBitmapWords] = {};
 
   uintptr_t end() const { return start + (state == PageState::kSmall ? kPageSize : size_t{run_pages} << kPageShift); }
   // Index of the object holding `offset` bytes into a small page.
@@ -67,10 +70,11 @@ struct PageDesc {
   uintptr_t ObjectStart(uint32_t index) const { return start + uintptr_t{index} * obj_size; }
 
   bool IsAllocated(uint32_t i) const {
-    const BitPair& b = bits[i >> 6];
+    const SlotBits& b = bits[i >> 6];
     return ((b.alloc | b.mark) >> (i & 63)) & 1;
   }
   bool IsMarked(uint32_t i) const { return (bits[i >> 6].mark >> (i & 63)) & 1; }
+  bool IsAged(uint32_t i) const { return (bits[i >> 6].age >> (i & 63)) & 1; }
   // Sets the mark bit; returns true when it was clear.
   bool TestAndMark(uint32_t i) {
     uint64_t bit = uint64_t{1} << (i & 63);
@@ -81,20 +85,35 @@ struct PageDesc {
   }
   size_t CountMarked() const {
     size_t n = 0;
-    for (const BitPair& b : bits) n += static_cast<size_t>(std::popcount(b.mark));
+    for (const SlotBits& b : bits) n += static_cast<size_t>(std::popcount(b.mark));
+    return n;
+  }
+  size_t CountAged() const {
+    size_t n = 0;
+    for (const SlotBits& b : bits) n += static_cast<size_t>(std::popcount(b.age));
     return n;
   }
   size_t CountAllocated() const {
     size_t n = 0;
-    for (const BitPair& b : bits) n += static_cast<size_t>(std::popcount(b.alloc | b.mark));
+    for (const SlotBits& b : bits) n += static_cast<size_t>(std::popcount(b.alloc | b.mark));
     return n;
   }
   void ClearBits() {
-    for (BitPair& b : bits) b = BitPair{0, 0};
+    for (SlotBits& b : bits) b = SlotBits{0, 0, 0};
   }
   // Sets alloc bits [from, to).
   void SetAllocRange(uint32_t from, uint32_t to);
   void ClearAllocRange(uint32_t from, uint32_t to);
+  // The minor-collection sweep of this page's bits (docs/design/heap.md .inv.bits): marked young
+  // objects age (or, when `ages` is false, become old at once), marked aged objects become old,
+  // unmarked young and aged objects are freed.
+  struct MinorCounts {
+    uint32_t old;             // old objects after the sweep
+    uint32_t aged;            // young objects that survived and were aged
+    uint32_t promoted;        // objects that became old in this sweep
+    uint32_t aged_survivors;  // of those, the ones that were aged before it
+  };
+  MinorCounts SweepMinor(bool ages);
   // Finds the next run of free slots at or after `from`; returns false when none.
   bool NextFreeRun(uint32_t from, uint32_t* run_begin, uint32_t* run_end) const;
 };

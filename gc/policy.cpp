@@ -2,6 +2,7 @@
 #include "gc/policy.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "gc/fatal.h"
 
@@ -24,6 +25,17 @@ Policy::Policy() {
       min_bytes_ = static_cast<size_t>(v);
     } else {
       Warn("KEEL_GC_MIN_BYTES=%s is not a positive byte count; using %zu", m, min_bytes_);
+    }
+  }
+  if (const char* a = std::getenv("KEEL_GC_AGING")) {
+    if (std::strcmp(a, "adaptive") == 0) {
+      aging_ = Aging::kAdaptive;
+    } else if (std::strcmp(a, "always") == 0) {
+      aging_ = Aging::kAlways;
+    } else if (std::strcmp(a, "never") == 0) {
+      aging_ = Aging::kNever;
+    } else {
+      Warn("KEEL_GC_AGING=%s is not adaptive, always or never; using adaptive", a);
     }
   }
 }

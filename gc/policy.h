@@ -20,7 +20,7 @@ class Policy {
   // Committed free pages kept beyond the next cycle's budget: absorbs jitter without faults.
   static constexpr size_t kReleaseSlackBytes = size_t{1} << 20;
 
-  Policy();  // reads KEEL_GC_GROWTH and KEEL_GC_MIN_BYTES
+  Policy();  // reads KEEL_GC_GROWTH, KEEL_GC_MIN_BYTES and KEEL_GC_AGING
 
   // Bytes to allocate before the next collection, given the live bytes after this one.
   uint64_t NextBudget(uint64_t live_bytes) const {
@@ -63,6 +63,42 @@ class Policy {
     return std::min(young_budget_, std::max(cap, kMinYoungBytes));
   }
 
+  // The heap a full collection would allow before the next one: live + NextBudget(live). A
+  // generational heap stays inside the same bound (docs/design/barrier.md .sol.policy).
+  uint64_t HeapLimit(uint64_t live_after_major) const { return live_after_major + NextBudget(live_after_major); }
+
+  // Adaptive tenuring (docs/design/barrier.md .sol.age). A minor collection normally keeps its
+  // young survivors young for one more cycle, so data that dies soon after a collection is not
+  // promoted. When most aged objects survive their second minor collection anyway, aging only
+  // traces them twice; then, as long as the cohorts are large enough to matter, survivors go to
+  // the old generation at once, with one aging collection in every kProbeEvery to notice when
+  // that changes.
+  enum class Aging : uint8_t { kAdaptive, kAlways, kNever };
+  static constexpr double kTenureSurvival = 0.9;
+  static constexpr unsigned kProbeEvery = 8;
+  // Aged cohorts smaller than this cost little to trace twice and say little about survival.
+  static constexpr uint64_t kMinAgedSample = uint64_t{64} << 10;
+  bool AgeNextMinor() const {
+    if (aging_ != Aging::kAdaptive) return aging_ == Aging::kAlways;
+    bool tenure = aged_survival_ >= kTenureSurvival && large_cohort_ && minors_since_aging_ + 1 < kProbeEvery;
+    return !tenure;
+  }
+  // After a minor collection: `aged_before` bytes were aged when it started and `survivors` of
+  // them survived it; `aged` says whether it aged its own young survivors, `aged_after` bytes.
+  void NoteMinor(uint64_t aged_before, uint64_t survivors, bool aged, uint64_t aged_after) {
+    if (aged_before >= kMinAgedSample) {
+      aged_survival_ = 0.5 * aged_survival_ + 0.5 * static_cast<double>(survivors) / static_cast<double>(aged_before);
+    }
+    if (aged) {
+      minors_since_aging_ = 0;
+      large_cohort_ = aged_after >= kMinAgedSample;
+    } else {
+      ++minors_since_aging_;
+    }
+  }
+  double aged_survival() const { return aged_survival_; }
+  Aging aging() const { return aging_; }
+
   void Set(double growth, size_t min_bytes);
   double growth() const { return growth_; }
   size_t min_bytes() const { return min_bytes_; }
@@ -71,6 +107,10 @@ class Policy {
   double growth_ = kDefaultGrowth;
   size_t min_bytes_ = kDefaultMinBytes;
   uint64_t young_budget_ = kInitialYoungBytes;
+  Aging aging_ = Aging::kAdaptive;
+  double aged_survival_ = 0.0;  // running estimate: share of aged bytes that survive
+  unsigned minors_since_aging_ = 0;
+  bool large_cohort_ = false;  // the last aging collection aged at least kMinAgedSample bytes
 };
 
 }  // namespace keel::gc

@@ -1,5 +1,7 @@
 // verifier.cpp: the heap verifier (DESIGN D12): walks every chunk and checks the page map, the
 // descriptors, the bitmaps and the counters against each other (docs/design/heap.md .inv.*).
+#include <algorithm>
+#include <bit>
 #include <cstdarg>
 #include <cstdio>
 
@@ -15,8 +17,10 @@ class Verifier {
   size_t Run(bool strict) {
     uint64_t live = 0;
     uint64_t uncollectable = 0;
+    uint64_t aged = 0;
     size_t big_heads = 0;
     uncollectable_ = &uncollectable;
+    aged_ = &aged;
     for (const Chunk* ch : c_.heap_.chunks()) CheckChunk(*ch, &live, &big_heads);
     size_t listed = 0;
     for (const PageDesc* d = c_.big_objects_; d != nullptr; d = d->next) {
@@ -27,6 +31,9 @@ class Verifier {
     if (listed != big_heads) Problem("big list has %zu objects, heap has %zu big runs", listed, big_heads);
     if (!c_.in_collection_ && c_.last_was_major_ && c_.bytes_since_gc_ == 0 && live != c_.live_bytes_) {
       Problem("live bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.live_bytes_), static_cast<unsigned long long>(live));
+    }
+    if (!c_.in_collection_ && aged != c_.aged_bytes_) {
+      Problem("aged bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.aged_bytes_), static_cast<unsigned long long>(aged));
     }
     if (uncollectable != c_.uncollectable_bytes_) {
       Problem("uncollectable bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.uncollectable_bytes_), static_cast<unsigned long long>(uncollectable));
@@ -61,8 +68,8 @@ class Verifier {
       if (free_bit != (d.state == PageState::kFree)) Problem("page %p: free mask %d but state %d", page, free_bit, int(d.state));
       if (d.state == PageState::kFree) {
         ++free_count;
-        for (const BitPair& b : d.bits) {
-          if (b.alloc != 0 || b.mark != 0) Problem("free page %p has bits set", page);
+        for (const SlotBits& b : d.bits) {
+          if (b.alloc != 0 || b.mark != 0 || b.age != 0) Problem("free page %p has bits set", page);
         }
         if (PageMap::Lookup(d.start) != &d) Problem("page map entry of free page %p is wrong", page);
         continue;
@@ -75,7 +82,14 @@ class Verifier {
         }
         if (d.big_bytes > (uint64_t{d.run_pages} << kPageShift)) Problem("big run %p: object larger than run", page);
         for (size_t w = 1; w < kBitmapWords; ++w) {
-          if (d.bits[w].alloc != 0 || d.bits[w].mark != 0) Problem("big run %p: stray bits", page);
+          if (d.bits[w].alloc != 0 || d.bits[w].mark != 0 || d.bits[w].age != 0) Problem("big run %p: stray bits", page);
+        }
+        CheckAgeBits(d, 1, page);
+        if (d.IsAged(0)) {
+          *aged_ += d.big_bytes;
+          if (std::find(c_.young_big_.begin(), c_.young_big_.end(), &d) == c_.young_big_.end()) {
+            Problem("big object %p is aged but not on the young list", page);
+          }
         }
         if (IsUncollectable(d.kind)) {
           if (d.IsAllocated(0)) *uncollectable_ += d.big_bytes;
@@ -104,6 +118,27 @@ class Verifier {
       *uncollectable_ += d.CountAllocated() * d.obj_size;
     } else {
       *live += d.CountMarked() * d.obj_size;
+    }
+    size_t aged = d.CountAged();
+    *aged_ += aged * d.obj_size;
+    CheckAgeBits(d, (d.objects + 63u) / 64u, page);
+    if (aged != 0 && !d.young_listed) Problem("page %p holds %zu aged objects but is not on the young list", page, aged);
+  }
+
+  // Between collections an aged slot is allocated and unmarked, and no slot is both allocated
+  // and marked (heap.md .inv.bits).
+  void CheckAgeBits(const PageDesc& d, size_t words, const void* page) {
+    if (c_.in_collection_) return;
+    for (size_t w = 0; w < words; ++w) {
+      const SlotBits& b = d.bits[w];
+      if ((b.age & ~(b.alloc & ~b.mark)) != 0) {
+        Problem("page %p: aged slot %zu is not an unmarked allocated one", page, w * 64 + static_cast<size_t>(std::countr_zero(b.age & ~(b.alloc & ~b.mark))));
+        return;
+      }
+      if ((b.alloc & b.mark) != 0) {
+        Problem("page %p: slot %zu is both allocated and marked outside a collection", page, w * 64 + static_cast<size_t>(std::countr_zero(b.alloc & b.mark)));
+        return;
+      }
     }
   }
 
@@ -150,6 +185,7 @@ class Verifier {
 
   const Collector& c_;
   uint64_t* uncollectable_ = nullptr;
+  uint64_t* aged_ = nullptr;
   size_t problems_ = 0;
 };
 

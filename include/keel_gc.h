@@ -34,15 +34,17 @@ typedef struct keel_gc_record {
   uint64_t mark_ns;         /* of which marking */
   uint64_t allocated_bytes; /* allocated since the previous collection */
   uint64_t freed_bytes;
-  uint64_t live_bytes;      /* after the collection */
+  uint64_t live_bytes;      /* after the collection: old, aged and uncollectable */
   uint64_t heap_bytes;      /* heap pages after the collection */
   uint64_t committed_bytes; /* heap pages backed by memory after the collection */
   uint64_t released_bytes;  /* pages given back to the OS by this collection */
-  uint64_t promoted_bytes;  /* moved to an older generation (0 where nothing is promoted) */
+  uint64_t promoted_bytes;  /* minor: survivors that became old (0 in a major one) */
   uint64_t marked_objects;
   uint64_t pages_protected; /* write barrier: pages protected after the collection */
   uint64_t barrier_faults;  /* write barrier: faults taken since the previous collection */
   uint64_t pages_written;   /* write barrier: dirty pages found */
+  uint64_t aged_bytes;      /* minor: young survivors kept young for one more cycle */
+  uint64_t remembered_pages; /* minor: old pages kept dirty: they point at aged objects */
 } keel_gc_record;
 
 typedef struct keel_gc_stats {
