@@ -115,6 +115,7 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   uint64_t total_pause_ns = 0;
   const char *barrier = NULL;
   uint64_t faults = 0, written = 0, protected_pages = 0;
+  uint64_t aged = 0, promoted = 0, remembered = 0;
   uint64_t minor_max_ns = 0;
   uint64_t *minor_pauses = NULL;
   size_t minor_count = 0;
@@ -140,6 +141,9 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
     faults += r.barrier_faults;
     written += r.pages_written;
     protected_pages += r.pages_protected;
+    aged += r.aged_bytes;
+    promoted += r.promoted_bytes;
+    remembered += r.remembered_pages;
     if (r.kind == KEEL_GC_MINOR && minor_pauses != NULL) {
       minor_pauses[minor_count++] = r.pause_ns;
       if (r.pause_ns > minor_max_ns) minor_max_ns = r.pause_ns;
@@ -177,6 +181,8 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   if (barrier != NULL) {
     printf(",\"barrier\":\"%s\",\"barrier_faults\":%llu,\"pages_written\":%llu,\"pages_protected\":%llu",
            barrier, (unsigned long long)faults, (unsigned long long)written, (unsigned long long)protected_pages);
+    printf(",\"aged_mib\":%.1f,\"promoted_mib\":%.1f,\"remembered_pages\":%llu", (double)aged / 1048576.0,
+           (double)promoted / 1048576.0, (unsigned long long)remembered);
     if (minor_count > 0) {
       qsort(minor_pauses, minor_count, sizeof minor_pauses[0], CompareU64);
       printf(",\"minor_p99_pause_us\":%.1f,\"minor_max_pause_us\":%.1f",

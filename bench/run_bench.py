@@ -199,6 +199,9 @@ def reduce_runs(records):
         "faults": median(col("barrier_faults")),
         "written": median(col("pages_written")),
         "protected": median(col("pages_protected")),
+        "aged_mib": median(col("aged_mib")),
+        "promoted_mib": median(col("promoted_mib")),
+        "remembered": median(col("remembered_pages")),
         "minor_p99_us": median(col("minor_p99_pause_us")),
         "minor_max_us": max([x for x in col("minor_max_pause_us") if x is not None], default=None),
         "major": median(col("major")),
@@ -262,6 +265,9 @@ def table(bench, rows, allocs):
         line = (f"{LABELS[name]}: barrier {row['barrier']}, per run {fmt(row['faults'], 0)} barrier "
                 f"faults, {fmt(row['written'], 0)} written 4 KiB pages found, "
                 f"{fmt(row['protected'], 0)} pages protected")
+        if row.get("aged_mib") is not None and row["barrier"] != "none":
+            line += (f"; {fmt(row['aged_mib'], 1)} MiB aged and {fmt(row['promoted_mib'], 1)} MiB promoted by "
+                     f"minor collections, {fmt(row['remembered'], 0)} pages remembered")
         if row.get("minor_p99_us") is not None:
             line += (f"; minor pauses p99 {fmt(row['minor_p99_us'] / 1e3, 3)} ms, max "
                      f"{fmt(row['minor_max_us'] / 1e3, 3)} ms")

@@ -5,11 +5,12 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer Debug build in build-asan/ (preset
 #      "asan-ubsan"), the same ctest suite with ASAN_OPTIONS=detect_stack_use_after_return=0:
 #      detect_leaks=1 (the conservative collector cannot see ASan's fake stacks), less the tests
-#      labelled "heavy" (RSS measurements mean nothing under ASan's shadow memory).
+#      labelled "heavy" (RSS measurements mean nothing under ASan's shadow memory, and repeats of
+#      the stress suite under other settings take minutes each there).
 #   3. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
 #      auto (the default) runs it only when steps 1-2 took under KEEL_TEST_DEBUG_BUDGET seconds
 #      (default 900), so the script stays within CI's 25 minutes on 2 cores. Measured on 2 cores:
-#      release ~1.5 min, asan-ubsan ~8 min (the GC-stress API run dominates), debug ~2 min.
+#      release ~1.5 min, asan-ubsan ~9 min (the stress and GC-stress API runs dominate), debug ~3 min.
 # Stops at the first failure with the step's name; always ends with a summary.
 # Environment: KEEL_TEST_JOBS (default 2) build and ctest parallelism.
 set -euo pipefail
@@ -76,7 +77,7 @@ run_preset() {
 }
 
 for v in KEEL_GC_STRESS KEEL_GC_TRACE KEEL_GC_VERIFY KEEL_GC_RECORDS KEEL_GC_GROWTH \
-         KEEL_GC_MIN_BYTES PLTDISABLEGC GC_INITIAL_HEAP_SIZE GC_MAXIMUM_HEAP_SIZE \
+         KEEL_GC_MIN_BYTES KEEL_GC_AGING KEEL_GC_BARRIER PLTDISABLEGC GC_INITIAL_HEAP_SIZE GC_MAXIMUM_HEAP_SIZE \
          GC_ALL_INTERIOR_POINTERS; do
   if [[ -n "${!v:-}" ]]; then
     echo "test.sh: note: $v=${!v} is set and applies to every test"
