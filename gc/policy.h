@@ -49,8 +49,8 @@ class Policy {
     }
   }
   // The old generation may grow by this fraction of the live data before the next collection is
-  // a major one. 0.4 rather than the full-heap 0.6 because the young generation comes on top:
-  // old (1.4x live) plus young (at most 0.25x live) stays inside the 1.6x peak-RSS goal.
+  // a major one: 0.4 rather than the full-heap 0.6 because young and aged data come on top.
+  // HeapLimit bounds the sum.
   static constexpr double kOldGrowthRatio = 2.0 / 3.0;  // of growth(): 0.4 at the default
   static constexpr double kYoungCapRatio = 0.25;
   uint64_t MajorThreshold(uint64_t live_after_major) const {
