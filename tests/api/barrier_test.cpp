@@ -173,11 +173,7 @@ BOOST_AUTO_TEST_CASE(young_object_stored_into_an_old_untagged_array) {
 }
 
 BOOST_AUTO_TEST_CASE(young_object_stored_into_a_registered_static) {
-  static void** block = nullptr;
-  if (block == nullptr) {  // registered once per process
-    block = static_cast<void**>(std::calloc(4, sizeof(void*)));
-    scheme_register_static(block, 4 * sizeof(void*));
-  }
+  static void** block = keel_test::NewRegisteredBlock(4);  // registered once per process
   MakeOld();
   Hidden y = MakeYoung(16);
   Store(&block[3], y);
@@ -381,11 +377,7 @@ KEEL_TEST_NOINLINE Hidden MakeYoungPointingTo(Hidden old) {
 }
 
 BOOST_AUTO_TEST_CASE(old_object_reachable_only_from_a_young_one_survives) {
-  static void** root = nullptr;
-  if (root == nullptr) {
-    root = static_cast<void**>(std::calloc(1, sizeof(void*)));
-    scheme_register_static(root, sizeof(void*));
-  }
+  static void** root = keel_test::NewRegisteredBlock(1);
   Hidden old = MakeOldReferent(root, 28);
   MakeOld();
   Hidden y = MakeYoungPointingTo(old);
@@ -429,11 +421,7 @@ BOOST_AUTO_TEST_CASE(young_object_overwritten_in_an_old_holder_is_freed_by_a_min
 }
 
 BOOST_AUTO_TEST_CASE(dropped_old_object_is_freed_by_a_major_collection) {
-  static void** root = nullptr;
-  if (root == nullptr) {
-    root = static_cast<void**>(std::calloc(1, sizeof(void*)));
-    scheme_register_static(root, sizeof(void*));
-  }
+  static void** root = keel_test::NewRegisteredBlock(1);
   Hidden old = MakeOldReferent(root, 31);
   MakeOld();
   BOOST_TEST_REQUIRE(IsLiveObjectStart(old));

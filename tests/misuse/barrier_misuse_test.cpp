@@ -54,11 +54,7 @@ ChildResult RunChildCase(const std::string& name) {
 }
 
 void** RootSlot() {
-  static void** slot = [] {
-    auto** s = static_cast<void**>(std::calloc(1, sizeof(void*)));
-    scheme_register_static(s, sizeof(void*));
-    return s;
-  }();
+  static void** slot = keel_test::NewRegisteredBlock(1);
   return slot;
 }
 
