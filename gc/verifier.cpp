@@ -15,28 +15,22 @@ class Verifier {
   explicit Verifier(const Collector& c) : c_(c) {}
 
   size_t Run(bool strict) {
-    uint64_t live = 0;
-    uint64_t uncollectable = 0;
-    uint64_t aged = 0;
-    size_t big_heads = 0;
-    uncollectable_ = &uncollectable;
-    aged_ = &aged;
-    for (const Chunk* ch : c_.heap_.chunks()) CheckChunk(*ch, &live, &big_heads);
+    for (const Chunk* ch : c_.heap_.chunks()) CheckChunk(*ch);
     size_t listed = 0;
     for (const PageDesc* d = c_.big_objects_; d != nullptr; d = d->next) {
       ++listed;
       if (d->state != PageState::kBigHead) Problem("big list holds %p in state %d", reinterpret_cast<void*>(d->start), int(d->state));
       if (d->next != nullptr && d->next->prev != d) Problem("big list back link broken at %p", reinterpret_cast<void*>(d->start));
     }
-    if (listed != big_heads) Problem("big list has %zu objects, heap has %zu big runs", listed, big_heads);
-    if (!c_.in_collection_ && c_.last_was_major_ && c_.bytes_since_gc_ == 0 && live != c_.live_bytes_) {
-      Problem("live bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.live_bytes_), static_cast<unsigned long long>(live));
+    if (listed != big_heads_) Problem("big list has %zu objects, heap has %zu big runs", listed, big_heads_);
+    if (!c_.in_collection_ && c_.last_was_major_ && c_.bytes_since_gc_ == 0 && live_ != c_.live_bytes_) {
+      Problem("live bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.live_bytes_), static_cast<unsigned long long>(live_));
     }
-    if (!c_.in_collection_ && aged != c_.aged_bytes_) {
-      Problem("aged bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.aged_bytes_), static_cast<unsigned long long>(aged));
+    if (!c_.in_collection_ && aged_ != c_.aged_bytes_) {
+      Problem("aged bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.aged_bytes_), static_cast<unsigned long long>(aged_));
     }
-    if (uncollectable != c_.uncollectable_bytes_) {
-      Problem("uncollectable bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.uncollectable_bytes_), static_cast<unsigned long long>(uncollectable));
+    if (uncollectable_ != c_.uncollectable_bytes_) {
+      Problem("uncollectable bytes %llu recorded, %llu counted", static_cast<unsigned long long>(c_.uncollectable_bytes_), static_cast<unsigned long long>(uncollectable_));
     }
     for (int k = 0; k < kKindCount; ++k) {
       for (int cls = 0; cls < kSizeClassCount; ++cls) CheckPartialList(k, cls);
@@ -57,7 +51,7 @@ class Verifier {
     va_end(ap);
   }
 
-  void CheckChunk(const Chunk& ch, uint64_t* live, size_t* big_heads) {
+  void CheckChunk(const Chunk& ch) {
     size_t ndesc = ch.dedicated ? 1 : ch.pages;
     uint32_t free_count = 0;
     for (size_t i = 0; i < ndesc; ++i) {
@@ -76,7 +70,7 @@ class Verifier {
       }
       if (d.state == PageState::kBigTail) continue;
       if (d.state == PageState::kBigHead) {
-        ++*big_heads;
+        ++big_heads_;
         for (uint32_t p = 0; p < d.run_pages; ++p) {
           if (PageMap::Lookup(d.start + (uintptr_t{p} << kPageShift)) != &d) Problem("big run %p: page %u not mapped to its head", page, p);
         }
@@ -86,24 +80,24 @@ class Verifier {
         }
         CheckAgeBits(d, 1, page);
         if (d.IsAged(0)) {
-          *aged_ += d.big_bytes;
+          aged_ += d.big_bytes;
           if (std::find(c_.young_big_.begin(), c_.young_big_.end(), &d) == c_.young_big_.end()) {
             Problem("big object %p is aged but not on the young list", page);
           }
         }
         if (IsUncollectable(d.kind)) {
-          if (d.IsAllocated(0)) *uncollectable_ += d.big_bytes;
+          if (d.IsAllocated(0)) uncollectable_ += d.big_bytes;
         } else if (d.IsMarked(0)) {
-          *live += d.big_bytes;
+          live_ += d.big_bytes;
         }
         continue;
       }
-      CheckSmall(d, live);
+      CheckSmall(d);
     }
     if (!ch.dedicated && free_count != ch.free_count) Problem("chunk %p: free count %u, %u free pages", reinterpret_cast<void*>(ch.base), ch.free_count, free_count);
   }
 
-  void CheckSmall(const PageDesc& d, uint64_t* live) {
+  void CheckSmall(const PageDesc& d) {
     const void* page = reinterpret_cast<void*>(d.start);
     const SizeClass& sc = kSizeClasses[d.size_class];
     if (d.obj_size != sc.size || d.magic != sc.magic || d.objects != sc.objects) Problem("page %p: class fields disagree with class %u", page, d.size_class);
@@ -115,12 +109,12 @@ class Verifier {
       }
     }
     if (IsUncollectable(d.kind)) {
-      *uncollectable_ += d.CountAllocated() * d.obj_size;
+      uncollectable_ += d.CountAllocated() * d.obj_size;
     } else {
-      *live += d.CountMarked() * d.obj_size;
+      live_ += d.CountMarked() * d.obj_size;
     }
     size_t aged = d.CountAged();
-    *aged_ += aged * d.obj_size;
+    aged_ += aged * d.obj_size;
     CheckAgeBits(d, (d.objects + 63u) / 64u, page);
     if (aged != 0 && !d.young_listed) Problem("page %p holds %zu aged objects but is not on the young list", page, aged);
   }
@@ -184,8 +178,11 @@ class Verifier {
   }
 
   const Collector& c_;
-  uint64_t* uncollectable_ = nullptr;
-  uint64_t* aged_ = nullptr;
+  // Counted over the heap by one Run.
+  uint64_t live_ = 0;           // marked collectable bytes
+  uint64_t uncollectable_ = 0;  // allocated uncollectable bytes
+  uint64_t aged_ = 0;           // aged bytes
+  size_t big_heads_ = 0;        // big runs
   size_t problems_ = 0;
 };
 
