@@ -102,9 +102,7 @@ void Collector::SweepBig() {
     if (IsUncollectable(d->kind)) {
       // roots, freed only by GC_free (counted apart)
     } else if ((b.mark & 1) == 0) {
-      if (d->prev != nullptr) d->prev->next = next; else big_objects_ = next;
-      if (next != nullptr) next->prev = d->prev;
-      heap_.FreeRun(d);
+      FreeBig(d);
     } else {
       b.alloc = 0;
       live_bytes_ += d->big_bytes;
@@ -151,9 +149,7 @@ uint64_t Collector::SweepYoung(bool ages, uint64_t* aged_survivors) {
     SlotBits& b = d->bits[0];
     if (IsUncollectable(d->kind)) continue;
     if ((b.mark & 1) == 0) {
-      if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
-      if (d->next != nullptr) d->next->prev = d->prev;
-      heap_.FreeRun(d);
+      FreeBig(d);
     } else if ((b.age & 1) != 0 || !ages) {
       if ((b.age & 1) != 0) survivors += d->big_bytes;
       b = SlotBits{0, 1, 0};
@@ -258,7 +254,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.aged_bytes = aged_bytes_;
   r.remembered_pages = major ? 0 : marker.remembered_pages().size();
   r.heap_bytes = heap_.heap_bytes();
-  r.committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
+  r.committed_bytes = heap_.committed_bytes();
   r.released_bytes = released;
   r.marked_objects = marker.marked_objects();
   r.pages_protected = protected_pages;

@@ -199,6 +199,12 @@ PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
   return d;
 }
 
+void Collector::FreeBig(PageDesc* d) {
+  if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
+  if (d->next != nullptr) d->next->prev = d->prev;
+  heap_.FreeRun(d);
+}
+
 void Collector::PartialAppend(PageDesc* d) {
   int k = static_cast<int>(d->kind);
   PageDesc*& tail = partial_tail_[k][d->size_class];
@@ -305,9 +311,7 @@ void Collector::Free(void* p, const char* who) {
     aged_bytes_ -= d->big_bytes;
   }
   std::erase(young_big_, d);
-  if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
-  if (d->next != nullptr) d->next->prev = d->prev;
-  heap_.FreeRun(d);
+  FreeBig(d);
 }
 
 void* Collector::BaseOf(const void* p) const {
@@ -369,7 +373,7 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->peak_live_bytes = stats_.peak_live();
   out->heap_bytes = heap_.heap_bytes();
   out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());
-  out->committed_bytes = heap_.heap_bytes() - heap_.unmapped_free_bytes();
+  out->committed_bytes = heap_.committed_bytes();
   out->next_collection_bytes = budget_ > bytes_since_gc_ ? budget_ - bytes_since_gc_ : 0;
 }
 

@@ -169,6 +169,8 @@ class Collector {
   }
   void PartialAppend(PageDesc* d);
   void PartialRemove(PageDesc* d);
+  // Takes a big object off the big-object list and gives its pages back to the heap.
+  void FreeBig(PageDesc* d);
   // Generations (docs/design/barrier.md .sol.minor).
   void FindDirtyPages();
   void ScanDirtyPages(Marker& m);
@@ -177,7 +179,6 @@ class Collector {
   void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
   void MakeWritable(PageDesc* d, bool mark_dirty);
   bool PageHoldsOldPointers(const Chunk& c, size_t i) const;
-  void UpdateYoungBudget(uint64_t pause_ns);
 
   AllocRun runs_[kKindCount][kSizeClassCount];
   PageDesc* partial_[kKindCount][kSizeClassCount] = {};  // pages with free slots, address order
@@ -205,8 +206,8 @@ class Collector {
   uint64_t stress_count_ = 0;
   int disabled_ = 0;
   bool in_collection_ = false;
-  bool last_was_major_ = true;
-  uintptr_t mutator_stack_top_ = 0;  // live_bytes_ is exact only after a major collection
+  bool last_was_major_ = true;       // live_bytes_ is exact only after a major collection
+  uintptr_t mutator_stack_top_ = 0;  // during a collection (mutator_stack_top())
   bool all_interior_ = false;
   int verify_each_ = 0;  // KEEL_GC_VERIFY: 1 structural, 2 strict
 

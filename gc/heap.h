@@ -78,6 +78,8 @@ class Heap {
   // touched are neither committed nor released.
   size_t released_free_bytes() const { return released_free_pages_ * kPageSize; }
   size_t unmapped_free_bytes() const { return (free_pages_ - committed_free_pages_) * kPageSize; }
+  // Heap pages backed by memory: in use, or free and not yet given back.
+  size_t committed_bytes() const { return heap_bytes_ - unmapped_free_bytes(); }
   void set_max_heap_bytes(size_t n) { max_heap_bytes_ = n; }
   size_t max_heap_bytes() const { return max_heap_bytes_; }
   // Reserves chunks so at least `bytes` of heap exist (GC_expand_hp). Returns false on failure.
