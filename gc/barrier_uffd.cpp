@@ -45,6 +45,41 @@ constexpr uint64_t kScanCheckWpAsync = 2;
 constexpr uint64_t kFeatureWpUnpopulated = 1u << 13;
 constexpr uint64_t kFeatureWpAsync = 1u << 15;
 
+// The three calls the backend makes, shared by the backend and the start-up probe.
+bool RegisterWp(int uffd, uintptr_t start, size_t bytes) {
+  uffdio_register reg{};
+  reg.range.start = start;
+  reg.range.len = bytes;
+  reg.mode = UFFDIO_REGISTER_MODE_WP;
+  return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0;
+}
+
+bool WriteProtect(int uffd, uintptr_t start, size_t bytes) {
+  uffdio_writeprotect wp{};
+  wp.range.start = start;
+  wp.range.len = bytes;
+  wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+  return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0;
+}
+
+// Reports into `regions` the written OS pages of [start, end), write-protecting them again in
+// the same walk. Returns the number of regions (negative when the kernel refused); *walk_end
+// gets where the walk stopped, which is short of `end` when `regions` filled up.
+long ScanWritten(int pagemap, uintptr_t start, uintptr_t end, PageRegion* regions, size_t count, uint64_t* walk_end) {
+  PmScanArg arg{};
+  arg.size = sizeof arg;
+  arg.flags = kScanWpMatching | kScanCheckWpAsync;
+  arg.start = start;
+  arg.end = end;
+  arg.vec = reinterpret_cast<uintptr_t>(regions);
+  arg.vec_len = count;
+  arg.category_mask = kPageIsWritten;
+  arg.return_mask = kPageIsWritten;
+  long n = ioctl(pagemap, kPagemapScan, &arg);
+  *walk_end = arg.walk_end;
+  return n;
+}
+
 class UffdBarrier final : public Barrier {
  public:
   UffdBarrier(int uffd, int pagemap) : Barrier(BarrierKind::kUffd), uffd_(uffd), pagemap_(pagemap) {}
@@ -53,21 +88,9 @@ class UffdBarrier final : public Barrier {
     close(pagemap_);
   }
 
-  bool AttachChunk(Chunk& c) override {
-    uffdio_register reg{};
-    reg.range.start = c.base;
-    reg.range.len = c.pages << kPageShift;
-    reg.mode = UFFDIO_REGISTER_MODE_WP;
-    return ioctl(uffd_, UFFDIO_REGISTER, &reg) == 0;
-  }
+  bool AttachChunk(Chunk& c) override { return RegisterWp(uffd_, c.base, c.pages << kPageShift); }
 
-  bool Protect(uintptr_t start, size_t bytes) override {
-    uffdio_writeprotect wp{};
-    wp.range.start = start;
-    wp.range.len = bytes;
-    wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-    return ioctl(uffd_, UFFDIO_WRITEPROTECT, &wp) == 0;
-  }
+  bool Protect(uintptr_t start, size_t bytes) override { return WriteProtect(uffd_, start, bytes); }
 
   // A write to a protected page costs under a microsecond and is reported at the next scan;
   // nothing needs undoing before the collector reuses a page.
@@ -94,16 +117,8 @@ class UffdBarrier final : public Barrier {
   void ScanRun(Chunk& c, uintptr_t start, uintptr_t end) {
     PageRegion regions[64];
     while (start < end) {
-      PmScanArg arg{};
-      arg.size = sizeof arg;
-      arg.flags = kScanWpMatching | kScanCheckWpAsync;
-      arg.start = start;
-      arg.end = end;
-      arg.vec = reinterpret_cast<uintptr_t>(regions);
-      arg.vec_len = 64;
-      arg.category_mask = kPageIsWritten;
-      arg.return_mask = kPageIsWritten;
-      long n = ioctl(pagemap_, kPagemapScan, &arg);
+      uint64_t walk_end = 0;
+      long n = ScanWritten(pagemap_, start, end, regions, 64, &walk_end);
       if (n < 0) {
         // The kernel refused the walk: count the whole run as written (safe, only slower).
         for (uintptr_t p = start; p < end; p += kPageSize) c.SetDirty(c.PageIndex(p));
@@ -115,8 +130,8 @@ class UffdBarrier final : public Barrier {
           c.SetDirty(c.PageIndex(p));
         }
       }
-      if (arg.walk_end <= start) break;
-      start = arg.walk_end;
+      if (walk_end <= start) break;
+      start = walk_end;
     }
   }
 
@@ -139,30 +154,12 @@ bool Probe(int uffd, int pagemap) {
   if (mem == MAP_FAILED) return false;
   auto base = reinterpret_cast<uintptr_t>(mem);
   bool ok = false;
-  uffdio_register reg{};
-  reg.range.start = base;
-  reg.range.len = len;
-  reg.mode = UFFDIO_REGISTER_MODE_WP;
-  if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0) {
-    uffdio_writeprotect wp{};
-    wp.range.start = base;
-    wp.range.len = len;
-    wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-    if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0) {
-      static_cast<volatile char*>(mem)[4096] = 1;  // resolved by the kernel, no signal
-      PageRegion regions[4];
-      PmScanArg arg{};
-      arg.size = sizeof arg;
-      arg.flags = kScanWpMatching | kScanCheckWpAsync;
-      arg.start = base;
-      arg.end = base + len;
-      arg.vec = reinterpret_cast<uintptr_t>(regions);
-      arg.vec_len = 4;
-      arg.category_mask = kPageIsWritten;
-      arg.return_mask = kPageIsWritten;
-      long n = ioctl(pagemap, kPagemapScan, &arg);
-      ok = n == 1 && regions[0].start == base + 4096 && regions[0].end == base + 8192;
-    }
+  if (RegisterWp(uffd, base, len) && WriteProtect(uffd, base, len)) {
+    static_cast<volatile char*>(mem)[4096] = 1;  // resolved by the kernel, no signal
+    PageRegion regions[4];
+    uint64_t walk_end = 0;
+    long n = ScanWritten(pagemap, base, base + len, regions, 4, &walk_end);
+    ok = n == 1 && regions[0].start == base + 4096 && regions[0].end == base + 8192;
   }
   munmap(mem, len);
   return ok;
