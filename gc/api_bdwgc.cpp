@@ -10,7 +10,9 @@
 #include "gc.h"
 #include "schemegc2.h"
 #include "gc/collector.h"
+#include "gc/env.h"
 #include "gc/fatal.h"
+#include "gc/os_memory.h"
 
 using keel::gc::Collector;
 using keel::gc::Kind;
@@ -33,30 +35,21 @@ void* AllocateOrOom(size_t n, Kind kind) {
   return fn != nullptr ? fn(n) : nullptr;
 }
 
-size_t EnvBytes(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return 0;
-  char* end = nullptr;
-  unsigned long long n = std::strtoull(v, &end, 10);
-  if (end == v) return 0;
-  switch (*end) {  // bdwgc accepts K, M and G suffixes
-    case 'k': case 'K': n <<= 10; break;
-    case 'm': case 'M': n <<= 20; break;
-    case 'g': case 'G': n <<= 30; break;
-    default: break;
-  }
-  return static_cast<size_t>(n);
-}
-
 }  // namespace
 
 extern "C" {
 
 GC_API void GC_init(void) {
   Collector& c = Current();
-  if (size_t initial = EnvBytes("GC_INITIAL_HEAP_SIZE")) c.heap().Expand(initial);
-  if (size_t max = EnvBytes("GC_MAXIMUM_HEAP_SIZE")) c.heap().set_max_heap_bytes(max);
-  if (const char* v = std::getenv("GC_ALL_INTERIOR_POINTERS")) GC_set_all_interior_pointers(std::atoi(v) != 0);
+  // Sizes beyond what the machine could back are refused by the reader (README.md).
+  const uint64_t machine = keel::gc::os::BackableBytes();
+  if (uint64_t initial = keel::gc::EnvBytes("GC_INITIAL_HEAP_SIZE", 0, 0, machine)) c.heap().Expand(initial);
+  uint64_t max = keel::gc::EnvBytes("GC_MAXIMUM_HEAP_SIZE", c.heap().max_heap_bytes(), 0, machine);
+  c.heap().set_max_heap_bytes(max);
+  if (keel::gc::EnvText("GC_ALL_INTERIOR_POINTERS") != nullptr) {
+    int on = GC_get_all_interior_pointers();
+    GC_set_all_interior_pointers(static_cast<int>(keel::gc::EnvCount("GC_ALL_INTERIOR_POINTERS", static_cast<uint64_t>(on), 0, 1)));
+  }
 }
 
 GC_API int GC_is_init_called(void) { return Collector::CurrentOrNull() != nullptr; }
@@ -94,9 +87,9 @@ GC_API void* GC_realloc(void* old, size_t n) {
   return fresh;
 }
 
-GC_API void GC_free(void* p) {
-  if (p != nullptr) Current().Free(p, "GC_free");
-}
+// Memory of an exited thread (an uncollectable object it handed over) may be freed from any
+// thread (docs/design/heap.md .sol.orphans).
+GC_API void GC_free(void* p) { Collector::FreeAnywhere(p, "GC_free"); }
 
 GC_API char* GC_strdup(const char* s) {
   if (s == nullptr) return nullptr;
@@ -148,10 +141,9 @@ GC_API size_t GC_get_total_bytes(void) { return Current().total_allocated_bytes(
 GC_API void GC_set_oom_fn(GC_oom_func fn) { g_oom_fn.store(fn != nullptr ? fn : DefaultOom, std::memory_order_release); }
 GC_API GC_oom_func GC_get_oom_fn(void) { return g_oom_fn.load(std::memory_order_acquire); }
 GC_API void GC_set_max_heap_size(GC_word n) { Current().heap().set_max_heap_bytes(n); }
-GC_API int GC_expand_hp(size_t bytes) {
-  keel::gc::Heap& h = Current().heap();
-  return h.Expand(h.heap_bytes() + bytes) ? 1 : 0;
-}
+// Fails at once, without mapping anything, when the heap would grow past what the machine could
+// back or the heap limit (docs/design/heap.md .sol.too-big).
+GC_API int GC_expand_hp(size_t bytes) { return Current().heap().Grow(bytes) ? 1 : 0; }
 
 GC_API void GC_set_warn_proc(GC_warn_proc p) {
   keel::SetWarnProc(p == nullptr || p == DefaultWarnProc ? nullptr : reinterpret_cast<keel::WarnProc>(p));
@@ -214,8 +206,7 @@ GC_API void GC_debug_end_stubborn_change(const void* p) { GC_end_stubborn_change
 GC_API void GC_debug_change_stubborn(const void* p) { GC_change_stubborn(p); }
 
 // Pre-dirties the page so a store that follows needs no fault (DESIGN D5).
-KEEL_API void GC_write_barrier(void* p) {
-  if (Collector* c = Collector::CurrentOrNull()) c->PreDirty(p);
-}
+// Any thread may call it, Keel's or not, for any collector's memory.
+KEEL_API void GC_write_barrier(void* p) { Collector::PreDirty(p); }
 
 }  // extern "C"

@@ -1,5 +1,6 @@
 // api_keel.cpp: keel_gc.h, Keel's own collector interface (records, statistics, tuning,
-// tracing, instance control), over the calling thread's collector.
+// tracing, instance control), over the calling thread's collector. The calls for fibers and
+// coroutines are in stack_switch.cpp.
 #include "gc/collector.h"
 #include "gc/plan.h"
 #include "keel_gc.h"

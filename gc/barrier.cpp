@@ -2,12 +2,39 @@
 // .sol.choice), and the "none" backend.
 #include "gc/barrier.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <cstring>
 
+#include "gc/env.h"
 #include "gc/fatal.h"
 
 namespace keel::gc {
+
+namespace {
+
+std::atomic<uint64_t> g_fork_generation{0};
+pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+void BeforeFork() { UffdBeforeFork(); }
+void AfterForkInParent() { UffdAfterForkInParent(); }
+// Only the forking thread exists in the child; nothing else can race with this.
+void AfterForkInChild() {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+  UffdAfterForkInChild();
+}
+void InstallForkHandlers() { pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild); }
+
+}  // namespace
+
+uint64_t ForkGeneration() { return g_fork_generation.load(std::memory_order_relaxed); }
+
+Barrier::Barrier(BarrierKind kind) : kind_(kind), fork_generation_(ForkGeneration()) {
+  pthread_once(&g_atfork_once, InstallForkHandlers);
+}
+
+void Barrier::Renew() { fork_generation_ = ForkGeneration(); }
 
 const char* BarrierName(BarrierKind kind) {
   switch (kind) {
@@ -26,7 +53,7 @@ class NoBarrier final : public Barrier {
   NoBarrier() : Barrier(BarrierKind::kNone) {}
   bool AttachChunk(Chunk&) override { return true; }
   bool Protect(uintptr_t, size_t) override { return false; }
-  void Unprotect(uintptr_t, size_t) override {}
+  bool Unprotect(uintptr_t, size_t) override { return true; }
   void CollectWritten(Chunk&) override {}
   bool WritesFault() const override { return false; }
 };
@@ -36,20 +63,17 @@ class NoBarrier final : public Barrier {
 std::unique_ptr<Barrier> MakeNoBarrier() { return std::make_unique<NoBarrier>(); }
 
 std::unique_ptr<Barrier> MakeBarrier(Collector&) {
-  const char* want = std::getenv("KEEL_GC_BARRIER");
-  if (want != nullptr && *want != '\0') {
-    if (std::strcmp(want, "none") == 0) return MakeNoBarrier();
-    if (std::strcmp(want, "mprotect") == 0) {
+  // Unset, or not one of the choices (env.h reports that): choose automatically.
+  const int want = EnvChoice("KEEL_GC_BARRIER", -1, {"uffd", "mprotect", "none"});
+  if (want >= 0) {
+    if (want == 2) return MakeNoBarrier();
+    if (want == 1) {
       if (auto b = MakeMprotectBarrier()) return b;
       Warn("KEEL_GC_BARRIER=mprotect: cannot install the fault handler; collecting without a barrier");
       return MakeNoBarrier();
     }
-    if (std::strcmp(want, "uffd") == 0) {
-      if (auto b = MakeUffdBarrier()) return b;
-      Warn("KEEL_GC_BARRIER=uffd: this kernel offers no asynchronous userfaultfd write-protect; using mprotect");
-    } else {
-      Warn("KEEL_GC_BARRIER=%s is not one of uffd, mprotect, none; choosing automatically", want);
-    }
+    if (auto b = MakeUffdBarrier()) return b;
+    Warn("KEEL_GC_BARRIER=uffd: this kernel offers no asynchronous userfaultfd write-protect; using mprotect");
   }
   if (auto b = MakeUffdBarrier()) return b;
   if (auto b = MakeMprotectBarrier()) return b;

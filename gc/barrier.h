@@ -6,15 +6,17 @@
 #ifndef KEEL_GC_BARRIER_H
 #define KEEL_GC_BARRIER_H
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "gc/heap.h"
+
 namespace keel::gc {
 
 class Collector;
-struct Chunk;
 
 enum class BarrierKind : uint8_t {
   kNone,      // no protection: every collection is a major one (valgrind- and gdb-friendly)
@@ -23,8 +25,14 @@ enum class BarrierKind : uint8_t {
 };
 const char* BarrierName(BarrierKind kind);
 
+// Counts the fork()s this process descends from (a pthread_atfork child handler increments it).
+uint64_t ForkGeneration();
+
 // Owned by one collector. Protection state lives in the chunks' masks (heap.h); a backend only
-// changes page protection and reports which protected pages were written.
+// changes page protection and reports which protected pages were written. The masks keep one
+// invariant whatever thread changes them (docs/design/barrier.md .inv.masks): a page that is
+// write-protected has its protected bit set, so protection is applied after the bit is set and
+// removed before it is cleared.
 class Barrier {
  public:
   virtual ~Barrier() = default;
@@ -35,34 +43,49 @@ class Barrier {
   virtual bool AttachChunk(Chunk& chunk) = 0;
   // Write-protects [start, start + bytes) (whole heap pages). False when the OS refused.
   virtual bool Protect(uintptr_t start, size_t bytes) = 0;
-  // Makes the pages writable again before the collector reuses them.
-  virtual void Unprotect(uintptr_t start, size_t bytes) = 0;
+  // Makes the pages writable again before the collector reuses them. False when the OS refused
+  // (the pages may then be partly writable: the caller stops trusting the chunk's masks).
+  virtual bool Unprotect(uintptr_t start, size_t bytes) = 0;
   // Marks dirty every protected page of `chunk` written since it was protected, clearing its
   // protected bit (uffd re-arms it in the same call); mprotect's handler did this already.
   virtual void CollectWritten(Chunk& chunk) = 0;
   // Whether a protected page stays write-protected for the collector's own stores (mprotect).
   virtual bool WritesFault() const = 0;
+  // Makes page i of `chunk` writable for a store that is about to happen, from any thread, and
+  // marks it dirty (GC_write_barrier, the mprotect fault handler). False when the kernel refuses
+  // even the fallback of .sol.maplimit.
+  virtual bool OpenForWrite(Chunk& chunk, size_t i) {
+    chunk.SetDirty(i);
+    return true;
+  }
+
+  // Whether the process forked since this barrier last attached its chunks, leaving it state
+  // that belongs to the parent (.sol.fork). The collector then calls Renew, attaches every chunk
+  // again and makes its next collection a major one.
+  // Only uffd's registrations and descriptors are per process; mprotect's protections and
+  // handler carry over into the child as they are.
+  bool Stale() const { return RenewsAfterFork() && fork_generation_ != ForkGeneration(); }
+  virtual void Renew();
 
   // Figures since the last collection: faults taken (mprotect) and written pages found (uffd).
-  uint64_t TakeFaults() {
-    uint64_t n = faults_;
-    faults_ = 0;
-    return n;
-  }
+  // Faults are counted by whichever thread takes them.
+  uint64_t TakeFaults() { return faults_.exchange(0, std::memory_order_relaxed); }
   uint64_t TakeWrittenPages() {
     uint64_t n = written_pages_;
     written_pages_ = 0;
     return n;
   }
-  void CountFault() { ++faults_; }
+  void CountFault() { faults_.fetch_add(1, std::memory_order_relaxed); }
 
  protected:
-  explicit Barrier(BarrierKind kind) : kind_(kind) {}
+  explicit Barrier(BarrierKind kind);
+  virtual bool RenewsAfterFork() const { return false; }
   uint64_t written_pages_ = 0;
 
  private:
   BarrierKind kind_;
-  uint64_t faults_ = 0;
+  std::atomic<uint64_t> faults_{0};
+  uint64_t fork_generation_;  // ForkGeneration() when the chunks were last attached
 };
 
 // The backend named by KEEL_GC_BARRIER, or the best one the kernel offers (uffd, else mprotect).
@@ -72,6 +95,12 @@ std::unique_ptr<Barrier> MakeBarrier(Collector& owner);
 std::unique_ptr<Barrier> MakeUffdBarrier();
 std::unique_ptr<Barrier> MakeMprotectBarrier();
 std::unique_ptr<Barrier> MakeNoBarrier();
+
+// The uffd backend's process-wide descriptors around fork() (.sol.fork): held still while the
+// process forks, closed in the child, which opens its own when a collector next needs them.
+void UffdBeforeFork();
+void UffdAfterForkInParent();
+void UffdAfterForkInChild();
 
 }  // namespace keel::gc
 

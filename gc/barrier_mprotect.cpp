@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -35,8 +36,10 @@ void Report(const char* what, uintptr_t addr, uintptr_t page) {
 }
 
 // Hands a fault that is not ours to whoever handled SIGSEGV before Keel, or to the default
-// action: returning re-executes the faulting instruction under that action.
-void PassOn(int sig, siginfo_t* info, void* context) {
+// action: returning re-executes the faulting instruction under that action. The report is
+// written only when the fault will crash the program: a program that handles its own faults
+// hears nothing from Keel about them.
+void PassOn(int sig, siginfo_t* info, void* context, const char* what, uintptr_t addr, uintptr_t page) {
   if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
     g_previous.sa_sigaction(sig, info, context);
     return;
@@ -45,37 +48,69 @@ void PassOn(int sig, siginfo_t* info, void* context) {
     g_previous.sa_handler(sig);
     return;
   }
+  Report(what, addr, page);
   signal(SIGSEGV, SIG_DFL);
 }
 
+// The chunk holding heap page `page` if its protected bit is set, else nullptr.
+Chunk* ProtectedChunkOf(uintptr_t page) {
+  PageDesc* d = PageMap::Lookup(page);
+  if (d == nullptr) return nullptr;
+  Chunk* c = d->chunk;
+  return c->IsProtected(c->PageIndex(page)) ? c : nullptr;
+}
+
+// Opens [lo, hi) (whole protected heap pages) for writing: protection goes first, then the
+// bits, so a protected page always has its bit set (.inv.masks).
+bool OpenRange(uintptr_t lo, uintptr_t hi) {
+  if (mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) != 0) return false;
+  for (uintptr_t p = lo; p < hi; p += kPageSize) {
+    Chunk* c = PageMap::Lookup(p)->chunk;
+    size_t i = c->PageIndex(p);
+    c->SetDirty(i);
+    c->ClearProtected(i);
+  }
+  return true;
+}
+
+// A fault on a page whose bit is already clear is retried once: another thread may have opened
+// the page between this thread's fault and its handler (.sol.foreign).
+thread_local uintptr_t t_retry_page __attribute__((tls_model("initial-exec"))) = 0;
+
 void OnFault(int sig, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
   PageDesc* d = PageMap::Lookup(addr);
   if (d == nullptr) {
-    Report("not a heap address, so not a write-barrier fault", addr, 0);
-    PassOn(sig, info, context);
+    PassOn(sig, info, context, "not a heap address, so not a write-barrier fault", addr, 0);
+    errno = saved_errno;
     return;
   }
   Chunk* c = d->chunk;
   size_t i = c->PageIndex(addr);
   uintptr_t page = c->base + (i << kPageShift);
   if (!c->IsProtected(i)) {
-    Report("the heap page is not write-protected by the barrier (stray pointer?)", addr, page);
-    PassOn(sig, info, context);
+    if (t_retry_page != page) {
+      t_retry_page = page;
+    } else {
+      t_retry_page = 0;
+      PassOn(sig, info, context, "the heap page is not write-protected by the barrier (stray pointer?)", addr, page);
+    }
+    errno = saved_errno;
     return;
   }
-  if (c->owner != Collector::CurrentOrNull()) {
-    Report("a write into memory of another place's collector (not allowed)", addr, page);
-    abort();
-  }
+  t_retry_page = 0;
   if (!c->dedicated && c->descs[i].state == PageState::kFree) {
     Report("a write into freed heap memory", addr, page);
     abort();
   }
-  mprotect(reinterpret_cast<void*>(page), kPageSize, PROT_READ | PROT_WRITE);
-  c->ClearProtected(i);
-  c->SetDirty(i);
+  if (!c->owner->barrier().OpenForWrite(*c, i)) {
+    Report("the kernel refused to make the page writable even with its neighbours "
+           "(vm.max_map_count reached? see docs/api.md, Threads, fork and signals)", addr, page);
+    abort();
+  }
   c->owner->barrier().CountFault();
+  errno = saved_errno;
 }
 
 bool InstallHandler() {
@@ -106,8 +141,22 @@ class MprotectBarrier final : public Barrier {
   bool Protect(uintptr_t start, size_t bytes) override {
     return mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ) == 0;
   }
-  void Unprotect(uintptr_t start, size_t bytes) override {
-    mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ | PROT_WRITE);
+  bool Unprotect(uintptr_t start, size_t bytes) override {
+    return mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ | PROT_WRITE) == 0;
+  }
+  // One page first. Where the kernel cannot split the page's mapping off (ENOMEM at
+  // vm.max_map_count), the whole run of protected pages around it is opened: its ends are
+  // writable pages or the ends of heap mappings, so the change merges mappings and needs no new
+  // one (.sol.maplimit). Every page opened is dirty, so nothing written later is missed.
+  bool OpenForWrite(Chunk& c, size_t i) override {
+    uintptr_t page = c.base + (i << kPageShift);
+    if (OpenRange(page, page + kPageSize)) return true;
+    if (errno != ENOMEM) return false;
+    uintptr_t lo = page;
+    uintptr_t hi = page + kPageSize;
+    while (lo > kPageSize && ProtectedChunkOf(lo - kPageSize) != nullptr) lo -= kPageSize;
+    while (ProtectedChunkOf(hi) != nullptr) hi += kPageSize;
+    return OpenRange(lo, hi);
   }
   void CollectWritten(Chunk&) override {}  // the fault handler marked the pages already
   bool WritesFault() const override { return true; }

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "gc/barrier.h"
+#include "gc/fatal.h"
 #include "gc/heap.h"
 
 namespace keel::gc {
@@ -80,71 +82,21 @@ long ScanWritten(int pagemap, uintptr_t start, uintptr_t end, PageRegion* region
   return n;
 }
 
-class UffdBarrier final : public Barrier {
- public:
-  UffdBarrier(int uffd, int pagemap) : Barrier(BarrierKind::kUffd), uffd_(uffd), pagemap_(pagemap) {}
-  ~UffdBarrier() override {
-    close(uffd_);
-    close(pagemap_);
-  }
-
-  bool AttachChunk(Chunk& c) override { return RegisterWp(uffd_, c.base, c.pages << kPageShift); }
-
-  bool Protect(uintptr_t start, size_t bytes) override { return WriteProtect(uffd_, start, bytes); }
-
-  // A write to a protected page costs under a microsecond and is reported at the next scan;
-  // nothing needs undoing before the collector reuses a page.
-  void Unprotect(uintptr_t, size_t) override {}
-
-  void CollectWritten(Chunk& c) override {
-    size_t i = 0;
-    while (i < c.pages) {
-      if (!c.IsProtected(i)) {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < c.pages && c.IsProtected(j)) ++j;
-      ScanRun(c, c.base + (i << kPageShift), c.base + (j << kPageShift));
-      i = j;
-    }
-  }
-
-  bool WritesFault() const override { return false; }
-
- private:
-  // Reports the written OS pages of [start, end) and write-protects them again in one walk.
-  void ScanRun(Chunk& c, uintptr_t start, uintptr_t end) {
-    PageRegion regions[64];
-    while (start < end) {
-      uint64_t walk_end = 0;
-      long n = ScanWritten(pagemap_, start, end, regions, 64, &walk_end);
-      if (n < 0) {
-        // The kernel refused the walk: count the whole run as written (safe, only slower).
-        for (uintptr_t p = start; p < end; p += kPageSize) c.SetDirty(c.PageIndex(p));
-        return;
-      }
-      for (long r = 0; r < n; ++r) {
-        written_pages_ += (regions[r].end - regions[r].start) / 4096;
-        for (uintptr_t p = regions[r].start & ~(kPageSize - 1); p < regions[r].end; p += kPageSize) {
-          c.SetDirty(c.PageIndex(p));
-        }
-      }
-      if (walk_end <= start) break;
-      start = walk_end;
-    }
-  }
-
-  int uffd_;
-  int pagemap_;
-};
-
 int OpenUserfaultfd() {
   // Plain first (kernel-mode writes such as read() are then tracked too); user-mode-only where
   // vm.unprivileged_userfaultfd allows nothing else.
   int fd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   if (fd < 0) fd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
   return fd;
+}
+
+// Asks for asynchronous write-protect, also of pages not yet populated.
+bool EnableAsyncWp(int uffd) {
+  constexpr uint64_t kWanted = kFeatureWpAsync | kFeatureWpUnpopulated;
+  uffdio_api api{};
+  api.api = UFFD_API;
+  api.features = kWanted;
+  return ioctl(uffd, UFFDIO_API, &api) == 0 && (api.features & kWanted) == kWanted;
 }
 
 // Checks on a scratch mapping that the kernel accepts every call the backend makes.
@@ -165,25 +117,139 @@ bool Probe(int uffd, int pagemap) {
   return ok;
 }
 
+// The process's userfaultfd and pagemap descriptors, shared by every collector (.sol.uffd):
+// asynchronous write-protect raises no events, so one descriptor serves every registered range,
+// and a process with hundreds of threads holds two descriptors, not two per thread. After a
+// fork the child's copies still describe the parent's address space; the child closes them and
+// opens its own on first use (.sol.fork).
+struct UffdFds {
+  int uffd = -1;
+  int pagemap = -1;
+};
+
+class UffdProcess {
+ public:
+  using Fds = UffdFds;
+  // The descriptors of this process, opened (and the first time probed) on first use; -1 when
+  // the kernel offers no asynchronous write-protect or descriptors cannot be had.
+  static Fds Get() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fds_.uffd < 0 && !failed_) Open();
+    return fds_;
+  }
+  static void Lock() { mu_.lock(); }
+  static void Unlock() { mu_.unlock(); }
+  // In the child, single-threaded, with mu_ held since Lock in the parent.
+  static void ForgetInChild() {
+    if (fds_.uffd >= 0) close(fds_.uffd);
+    if (fds_.pagemap >= 0) close(fds_.pagemap);
+    fds_ = Fds{};
+    failed_ = false;
+    mu_.unlock();
+  }
+
+ private:
+  static void Open();
+
+  static inline std::mutex mu_;
+  static inline Fds fds_;
+  static inline bool probed_ = false;  // the probe passed once: the kernel supports the backend
+  static inline bool failed_ = false;
+};
+
+class UffdBarrier final : public Barrier {
+ public:
+  explicit UffdBarrier(UffdProcess::Fds fds) : Barrier(BarrierKind::kUffd), fds_(fds) {}
+
+  bool AttachChunk(Chunk& c) override {
+    UffdProcess::Fds fds = UffdProcess::Get();
+    return fds.uffd >= 0 && RegisterWp(fds.uffd, c.base, c.pages << kPageShift);
+  }
+
+  bool Protect(uintptr_t start, size_t bytes) override { return WriteProtect(fds_.uffd, start, bytes); }
+
+  // A write to a protected page costs under a microsecond and is reported at the next scan;
+  // nothing needs undoing before the collector reuses a page.
+  bool Unprotect(uintptr_t, size_t) override { return true; }
+
+  void CollectWritten(Chunk& c) override {
+    size_t i = 0;
+    while (i < c.pages) {
+      if (!c.IsProtected(i)) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < c.pages && c.IsProtected(j)) ++j;
+      ScanRun(c, c.base + (i << kPageShift), c.base + (j << kPageShift));
+      i = j;
+    }
+  }
+
+  bool WritesFault() const override { return false; }
+
+  bool RenewsAfterFork() const override { return true; }
+
+  void Renew() override {
+    Barrier::Renew();
+    fds_ = UffdProcess::Get();
+    if (fds_.uffd < 0) Warn("write barrier (uffd): this process cannot open a userfaultfd after fork; every old page counts as written");
+  }
+
+ private:
+  // Reports the written OS pages of [start, end) and write-protects them again in one walk.
+  void ScanRun(Chunk& c, uintptr_t start, uintptr_t end) {
+    PageRegion regions[64];
+    while (start < end) {
+      uint64_t walk_end = 0;
+      long n = fds_.pagemap < 0 ? -1 : ScanWritten(fds_.pagemap, start, end, regions, 64, &walk_end);
+      if (n < 0) {
+        // The kernel refused the walk: count the whole run as written (safe, only slower).
+        for (uintptr_t p = start; p < end; p += kPageSize) c.SetDirty(c.PageIndex(p));
+        return;
+      }
+      for (long r = 0; r < n; ++r) {
+        written_pages_ += (regions[r].end - regions[r].start) / 4096;
+        for (uintptr_t p = regions[r].start & ~(kPageSize - 1); p < regions[r].end; p += kPageSize) {
+          c.SetDirty(c.PageIndex(p));
+        }
+      }
+      if (walk_end <= start) break;
+      start = walk_end;
+    }
+  }
+
+  UffdProcess::Fds fds_;
+};
+
+void UffdProcess::Open() {
+  int uffd = OpenUserfaultfd();
+  if (uffd >= 0 && !EnableAsyncWp(uffd)) {
+    close(uffd);
+    uffd = -1;
+  }
+  int pagemap = uffd < 0 ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (uffd < 0 || pagemap < 0 || (!probed_ && !Probe(uffd, pagemap))) {
+    if (uffd >= 0) close(uffd);
+    if (pagemap >= 0) close(pagemap);
+    failed_ = true;
+    return;
+  }
+  probed_ = true;
+  fds_ = Fds{uffd, pagemap};
+}
+
+
 }  // namespace
 
 std::unique_ptr<Barrier> MakeUffdBarrier() {
-  int uffd = OpenUserfaultfd();
-  if (uffd < 0) return nullptr;
-  uffdio_api api{};
-  api.api = UFFD_API;
-  api.features = kFeatureWpAsync | kFeatureWpUnpopulated;
-  if (ioctl(uffd, UFFDIO_API, &api) != 0 || (api.features & (kFeatureWpAsync | kFeatureWpUnpopulated)) != (kFeatureWpAsync | kFeatureWpUnpopulated)) {
-    close(uffd);
-    return nullptr;
-  }
-  int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (pagemap < 0 || !Probe(uffd, pagemap)) {
-    close(uffd);
-    if (pagemap >= 0) close(pagemap);
-    return nullptr;
-  }
-  return std::make_unique<UffdBarrier>(uffd, pagemap);
+  UffdProcess::Fds fds = UffdProcess::Get();
+  if (fds.uffd < 0) return nullptr;
+  return std::make_unique<UffdBarrier>(fds);
 }
+
+void UffdBeforeFork() { UffdProcess::Lock(); }
+void UffdAfterForkInParent() { UffdProcess::Unlock(); }
+void UffdAfterForkInChild() { UffdProcess::ForgetInChild(); }
 
 }  // namespace keel::gc

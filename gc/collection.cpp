@@ -2,11 +2,15 @@
 // from the plan's roots (and, for a minor one, from dirty old pages), run weak callbacks,
 // sweep bitmaps, protect old pages, size the next cycle, give memory back, record it.
 // Design notes: docs/design/heap.md (.sol.sweep, .sol.policy), docs/design/barrier.md.
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdio>
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/marker.h"
+#include "gc/orphanage.h"
 #include "gc/page_map.h"
 #include "gc/plan.h"
 
@@ -76,7 +80,10 @@ void Collector::Sweep() {
       size_t words = (d.objects + 63u) / 64u;
       d.on_partial = false;
       d.next = d.prev = nullptr;
-      if (IsUncollectable(d.kind)) continue;  // roots, freed only by GC_free (counted apart)
+      if (IsUncollectable(d.kind)) {  // roots, freed only by GC_free (counted apart)
+        SweepUncollectable(&d);
+        continue;
+      }
       size_t marked = d.CountMarked();
       if (marked == 0) {
         heap_.FreePage(&d);
@@ -92,6 +99,20 @@ void Collector::Sweep() {
   }
   live_bytes_ = live;
   SweepBig();
+}
+
+// Retiring the run may have left free slots, or nothing, on the page (heap.md
+// .inv.uncollectable).
+void Collector::SweepUncollectable(PageDesc* d) {
+  size_t used = d->CountAllocated();
+  if (used == 0) {
+    if (d->on_partial) PartialRemove(d);
+    heap_.FreePage(d);
+    return;
+  }
+  d->needs_zeroing = true;
+  d->scan_cursor = 0;
+  if (used < d->objects && !d->on_partial) PartialAppend(d);
 }
 
 void Collector::SweepBig() {
@@ -123,7 +144,10 @@ uint64_t Collector::SweepYoung(bool ages, uint64_t* aged_survivors) {
   size_t kept = 0;
   for (PageDesc* d : young_pages_) {
     d->young_listed = false;
-    if (IsUncollectable(d->kind)) continue;  // allocated objects stay allocated
+    if (IsUncollectable(d->kind)) {  // allocated objects stay allocated
+      SweepUncollectable(d);
+      continue;
+    }
     PageDesc::MinorCounts n = d->SweepMinor(ages);
     promoted += uint64_t{n.promoted} * d->obj_size;
     survivors += uint64_t{n.aged_survivors} * d->obj_size;
@@ -193,7 +217,13 @@ __attribute__((noinline)) void Collector::CollectNow(keel_gc_reason reason, bool
 
 __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, bool want_major) {
   const uint64_t start = NowNs();
-  const bool major = want_major || barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
+  // After a fork the barrier's records are the parent's (barrier.md .sol.fork); orphans and a
+  // thread that blocks SIGSEGV under mprotect leave old pages unprotected (.sol.sigmask).
+  const bool renewed = barrier_->Stale();
+  if (renewed) RenewBarrier();
+  const bool protect = !orphan_ && MayProtect();
+  const bool major = want_major || renewed || !protect || pages_open_ || orphan_ ||
+                     barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   const bool ages = !major && policy_.AgeNextMinor();
   in_collection_ = true;
   RetireRuns();
@@ -216,7 +246,9 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const uint64_t mark_ns = NowNs() - mark_start;
   mark_stack_.Trim();
 
+  in_weak_callbacks_ = true;
   for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
+  in_weak_callbacks_ = false;
   uint64_t promoted = 0;
   if (major) {
     Sweep();
@@ -227,7 +259,14 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     live_bytes_ += promoted;
     policy_.NoteMinor(aged_before, aged_survivors, ages, aged_bytes_);
   }
-  const uint64_t protected_pages = ProtectOldPages();
+  uint64_t protected_pages = 0;
+  if (protect) {
+    protected_pages = ProtectOldPages();
+    pages_open_ = false;
+  } else {
+    OpenAllPages();
+    pages_open_ = true;
+  }
 
   total_allocated_ += allocated;
   bytes_since_gc_ = 0;
@@ -269,6 +308,22 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     size_t problems = Verify(verify_each_ >= 2);
     if (problems != 0) Fatal("heap verification after collection %llu found %zu problems", static_cast<unsigned long long>(r.index), problems);
   }
+  // Exited threads' memory that frees have changed is collected with a major collection
+  // (heap.md .sol.orphans).
+  if (major && !orphan_) Orphanage::CollectChanged();
+}
+
+bool Collector::MayProtect() {
+  if (!barrier_->WritesFault()) return true;
+  sigset_t mask;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &mask) != 0 || sigismember(&mask, SIGSEGV) != 1) return true;
+  if (!warned_sigsegv_) {
+    warned_sigsegv_ = true;
+    Warn("write barrier (mprotect): SIGSEGV is blocked on this thread, where a write into a protected "
+         "page would kill the process; collections stay major and protect nothing while it is "
+         "blocked (docs/api.md, Threads, fork and signals)");
+  }
+  return false;
 }
 
 }  // namespace keel::gc

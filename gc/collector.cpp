@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "gc/env.h"
 #include "gc/fatal.h"
+#include "gc/orphanage.h"
 #include "gc/page_map.h"
 
 namespace keel::gc {
@@ -19,34 +21,12 @@ namespace {
 
 std::atomic<bool> g_default_all_interior{false};
 
-uintptr_t ThreadStackBase() {
-  pthread_attr_t attr;
-  void* addr = nullptr;
-  size_t size = 0;
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
-  pthread_attr_getstack(&attr, &addr, &size);
-  pthread_attr_destroy(&attr);
-  return reinterpret_cast<uintptr_t>(addr) + size;
-}
-
-uint64_t EnvCount(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return 0;
-  char* end = nullptr;
-  unsigned long long n = std::strtoull(v, &end, 10);
-  if (end == v) {
-    Warn("%s=%s is not a number; ignored", name, v);
-    return 0;
-  }
-  return n;
-}
-
-// A thread that exits with a collector still attached gives its memory back through this key's
-// destructor (it does not run for the main thread, whose heap lives until the process ends).
+// A thread that exits with a collector still attached retires it through this key's destructor
+// (it does not run for the main thread, whose heap lives until the process ends).
 pthread_key_t g_exit_key;
 pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 
-void DestroyOnThreadExit(void*) { Collector::DestroyCurrent(); }
+void DestroyOnThreadExit(void*) { Collector::RetireCurrent(); }
 void MakeExitKey() { pthread_key_create(&g_exit_key, DestroyOnThreadExit); }
 
 // Zeroes the stack just below the caller. The allocation slow path calls it after its helpers
@@ -79,21 +59,57 @@ void Collector::DestroyCurrent() {
   pthread_setspecific(g_exit_key, nullptr);
 }
 
+void Collector::RetireCurrent() {
+  Collector* c = t_current_;
+  if (c == nullptr) return;
+  if (c->in_collection_ || c->in_allocator_) Fatal("a thread exited during a collection or an allocation of its collector");
+  // The runtime layer is the thread's: its roots go with it.
+  if (c->client_destroy_ != nullptr) c->client_destroy_(c->client_);
+  c->client_ = nullptr;
+  c->client_destroy_ = nullptr;
+  c->orphan_ = true;  // no stack: the thread's frames, and any fiber stacks it ran, are gone
+  c->roots_.ForgetStacks();
+  c->disabled_ = 0;
+  c->Collect(KEEL_GC_REASON_EXPLICIT);
+  t_current_ = nullptr;
+  pthread_setspecific(g_exit_key, nullptr);
+  if (!c->HoldsMemory()) {
+    delete c;
+    return;
+  }
+  c->ReleaseMemory();
+  Orphanage::Adopt(c);
+}
+
+bool Collector::HasExplicitRoots() const {
+  return uncollectable_bytes_ != 0 || roots_.live_boxes() != 0 || roots_.pinned() != 0;
+}
+
+bool Collector::HoldsMemory() const { return live_bytes() != 0 || HasExplicitRoots(); }
+
+void Collector::FreeAnywhere(void* p, const char* who) {
+  if (p == nullptr) return;
+  Collector& self = Current();
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  if (d != nullptr && d->owner != &self && Orphanage::Free(p, who)) return;
+  self.Free(p, who);
+}
+
 void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
 bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
 
 Collector::Collector() : barrier_(MakeBarrier(*this)), heap_(this) {
   heap_.set_barrier(barrier_.get());
   all_interior_ = DefaultAllInteriorPointers();
-  roots_.SetStackBase(reinterpret_cast<void*>(ThreadStackBase()));
-  stress_every_ = EnvCount("KEEL_GC_STRESS");
+  stress_every_ = EnvCount("KEEL_GC_STRESS", 0, 0, UINT64_MAX);
 #ifdef KEEL_GC_CHECKED
   // Checked builds verify the heap's structure after every collection (DESIGN D12).
-  verify_each_ = std::getenv("KEEL_GC_VERIFY") != nullptr ? static_cast<int>(EnvCount("KEEL_GC_VERIFY")) : 1;
+  constexpr uint64_t kDefaultVerify = 1;
 #else
-  verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY"));
+  constexpr uint64_t kDefaultVerify = 0;
 #endif
-  if (std::getenv("PLTDISABLEGC") != nullptr) disabled_ = 1;
+  verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY", kDefaultVerify, 0, 2));
+  if (EnvFlag("PLTDISABLEGC")) disabled_ = 1;
   budget_ = policy_.NextBudget(0);
   major_threshold_ = policy_.MajorThreshold(0);
   heap_limit_ = policy_.HeapLimit(0);
@@ -118,8 +134,22 @@ void Collector::RemoveWeakCallback(WeakCallback fn, void* data) {
 
 // --- allocation slow paths ----------------------------------------------------------------------
 
+// The slow path runs with in_allocator_ set, so a signal handler that allocates while it (or a
+// collection it started) is running is caught here instead of corrupting the heap. The fast
+// path is a few instructions and is not guarded; docs/api.md forbids allocating in handlers.
 void* Collector::AllocateSlow(size_t bytes, Kind kind) {
-  if (in_collection_) Fatal("allocation during a collection (a weak or collect callback allocated)");
+  if (in_weak_callbacks_) Fatal("allocation during a collection (a weak or collect callback allocated)");
+  if (in_allocator_ || in_collection_) {
+    Fatal("allocation from a signal handler (or other re-entrant call) while this thread's allocator "
+          "or collector was running; allocating there is not allowed (docs/api.md, Threads, fork and signals)");
+  }
+  in_allocator_ = true;
+  void* p = AllocateSlowImpl(bytes, kind);
+  in_allocator_ = false;
+  return p;
+}
+
+void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
   if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {
     stress_count_ = 0;
     if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS, false);
@@ -205,6 +235,25 @@ void Collector::FreeBig(PageDesc* d) {
   heap_.FreeRun(d);
 }
 
+// No collection frees uncollectable objects, so GC_free offers a freed slot to the allocator at
+// once and gives an emptied page back to its chunk (docs/design/heap.md .inv.uncollectable).
+void Collector::ReuseUncollectableSlot(PageDesc* d, uint32_t idx) {
+  if (d->CountAllocated() == 0) {
+    // An empty page holds no unused run tail (.inv.runs): a run still pointing at it is used up.
+    AllocRun& r = runs_[static_cast<int>(d->kind)][d->size_class];
+    if (r.page == d) r = AllocRun{};
+    if (d->on_partial) PartialRemove(d);
+    if (d->young_listed) {
+      std::erase(young_pages_, d);
+      d->young_listed = false;
+    }
+    heap_.FreePage(d);
+    return;
+  }
+  if (idx < d->scan_cursor) d->scan_cursor = static_cast<uint16_t>(idx);
+  if (!d->on_partial) PartialAppend(d);
+}
+
 void Collector::PartialAppend(PageDesc* d) {
   int k = static_cast<int>(d->kind);
   PageDesc*& tail = partial_tail_[k][d->size_class];
@@ -244,8 +293,10 @@ bool Collector::Refill(Kind kind, int cls) {
 }
 
 void* Collector::AllocateBig(size_t bytes, Kind kind) {
-  // Anything near the size of the address space is refused before rounding can wrap.
-  if (bytes > (size_t{1} << 46)) return nullptr;
+  // Anything near the size of the address space is refused before rounding can wrap, and
+  // anything the machine (or the heap limit) could never back is refused before a collection,
+  // a mapping or page-map entries are spent on it (docs/design/heap.md .sol.too-big).
+  if (bytes > (size_t{1} << 46) || bytes > heap_.largest_heap()) return nullptr;
   uint64_t rounded = (bytes + 15) & ~uint64_t{15};
   size_t pages = (rounded + kPageSize - 1) >> kPageShift;
   MaybeCollectForAllocation(pages << kPageShift);
@@ -300,8 +351,11 @@ void Collector::Free(void* p, const char* who) {
     b.mark &= ~bit;
     b.age &= ~bit;
     if (IsPointerful(d->kind)) std::memset(p, 0, d->obj_size);
+    if (IsUncollectable(d->kind)) ReuseUncollectableSlot(d, idx);
     return;
   }
+  // The pages of a freed small page or shared big run are free pages of their chunk.
+  if (d->state == PageState::kFree) Fatal("%s: %p is not allocated (freed twice?)", who, p);
   if (d->state != PageState::kBigHead || d->start != a) Fatal("%s: %p points into the middle of an object", who, p);
   if (IsUncollectable(d->kind)) {
     uncollectable_bytes_ -= d->big_bytes;

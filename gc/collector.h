@@ -44,6 +44,11 @@ class Collector {
   static Collector* CurrentOrNull() { return t_current_; }
   // Destroys the calling thread's collector and every object it allocated.
   static void DestroyCurrent();
+  // On thread exit: a last collection without the dying stack, then the collector is destroyed,
+  // or, when memory documented to outlive collections is still held (uncollectable objects,
+  // immobile boxes, pins, and what they reach), handed to the orphanage (docs/design/heap.md
+  // .sol.orphans).
+  static void RetireCurrent();
 
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -67,6 +72,8 @@ class Collector {
   // Frees an object explicitly (GC_free). Aborts with a message on a pointer that is not the
   // start of a live object of this collector.
   void Free(void* p, const char* who);
+  // Frees p whether the calling thread's collector or an exited thread's (an orphan) holds it.
+  static void FreeAnywhere(void* p, const char* who);
   // The start of the object holding p (interior pointers included), or nullptr.
   void* BaseOf(const void* p) const;
   // Usable bytes of the object starting at p; 0 if p is not an object start.
@@ -97,8 +104,10 @@ class Collector {
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
   Barrier& barrier() { return *barrier_; }
-  // Marks the page holding p dirty and, where the backend would fault, writable (GC_write_barrier).
-  void PreDirty(const void* p);
+  // Marks the page holding p dirty and, where the backend would fault, writable
+  // (GC_write_barrier). Any thread may call it, for any collector's memory (docs/design/
+  // barrier.md .sol.foreign).
+  static void PreDirty(const void* p);
 
   // --- configuration and figures ---------------------------------------------------------------
   Policy& policy() { return policy_; }
@@ -129,6 +138,15 @@ class Collector {
   // own frames lie below it and are not roots (docs/design/roots.md .sol.stacks).
   uintptr_t mutator_stack_top() const { return mutator_stack_top_; }
 
+  // An exited thread's collector kept for the memory it still holds (.sol.orphans): its
+  // collections are major, scan no stack and protect nothing.
+  bool orphan() const { return orphan_; }
+  // Whether memory documented to outlive collections remains: uncollectable objects, live
+  // immobile boxes, pins, and whatever the last collection found reachable from the roots.
+  bool HoldsMemory() const;
+  // Whether uncollectable objects, live immobile boxes or pins remain.
+  bool HasExplicitRoots() const;
+
   // The runtime layer attached to this collector, destroyed with it.
   void SetClient(void* client, void (*destroy)(void*)) {
     client_ = client;
@@ -139,12 +157,14 @@ class Collector {
  private:
   friend class Marker;
   friend class Verifier;
+  friend class Orphanage;
 
   Collector();
   ~Collector();
   static Collector& CreateCurrent();
 
   void* AllocateSlow(size_t bytes, Kind kind);
+  void* AllocateSlowImpl(size_t bytes, Kind kind);
   void* AllocateBig(size_t bytes, Kind kind);
   bool Refill(Kind kind, int cls);
   void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to);
@@ -169,6 +189,12 @@ class Collector {
   }
   void PartialAppend(PageDesc* d);
   void PartialRemove(PageDesc* d);
+  // After GC_free of slot idx of an uncollectable page: the slot is reused, an empty page freed
+  // (docs/design/heap.md .inv.uncollectable).
+  void ReuseUncollectableSlot(PageDesc* d, uint32_t idx);
+  // Sweeps an uncollectable page after its run was retired: free it when empty, list it as
+  // partial when it has free slots.
+  void SweepUncollectable(PageDesc* d);
   // Takes a big object off the big-object list and gives its pages back to the heap.
   void FreeBig(PageDesc* d);
   // Generations (docs/design/barrier.md .sol.minor).
@@ -178,6 +204,12 @@ class Collector {
   uint64_t ProtectOldPages();
   void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
   void MakeWritable(PageDesc* d, bool mark_dirty);
+  // Opens every protected page and marks it dirty (orphans; SIGSEGV blocked under mprotect).
+  void OpenAllPages();
+  void RenewBarrier();
+  // Whether this collection may leave old pages protected: under mprotect not while the thread
+  // blocks SIGSEGV, since its next write to one would kill the process (.sol.sigmask).
+  bool MayProtect();
   bool PageHoldsOldPointers(const Chunk& c, size_t i) const;
 
   AllocRun runs_[kKindCount][kSizeClassCount];
@@ -206,6 +238,11 @@ class Collector {
   uint64_t stress_count_ = 0;
   int disabled_ = 0;
   bool in_collection_ = false;
+  bool in_allocator_ = false;      // AllocateSlow is running (re-entry from a signal handler)
+  bool in_weak_callbacks_ = false;
+  bool orphan_ = false;
+  bool warned_sigsegv_ = false;
+  bool pages_open_ = false;  // a collection left old pages unprotected: the next one is major
   bool last_was_major_ = true;       // live_bytes_ is exact only after a major collection
   uintptr_t mutator_stack_top_ = 0;  // during a collection (mutator_stack_top())
   bool all_interior_ = false;

@@ -30,16 +30,16 @@ void Collector::FindDirtyPages() {
 
 void Collector::ScanDirtyPages(Marker& m) {
   for (Chunk* c : heap_.chunks()) {
-    if (c->untracked) {
-      for (size_t i = 0; i < c->pages; ++i) ScanDirtyPage(m, *c, i);
-    } else {
-      for (size_t w = 0; w < c->MaskWords(); ++w) {
-        for (uint64_t bits = c->dirty_mask[w]; bits != 0; bits &= bits - 1) {
-          ScanDirtyPage(m, *c, w * 64 + static_cast<size_t>(std::countr_zero(bits)));
-        }
+    for (size_t w = 0; w < c->MaskWords(); ++w) {
+      // Taken word by word: a bit that another thread's fault sets meanwhile stays for the next
+      // collection (.sol.foreign).
+      uint64_t dirty = c->TakeDirtyWord(w);
+      uint64_t bits = c->untracked ? ~uint64_t{0} : dirty;
+      for (; bits != 0; bits &= bits - 1) {
+        size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+        if (i < c->pages) ScanDirtyPage(m, *c, i);
       }
     }
-    std::memset(c->dirty_mask, 0, c->MaskWords() * sizeof(uint64_t));
   }
 }
 
@@ -90,12 +90,14 @@ uint64_t Collector::ProtectOldPages() {
       }
       size_t j = i + 1;
       while (j < c->pages && !c->IsProtected(j) && PageHoldsOldPointers(*c, j)) ++j;
+      // Bits first, protection second: a protected page always has its bit (.inv.masks).
+      for (size_t k = i; k < j; ++k) c->SetProtected(k);
       if (barrier_->Protect(c->base + (i << kPageShift), (j - i) << kPageShift)) {
-        for (size_t k = i; k < j; ++k) c->SetProtected(k);
         protected_pages += j - i;
       } else {
-        // The OS refused (for example the mapping-count limit): this chunk's old pages are
-        // scanned at every minor collection instead.
+        // The OS refused (for example the mapping-count limit), perhaps after protecting part of
+        // the run: the bits stay set, and this chunk's old pages are scanned at every minor
+        // collection instead (.sol.batch).
         Warn("write barrier: cannot protect %zu pages at %p; scanning that chunk at every collection",
              j - i, reinterpret_cast<void*>(c->base + (i << kPageShift)));
         c->untracked = true;
@@ -116,12 +118,19 @@ void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dir
       continue;
     }
     size_t j = i;
-    while (j < first + count && c.IsProtected(j)) {
-      c.ClearProtected(j);
-      if (mark_dirty) c.SetDirty(j);
-      ++j;
+    while (j < first + count && c.IsProtected(j)) ++j;
+    // Protection first, bits second (.inv.masks). Where the OS refuses, the pages keep their
+    // bits, a store into them takes the fault handler's path (.sol.maplimit), and the chunk is
+    // scanned whole from now on because part of the run may have been opened.
+    if (faults && !barrier_->Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift)) {
+      c.untracked = true;
+      i = j;
+      continue;
     }
-    if (faults) barrier_->Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift);
+    for (size_t k = i; k < j; ++k) {
+      if (mark_dirty) c.SetDirty(k);
+      c.ClearProtected(k);
+    }
     i = j;
   }
 }
@@ -131,14 +140,35 @@ void Collector::MakeWritable(PageDesc* d, bool mark_dirty) {
   MakeWritable(c, c.PageIndex(d->start), 1, mark_dirty);
 }
 
+void Collector::OpenAllPages() {
+  for (Chunk* c : heap_.chunks()) MakeWritable(*c, 0, c->pages, true);
+}
+
+// After a fork the barrier's registrations belong to the parent (.sol.fork): attach every chunk
+// again; the caller makes this collection a major one, which needs no record of writes.
+void Collector::RenewBarrier() {
+  barrier_->Renew();
+  for (Chunk* c : heap_.chunks()) {
+    std::memset(c->protected_mask, 0, c->MaskWords() * sizeof(uint64_t));
+    std::memset(c->dirty_mask, 0, c->MaskWords() * sizeof(uint64_t));
+    c->untracked = !barrier_->AttachChunk(*c);
+  }
+}
+
+// Any thread may call this (GC_write_barrier), for memory of any collector (.sol.foreign).
 void Collector::PreDirty(const void* p) {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != this) return;
+  if (d == nullptr) return;
   Chunk& c = *d->chunk;
   size_t i = c.PageIndex(a);
-  c.SetDirty(i);
-  if (barrier_->WritesFault() && c.IsProtected(i)) MakeWritable(c, i, 1, true);
+  Barrier& b = c.owner->barrier();
+  if (!b.WritesFault() || !c.IsProtected(i)) {
+    c.SetDirty(i);
+  } else if (!b.OpenForWrite(c, i)) {
+    Fatal("GC_write_barrier: the kernel refused to make heap page %p writable (vm.max_map_count reached?)",
+          reinterpret_cast<void*>(c.base + (i << kPageShift)));
+  }
 }
 
 }  // namespace keel::gc

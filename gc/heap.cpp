@@ -1,7 +1,9 @@
 // heap.cpp: chunks, page and run allocation, release to the OS (heap.h, docs/design/heap.md).
 #include "gc/heap.h"
 
+#include <algorithm>
 #include <bit>
+#include <new>
 
 #include "gc/barrier.h"
 #include "gc/os_memory.h"
@@ -18,6 +20,39 @@ inline void ClearBit(uint64_t* mask, size_t i) { mask[i >> 6] &= ~(uint64_t{1} <
 // which munmap returns to the OS the moment the object dies.
 constexpr size_t kMaxSharedRunPages = Chunk::kChunkPages / 4;
 
+// Chunk records are allocated without throwing: running out of memory here is an out-of-memory
+// answer that the C API reports as such (NULL, the OOM function), never an exception across it.
+void DeleteChunkRecord(Chunk* c) {
+  delete[] c->protected_mask;
+  delete[] c->dirty_mask;
+  delete[] c->descs;
+  delete c;
+}
+
+Chunk* NewChunkRecord(size_t pages, size_t ndesc) {
+  auto* c = new (std::nothrow) Chunk;
+  if (c == nullptr) return nullptr;
+  c->pages = pages;
+  c->protected_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
+  c->dirty_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
+  c->descs = new (std::nothrow) PageDesc[ndesc];
+  if (c->protected_mask == nullptr || c->dirty_mask == nullptr || c->descs == nullptr) {
+    DeleteChunkRecord(c);
+    return nullptr;
+  }
+  return c;
+}
+
+// Room for one more chunk in the list, so the push_back that follows cannot throw.
+bool ReserveSlot(std::vector<Chunk*>& chunks) {
+  try {
+    chunks.reserve(chunks.size() + 1);
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 Heap::Heap(Collector* owner) : owner_(owner) {}
@@ -28,18 +63,23 @@ Heap::~Heap() {
 
 Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   size_t bytes = pages << kPageShift;
-  if (max_heap_bytes_ != 0 && heap_bytes_ + bytes > max_heap_bytes_) return nullptr;
+  if (pages == 0) return nullptr;
+  if (max_heap_bytes_ != 0 && (bytes > max_heap_bytes_ || heap_bytes_ > max_heap_bytes_ - bytes)) return nullptr;
   void* mem = os::MapAligned(bytes, dedicated ? kPageSize : Chunk::kChunkBytes);
   if (mem == nullptr) return nullptr;
-  auto* c = new Chunk;
+  const size_t ndesc = dedicated ? 1 : pages;
+  Chunk* c = NewChunkRecord(pages, ndesc);
+  if (c != nullptr && !ReserveSlot(chunks_)) {
+    DeleteChunkRecord(c);
+    c = nullptr;
+  }
+  if (c == nullptr) {
+    os::Unmap(mem, bytes);
+    return nullptr;
+  }
   c->base = reinterpret_cast<uintptr_t>(mem);
-  c->pages = pages;
   c->dedicated = dedicated;
   c->owner = owner_;
-  c->protected_mask = new uint64_t[c->MaskWords()]();
-  c->dirty_mask = new uint64_t[c->MaskWords()]();
-  size_t ndesc = dedicated ? 1 : pages;
-  c->descs = new PageDesc[ndesc];
   for (size_t i = 0; i < ndesc; ++i) {
     PageDesc& d = c->descs[i];
     d.start = c->base + (i << kPageShift);
@@ -53,10 +93,7 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   if (!mapped) {
     PageMap::Set(c->base, pages, nullptr);
     os::Unmap(mem, bytes);
-    delete[] c->protected_mask;
-    delete[] c->dirty_mask;
-    delete[] c->descs;
-    delete c;
+    DeleteChunkRecord(c);
     return nullptr;
   }
   if (barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
@@ -65,7 +102,7 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   if (c->base + bytes > hi_) hi_ = c->base + bytes;
   if (!dedicated) {
     // Fresh pages read as zero and cost no memory until touched: free, not committed.
-    for (size_t w = 0; w < Chunk::kMaskWords; ++w) c->free_mask[w] = ~uint64_t{0};
+    for (size_t i = 0; i < pages; ++i) SetBit(c->free_mask, i);
     c->free_count = static_cast<uint32_t>(pages);
     free_pages_ += pages;
   }
@@ -77,10 +114,7 @@ void Heap::UnmapChunk(Chunk* c) {
   PageMap::Set(c->base, c->pages, nullptr);
   os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
   heap_bytes_ -= c->pages << kPageShift;
-  delete[] c->protected_mask;
-  delete[] c->dirty_mask;
-  delete[] c->descs;
-  delete c;
+  DeleteChunkRecord(c);
 }
 
 PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
@@ -120,7 +154,7 @@ PageDesc* Heap::AllocatePage() {
       }
     }
   }
-  Chunk* c = MapChunk(Chunk::kChunkPages, false);
+  Chunk* c = MapChunk(SharedChunkPages(1), false);
   if (c == nullptr) return nullptr;
   cursor_ = chunks_.size() - 1;
   return TakePages(c, 0, 1);
@@ -157,7 +191,7 @@ PageDesc* Heap::AllocateRun(size_t pages) {
       }
     }
     if (head == nullptr) {
-      Chunk* c = MapChunk(Chunk::kChunkPages, false);
+      Chunk* c = MapChunk(SharedChunkPages(pages), false);
       if (c == nullptr) return nullptr;
       head = TakePages(c, 0, pages);
     }
@@ -260,11 +294,32 @@ size_t Heap::Release(size_t keep_bytes) {
   return released;
 }
 
+size_t Heap::SharedChunkPages(size_t need) const {
+  size_t pages = Chunk::kChunkPages;
+  if (max_heap_bytes_ != 0) {
+    size_t room = max_heap_bytes_ > heap_bytes_ ? (max_heap_bytes_ - heap_bytes_) >> kPageShift : 0;
+    pages = std::min(pages, room);
+  }
+  return pages >= need ? pages : 0;
+}
+
+size_t Heap::largest_heap() const {
+  size_t machine = os::BackableBytes();
+  return max_heap_bytes_ != 0 && max_heap_bytes_ < machine ? max_heap_bytes_ : machine;
+}
+
 bool Heap::Expand(size_t bytes) {
+  if (bytes > largest_heap()) return false;
   while (heap_bytes_ < bytes) {
-    if (MapChunk(Chunk::kChunkPages, false) == nullptr) return false;
+    if (MapChunk(SharedChunkPages(1), false) == nullptr) return false;
   }
   return true;
+}
+
+bool Heap::Grow(size_t more) {
+  size_t limit = largest_heap();
+  if (more > limit || heap_bytes_ > limit - more) return false;
+  return Expand(heap_bytes_ + more);
 }
 
 }  // namespace keel::gc

@@ -13,8 +13,9 @@
 
 namespace keel::gc {
 
-// A contiguous, aligned piece of OS memory and the descriptors of its pages. A normal chunk has
-// kChunkPages pages; a dedicated chunk holds exactly one big object's run.
+// A contiguous, aligned piece of OS memory and the descriptors of its pages. A shared chunk has
+// kChunkPages pages, or fewer when the heap limit leaves less (docs/design/heap.md .sol.chunks);
+// masks hold no bits beyond `pages`. A dedicated chunk holds exactly one big object's run.
 struct Chunk {
   static constexpr size_t kChunkPages = 256;
   static constexpr size_t kChunkBytes = kChunkPages * kPageSize;  // 4 MiB
@@ -30,8 +31,9 @@ struct Chunk {
   PageDesc* descs = nullptr;                 // `pages` descriptors (dedicated: 1)
   Collector* owner = nullptr;
   // Write barrier state, one bit per page (docs/design/barrier.md .inv.masks): the page may be
-  // write-protected; the page was written since it was protected. The SIGSEGV handler of the
-  // mprotect backend updates both on the owner's thread.
+  // write-protected; the page was written since it was protected. The owner's collection and the
+  // mprotect fault handler of any thread (.sol.foreign) update them, so every change is one
+  // atomic read-modify-write of its word.
   uint64_t* protected_mask = nullptr;
   uint64_t* dirty_mask = nullptr;
   bool untracked = false;  // the barrier could not attach: every old page counts as dirty
@@ -39,11 +41,19 @@ struct Chunk {
   size_t IndexOf(const PageDesc* d) const { return static_cast<size_t>(d - descs); }
   size_t MaskWords() const { return (pages + 63) / 64; }
   size_t PageIndex(uintptr_t addr) const { return (addr - base) >> kPageShift; }
-  bool IsProtected(size_t i) const { return (protected_mask[i >> 6] >> (i & 63)) & 1; }
-  void SetProtected(size_t i) { protected_mask[i >> 6] |= uint64_t{1} << (i & 63); }
-  void ClearProtected(size_t i) { protected_mask[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
-  bool IsDirty(size_t i) const { return (dirty_mask[i >> 6] >> (i & 63)) & 1; }
-  void SetDirty(size_t i) { dirty_mask[i >> 6] |= uint64_t{1} << (i & 63); }
+  bool IsProtected(size_t i) const { return TestMaskBit(protected_mask, i); }
+  void SetProtected(size_t i) { __atomic_fetch_or(&protected_mask[i >> 6], MaskBit(i), __ATOMIC_RELAXED); }
+  void ClearProtected(size_t i) { __atomic_fetch_and(&protected_mask[i >> 6], ~MaskBit(i), __ATOMIC_RELAXED); }
+  bool IsDirty(size_t i) const { return TestMaskBit(dirty_mask, i); }
+  void SetDirty(size_t i) { __atomic_fetch_or(&dirty_mask[i >> 6], MaskBit(i), __ATOMIC_RELAXED); }
+  // Reads and clears one word of the dirty mask; a bit set meanwhile by another thread stays.
+  uint64_t TakeDirtyWord(size_t w) { return __atomic_exchange_n(&dirty_mask[w], 0, __ATOMIC_RELAXED); }
+
+ private:
+  static uint64_t MaskBit(size_t i) { return uint64_t{1} << (i & 63); }
+  static bool TestMaskBit(const uint64_t* mask, size_t i) {
+    return (__atomic_load_n(&mask[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+  }
 };
 
 class Barrier;
@@ -82,8 +92,14 @@ class Heap {
   size_t committed_bytes() const { return heap_bytes_ - unmapped_free_bytes(); }
   void set_max_heap_bytes(size_t n) { max_heap_bytes_ = n; }
   size_t max_heap_bytes() const { return max_heap_bytes_; }
-  // Reserves chunks so at least `bytes` of heap exist (GC_expand_hp). Returns false on failure.
+  // The largest heap (and so the largest request) that could ever be had: physical memory plus
+  // swap, or the heap limit when that is smaller (docs/design/heap.md .sol.too-big).
+  size_t largest_heap() const;
+  // Reserves chunks so at least `bytes` of heap exist (GC_INITIAL_HEAP_SIZE). Returns false,
+  // at once, when `bytes` is beyond largest_heap(), or when the OS refuses.
   bool Expand(size_t bytes);
+  // Adds `more` bytes of free pages to the heap (GC_expand_hp); false as Expand.
+  bool Grow(size_t more);
 
   // Bounds of every address the heap has ever mapped (a quick filter for the marker).
   uintptr_t lo() const { return lo_; }
@@ -103,6 +119,9 @@ class Heap {
 
  private:
   Chunk* MapChunk(size_t pages, bool dedicated);
+  // Pages for the next shared chunk: a whole chunk, or what the heap limit leaves when that is
+  // less (a small heap); 0 when that is fewer than `need`.
+  size_t SharedChunkPages(size_t need) const;
   void UnmapChunk(Chunk* c);
   void MarkFree(Chunk* c, size_t first, size_t count, bool committed);
   PageDesc* TakePages(Chunk* c, size_t first, size_t count);

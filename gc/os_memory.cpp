@@ -2,8 +2,11 @@
 #include "gc/os_memory.h"
 
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 namespace keel::gc::os {
@@ -38,6 +41,39 @@ size_t CurrentRss() {
   int n = std::fscanf(f, "%lu %lu", &size, &resident);
   std::fclose(f);
   return n == 2 ? resident * static_cast<size_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+bool AllMapped(uintptr_t lo, uintptr_t hi, uintptr_t* first_unmapped) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  unsigned char vec[4096];  // one byte per page: 16 MiB of range per call with 4 KiB pages
+  uintptr_t p = lo & ~(page - 1);
+  while (p < hi) {
+    uintptr_t n = std::min<uintptr_t>((hi - p - 1) / page + 1, sizeof vec);
+    if (mincore(reinterpret_cast<void*>(p), n * page, vec) == 0) {
+      p += n * page;
+      continue;
+    }
+    if (errno != ENOMEM) return true;  // the kernel cannot tell now (EAGAIN): assume mapped
+    // Some page of this step is unmapped: find the first, one page at a time.
+    for (uintptr_t i = 0; i < n; ++i, p += page) {
+      if (mincore(reinterpret_cast<void*>(p), page, vec) != 0 && errno == ENOMEM) {
+        *first_unmapped = p;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+size_t BackableBytes() {
+  static const size_t bytes = [] {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return SIZE_MAX;  // unknown: no bound beyond the address space
+    unsigned __int128 total = static_cast<unsigned __int128>(si.totalram) + si.totalswap;
+    total *= si.mem_unit;
+    return total > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(total);
+  }();
+  return bytes;
 }
 
 }  // namespace keel::gc::os

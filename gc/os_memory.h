@@ -21,6 +21,12 @@ void* MapExecutable(size_t bytes);
 
 // Resident set size of the process now, in bytes (from /proc/self/statm).
 size_t CurrentRss();
+// Whether every page of [lo, hi) is mapped; if not, *first_unmapped gets the first page that is
+// not (mincore(2), a few calls per 16 MiB). Mapped says nothing about readability.
+bool AllMapped(uintptr_t lo, uintptr_t hi, uintptr_t* first_unmapped);
+// Physical memory plus swap, as sysinfo(2) reports them when first asked: the most memory the
+// machine could ever back (docs/design/heap.md .sol.too-big).
+size_t BackableBytes();
 
 }  // namespace keel::gc::os
 

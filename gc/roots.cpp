@@ -1,14 +1,17 @@
-// roots.cpp: registered ranges, data segments, immobile boxes, pins (roots.h,
-// docs/design/roots.md).
+// roots.cpp: stack bounds and switches, registered ranges, data segments, immobile boxes, pins
+// (roots.h, docs/design/roots.md).
 #include "gc/roots.h"
 
 #include <link.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <bit>
 #include <new>
 
 #include "gc/fatal.h"
 #include "gc/marker.h"
+#include "gc/os_memory.h"
 
 namespace keel::gc {
 
@@ -20,25 +23,131 @@ struct Roots::BoxSlab {
   uint64_t live[(kBoxes + 63) / 64];
 };
 
-Roots::Roots() = default;
+namespace {
+
+// The calling thread's stack, [lowest address, base), from its pthread attributes.
+Range ThreadStack() {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return Range{0, 0};
+  pthread_attr_getstack(&attr, &addr, &size);
+  pthread_attr_destroy(&attr);
+  auto lo = reinterpret_cast<uintptr_t>(addr);
+  return Range{lo, lo + size};
+}
+
+bool Within(uintptr_t p, uintptr_t lo, uintptr_t hi) { return lo <= p && p < hi; }
+
+// Racket asks for scheme_set_stack_bounds' end to lie about 50000 bytes above the real end of
+// the stack, room for its overflow handling; a collection may still run there (.sol.bounds).
+constexpr uintptr_t kStackEndMargin = 64 << 10;
+
+// Marks a StackSwitch as pushed, so leaving with a stale or foreign record is caught.
+constexpr uintptr_t kSwitchCheck = 0x6b65656c'73776974ull;
+
+}  // namespace
+
+Roots::Roots() : thread_(ThreadStack()) { current_ = StackBounds{thread_.lo, thread_.hi, false}; }
 
 Roots::~Roots() {
   for (BoxSlab* s : box_slabs_) delete s;
+}
+
+// A base on the current stack keeps its low end, one on the thread's stack gets the thread's;
+// anywhere else the low end is unknown (.sol.bounds).
+void Roots::SetStackBase(void* base) {
+  auto hi = reinterpret_cast<uintptr_t>(base);
+  if (hi == 0) {
+    current_ = StackBounds{thread_.lo, thread_.hi, false};
+  } else if (current_.lo != 0 && current_.lo < hi && hi <= current_.hi) {
+    current_.hi = hi;
+  } else if (thread_.lo < hi && hi <= thread_.hi) {
+    current_ = StackBounds{thread_.lo, hi, false};
+  } else {
+    current_ = StackBounds{0, hi, false};
+  }
+}
+
+void Roots::SetStackBounds(void* base, void* end) {
+  SetStackBase(base);
+  auto lo = reinterpret_cast<uintptr_t>(end);
+  if (lo == 0 || lo >= current_.hi) return;
+  current_.lo = lo > kStackEndMargin ? lo - kStackEndMargin : 1;
+  current_.exact = false;
+}
+
+// Which stack sp is on decides what is scanned (.sol.unknown-stack, .sol.impossible-base).
+bool Roots::LiveStack(uintptr_t sp, Range* out) {
+  const StackBounds& b = current_;
+  if (b.exact || !Within(sp, thread_.lo, thread_.hi)) {
+    bool inside = b.lo != 0 ? Within(sp, b.lo, b.hi) : sp < b.hi;
+    if (!inside) return false;
+    *out = Range{sp, b.hi};
+    return true;
+  }
+  // On the thread's own stack, which is mapped from sp to its base whatever the bounds say.
+  if (sp < b.hi && b.hi <= thread_.hi) {
+    *out = Range{sp, b.hi};
+    return true;
+  }
+  if (warned_base_ != b.hi) {
+    warned_base_ = b.hi;
+    Warn("impossible stack base %p (scheme_set_stack_base): %s the stack pointer %p, so no stack word would "
+         "be a root; scanning this thread's stack up to its base %p instead",
+         reinterpret_cast<void*>(b.hi), b.hi <= sp ? "it lies below" : "it is not on this thread's stack, which holds",
+         reinterpret_cast<void*>(sp), reinterpret_cast<void*>(thread_.hi));
+  }
+  *out = Range{sp, thread_.hi};
+  return true;
+}
+
+void Roots::EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s) {
+  if (lo == 0 || hi <= lo) {
+    Fatal("keel_gc_enter_stack: empty or inverted stack [%p, %p)", reinterpret_cast<void*>(lo), reinterpret_cast<void*>(hi));
+  }
+  Range live;
+  if (!LiveStack(s->sp, &live)) {
+    Fatal("keel_gc_enter_stack: called on a stack Keel does not know: stack pointer %p is outside [%p, %p)",
+          reinterpret_cast<void*>(s->sp), reinterpret_cast<void*>(current_.lo), reinterpret_cast<void*>(current_.hi));
+  }
+  s->prev = switches_;
+  s->suspended_bounds = current_;
+  s->suspended = live;
+  s->check = kSwitchCheck ^ reinterpret_cast<uintptr_t>(s);
+  switches_ = s;
+  current_ = StackBounds{lo, hi, true};
+}
+
+void Roots::LeaveStack(StackSwitch* s) {
+  if (s != switches_ || s->check != (kSwitchCheck ^ reinterpret_cast<uintptr_t>(s))) {
+    Fatal("keel_gc_leave_stack: %p is not the record of the most recent keel_gc_enter_stack still in force "
+          "(leave stacks in the reverse order of entering them, once each)", static_cast<void*>(s));
+  }
+  s->check = 0;
+  current_ = s->suspended_bounds;
+  switches_ = s->prev;
 }
 
 void Roots::AddStack(void* lo, void* hi) {
   stacks_.push_back(Range{reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi)});
 }
 
-void Roots::RemoveStack(void* lo) {
+bool Roots::RemoveStack(void* lo) {
   auto key = reinterpret_cast<uintptr_t>(lo);
-  std::erase_if(stacks_, [key](const Range& r) { return r.lo == key; });
+  return std::erase_if(stacks_, [key](const Range& r) { return r.lo == key; }) != 0;
 }
 
 void Roots::AddRange(const void* lo, const void* hi, bool unique, const char* who) {
   auto l = reinterpret_cast<uintptr_t>(lo);
   auto h = reinterpret_cast<uintptr_t>(hi);
   if (h <= l) Fatal("%s: empty or inverted range [%p, %p)", who, lo, hi);
+  // A range with unmapped pages would crash the next collection with a bare SIGSEGV, far from
+  // the call that registered it; say so here instead.
+  uintptr_t hole = 0;
+  if (!os::AllMapped(l, h, &hole)) {
+    Fatal("%s: the range [%p, %p) is not mapped memory (nothing is mapped at %p)", who, lo, hi, reinterpret_cast<void*>(hole));
+  }
   for (const Range& r : ranges_) {
     if (r.lo != l) continue;
     if (unique) Fatal("%s: address %p is already registered as a root (register each static once)", who, lo);
@@ -78,10 +187,19 @@ void** Roots::NewImmobileBox(void* p) {
 }
 
 void Roots::FreeImmobileBox(void** b) {
-  auto* box = reinterpret_cast<uintptr_t*>(b);
+  // Compared as addresses, not as uintptr_t*: b may be misaligned, and only an exact box start
+  // may be freed (anything else would put a misaligned box on the free list).
+  auto addr = reinterpret_cast<uintptr_t>(b);
   for (BoxSlab* s : box_slabs_) {
-    if (box < s->words || box >= s->words + BoxSlab::kBoxes) continue;
-    size_t i = static_cast<size_t>(box - s->words);
+    auto lo = reinterpret_cast<uintptr_t>(s->words);
+    if (addr < lo || addr >= lo + sizeof s->words) continue;
+    size_t i = (addr - lo) / sizeof(uintptr_t);
+    if ((addr - lo) % sizeof(uintptr_t) != 0) {
+      Fatal("scheme_free_immobile_box: %p is not the start of an immobile box (it points %zu bytes into box %p)",
+            static_cast<void*>(b), static_cast<size_t>((addr - lo) % sizeof(uintptr_t)),
+            static_cast<void*>(&s->words[i]));
+    }
+    uintptr_t* box = &s->words[i];
     uint64_t bit = uint64_t{1} << (i & 63);
     if ((s->live[i >> 6] & bit) == 0) {
       Fatal("scheme_free_immobile_box: immobile box %p is not allocated (freed twice?)", static_cast<void*>(b));
@@ -92,6 +210,22 @@ void Roots::FreeImmobileBox(void** b) {
     return;
   }
   Fatal("scheme_free_immobile_box: %p is not an immobile box of this place", static_cast<void*>(b));
+}
+
+bool Roots::HoldsBox(void** b) const {
+  auto* box = reinterpret_cast<uintptr_t*>(b);
+  for (const BoxSlab* s : box_slabs_) {
+    if (box >= s->words && box < s->words + BoxSlab::kBoxes) return true;
+  }
+  return false;
+}
+
+size_t Roots::live_boxes() const {
+  size_t n = 0;
+  for (const BoxSlab* s : box_slabs_) {
+    for (uint64_t w : s->live) n += static_cast<size_t>(std::popcount(w));
+  }
+  return n;
 }
 
 void Roots::Pin(void* p) { ++pins_[p]; }
@@ -150,6 +284,10 @@ void Roots::RefreshDataSegments() {
 
 void Roots::Trace(Marker& m) {
   for (const Range& r : stacks_) m.ScanRange(r.lo, r.hi, true);
+  for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {  // .sol.switch
+    m.ScanRange(s->suspended.lo, s->suspended.hi, true);
+    m.ScanRange(reinterpret_cast<uintptr_t>(s->registers), reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true);
+  }
   const bool heap_rule = m.heap_interior();
   for (const Range& r : ranges_) m.ScanRange(r.lo, r.hi, heap_rule);
   if (auto_statics_) {

@@ -1,6 +1,6 @@
 // roots.h: a collector's root set: the stacks it scans, registered static ranges, the data and
 // bss of every loaded object, immobile boxes and pinned pointers. Design note:
-// docs/design/roots.md (.sol.stacks, .sol.statics, .sol.boxes, .sol.pins).
+// docs/design/roots.md (.sol.stacks, .sol.bounds, .sol.switch, .sol.statics, .sol.boxes, .sol.pins).
 #ifndef KEEL_GC_ROOTS_H
 #define KEEL_GC_ROOTS_H
 
@@ -26,16 +26,59 @@ class Roots {
   Roots(const Roots&) = delete;
   Roots& operator=(const Roots&) = delete;
 
-  // --- stacks (docs/design/roots.md .sol.stacks) -----------------------------------------------
-  // The deepest address of the calling thread's stack that may hold a pointer ("base": stacks
-  // grow down, so the highest address). Set from pthread attributes at creation.
-  void SetStackBase(void* base) { stack_base_ = reinterpret_cast<uintptr_t>(base); }
-  uintptr_t stack_base() const { return stack_base_; }
-  void SetStackLimit(void* limit) { stack_limit_ = reinterpret_cast<uintptr_t>(limit); }
-  uintptr_t stack_limit() const { return stack_limit_; }
-  // Other suspended stacks to scan as a whole (green threads come later); [lo, hi).
+  // --- stacks (docs/design/roots.md .sol.stacks, .sol.bounds, .sol.switch) ---------------------
+  // The bounds of the stack the thread runs on: [lo, hi), growing down from hi, the base (one
+  // past the deepest word that may hold a pointer). lo == 0: unknown. `exact`: set by
+  // keel_gc_enter_stack, so a collection must run inside them (.sol.bounds).
+  struct StackBounds {
+    uintptr_t lo = 0;
+    uintptr_t hi = 0;
+    bool exact = false;
+  };
+  const StackBounds& stack_bounds() const { return current_; }
+  uintptr_t stack_base() const { return current_.hi; }
+  // The thread's own stack, from pthread attributes when the Roots were made ({0, 0} if unknown).
+  Range thread_stack() const { return thread_; }
+  // scheme_set_stack_base: a new base; nullptr means the thread's own. The low end stays known
+  // when the base lies on the current stack or on the thread's (.sol.bounds).
+  void SetStackBase(void* base);
+  // scheme_set_stack_bounds: base and end (nullptr end: as SetStackBase). The end is Racket's
+  // overflow mark, not the real end; a margin below it still counts as this stack.
+  void SetStackBounds(void* base, void* end);
+  // Puts back bounds read from stack_bounds() (scheme_main_stack_setup on return).
+  void RestoreStackBounds(const StackBounds& b) { current_ = b; }
+  // The part of the current stack that a collection (or a switch) with stack pointer sp must
+  // scan, [sp, base), in *out. Warns once per base, and scans to the thread stack's base instead,
+  // when the base is impossible (.sol.impossible-base). False when sp lies on no stack Keel
+  // knows (.sol.unknown-stack).
+  bool LiveStack(uintptr_t sp, Range* out);
+
+  // Switching stacks (keel_gc_enter_stack / keel_gc_leave_stack, .sol.switch). The record lives
+  // in the caller's keel_gc_stack_switch; its registers and sp are filled in before EnterStack.
+  struct StackSwitch {
+    static constexpr size_t kRegisters = 12;  // callee-saved general registers: 6 on x86-64, 11 on AArch64
+    uintptr_t registers[kRegisters];          // as they were at keel_gc_enter_stack
+    uintptr_t sp;                             // the caller's stack pointer then
+    StackSwitch* prev;                        // the switch in force before this one
+    StackBounds suspended_bounds;             // the bounds in force before (the suspended stack's)
+    Range suspended;                          // the suspended stack's live part, scanned meanwhile
+    uintptr_t check;                          // kSwitchCheck ^ this while pushed
+  };
+  // Pushes s and makes [lo, hi) the current stack; aborts on bad bounds or an unknown stack.
+  void EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s);
+  // Pops s, which must be the most recent switch, and puts its bounds back.
+  void LeaveStack(StackSwitch* s);
+
+  // Other suspended stacks to scan as a whole (keel_gc_add_stack; green threads later); [lo, hi).
   void AddStack(void* lo, void* hi);
-  void RemoveStack(void* lo);
+  // False when no stack starting at lo is registered.
+  bool RemoveStack(void* lo);
+  // Forgets every stack but the running one's bounds: switches and added stacks (the thread
+  // that owned them has exited, heap.md .sol.orphans).
+  void ForgetStacks() {
+    switches_ = nullptr;
+    stacks_.clear();
+  }
 
   // --- static ranges ----------------------------------------------------------------------------
   // Registers [lo, hi) as a root. `unique`: abort if a range starting at lo is already
@@ -51,11 +94,15 @@ class Roots {
   // --- immobile boxes ---------------------------------------------------------------------------
   void** NewImmobileBox(void* p);
   void FreeImmobileBox(void** box);  // aborts on a box that is not live
+  // Whether `box` points into one of this collector's box slabs.
+  bool HoldsBox(void** box) const;
+  size_t live_boxes() const;
 
   // --- pins (scheme_dont_gc_ptr, reference counted) ---------------------------------------------
   void Pin(void* p);
   void Unpin(void* p);  // aborts when p is not pinned
   size_t pin_count(void* p) const;
+  size_t pinned() const { return pins_.size(); }
 
   // Scans every root but the current stack and the uncollectable objects (the marker does
   // those), with each source's interior-pointer rule.
@@ -64,8 +111,10 @@ class Roots {
  private:
   void RefreshDataSegments();
 
-  uintptr_t stack_base_ = 0;
-  uintptr_t stack_limit_ = 0;
+  Range thread_{0, 0};
+  StackBounds current_;
+  uintptr_t warned_base_ = 0;  // the impossible base last warned about
+  StackSwitch* switches_ = nullptr;
   std::vector<Range> stacks_;
   std::vector<Range> ranges_;
   bool auto_statics_ = true;

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "gc/env.h"
+
 namespace keel::gc {
 
 uint64_t NowNs() {
@@ -20,15 +22,12 @@ uint64_t NowNs() {
 }
 
 Stats::Stats() {
-  size_t capacity = 65536;  // a few MiB at most; enough for every collection of a benchmark
-  if (const char* r = std::getenv("KEEL_GC_RECORDS")) {
-    long v = std::strtol(r, nullptr, 10);
-    if (v > 0) capacity = static_cast<size_t>(v);
-  }
-  capacity_ = capacity;
+  // 65536 records: a few MiB at most; enough for every collection of a benchmark. At most 2^24
+  // (2.5 GB of records): no run collects that often, so a larger value is a mistake.
+  capacity_ = static_cast<size_t>(EnvCount("KEEL_GC_RECORDS", 65536, 1, uint64_t{1} << 24));
   static std::once_flag env_once;
   std::call_once(env_once, [] {
-    if (const char* path = std::getenv("KEEL_GC_TRACE")) {
+    if (const char* path = EnvText("KEEL_GC_TRACE")) {
       if (!trace::Open(path)) std::fprintf(stderr, "keel warning: cannot open KEEL_GC_TRACE file %s\n", path);
     }
   });

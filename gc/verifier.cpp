@@ -35,6 +35,7 @@ class Verifier {
     for (int k = 0; k < kKindCount; ++k) {
       for (int cls = 0; cls < kSizeClassCount; ++cls) CheckPartialList(k, cls);
     }
+    if (listed_partial_ != flagged_partial_) Problem("partial lists hold %zu pages, %zu pages are flagged as listed", listed_partial_, flagged_partial_);
     if (strict) CheckPointers();
     return problems_;
   }
@@ -109,10 +110,13 @@ class Verifier {
       }
     }
     if (IsUncollectable(d.kind)) {
-      uncollectable_ += d.CountAllocated() * d.obj_size;
+      size_t used = d.CountAllocated();
+      uncollectable_ += used * d.obj_size;
+      CheckUncollectable(d, used, page);
     } else {
       live_ += d.CountMarked() * d.obj_size;
     }
+    if (d.on_partial) ++flagged_partial_;
     size_t aged = d.CountAged();
     aged_ += aged * d.obj_size;
     CheckAgeBits(d, (d.objects + 63u) / 64u, page);
@@ -136,6 +140,14 @@ class Verifier {
     }
   }
 
+  // Between collections an uncollectable page is never empty, and one with a free slot is on
+  // its partial list, where the allocator finds the slot (heap.md .inv.uncollectable).
+  void CheckUncollectable(const PageDesc& d, size_t used, const void* page) {
+    if (c_.in_collection_) return;
+    if (used == 0) Problem("uncollectable page %p is empty but not freed", page);
+    if (used < d.objects && !d.on_partial) Problem("uncollectable page %p has free slots but is not on its partial list", page);
+  }
+
   void CheckPartialList(int k, int cls) {
     size_t n = 0;
     for (const PageDesc* d = c_.partial_[k][cls]; d != nullptr; d = d->next) {
@@ -143,6 +155,8 @@ class Verifier {
         Problem("partial list (kind %d, class %d) holds a page of another kind or class", k, cls);
         return;
       }
+      if (!d->on_partial) Problem("partial list (kind %d, class %d) holds page %p not flagged as listed", k, cls, reinterpret_cast<void*>(d->start));
+      ++listed_partial_;
       if (++n > c_.heap_.heap_bytes() / kPageSize) {
         Problem("partial list (kind %d, class %d) has a cycle", k, cls);
         return;
@@ -183,6 +197,8 @@ class Verifier {
   uint64_t uncollectable_ = 0;  // allocated uncollectable bytes
   uint64_t aged_ = 0;           // aged bytes
   size_t big_heads_ = 0;        // big runs
+  size_t flagged_partial_ = 0;  // small pages whose on_partial is set
+  size_t listed_partial_ = 0;   // pages on the partial lists
   size_t problems_ = 0;
 };
 

@@ -1,6 +1,6 @@
 /* keel_gc.h: Keel's own collector interface: per-collection records, statistics, tuning,
- * tracing and instance control (DESIGN D11). Everything here acts on the calling thread's
- * collector instance. */
+ * tracing, instance control (DESIGN D11) and the stacks of fibers and coroutines. Everything
+ * here acts on the calling thread's collector instance. */
 #ifndef KEEL_PUBLIC_KEEL_GC_H
 #define KEEL_PUBLIC_KEEL_GC_H
 
@@ -108,6 +108,45 @@ KEEL_API const char *keel_gc_variant(void);
 /* Destroys the calling thread's runtime and collector, freeing every object it allocated. A
  * later call into Keel starts a fresh one. Pointers into the old heap become invalid. */
 KEEL_API void keel_shutdown(void);
+
+/* --- Fibers and coroutines --------------------------------------------------------------------
+ * A collection scans the stack it runs on, from its stack pointer up to that stack's base, so
+ * Keel must know which stack is running. It knows the thread's own stack (and the base set by
+ * scheme_set_stack_base or scheme_set_stack_bounds); before running code that may allocate on
+ * another stack (a ucontext fiber, a coroutine, a green thread), tell it with
+ * keel_gc_enter_stack. A collection on a stack Keel does not know aborts with a message. */
+
+/* Where keel_gc_enter_stack keeps the suspended stack's registers and the bounds to go back to.
+ * The contents are Keel's; the structure must stay where it is until keel_gc_leave_stack. */
+typedef struct keel_gc_stack_switch {
+  void *keel_private[24];
+} keel_gc_stack_switch;
+
+/* Call immediately before switching (swapcontext and the like) to the stack [lo, hi): lo its
+ * lowest usable address, hi one past its highest (where it starts; stacks grow down). Until the
+ * matching keel_gc_leave_stack, collections scan that stack from their stack pointer to hi, and
+ * also the suspended stack from the point of this call to its base, and the callee-saved
+ * registers as they were at this call (kept in *save). So pointers the suspended code holds in
+ * its frames or registers stay roots; compute nothing new between this call and the switch.
+ * Aborts with a message when lo or hi is NULL, hi <= lo, or save is NULL. */
+KEEL_API void keel_gc_enter_stack(void *lo, void *hi, keel_gc_stack_switch *save);
+
+/* Call right after switching back to the stack that called keel_gc_enter_stack(..., save): the
+ * bounds in force before it come back. Calls nest (a fiber may enter a further stack); leave in
+ * the reverse order of entering. Aborts with a message when save is not the most recent entry. */
+KEEL_API void keel_gc_leave_stack(keel_gc_stack_switch *save);
+
+/* Scans [lo, hi) as a root at every collection until keel_gc_remove_stack(lo): the whole stack
+ * of a fiber that is suspended outside the keel_gc_enter_stack nesting (one that yielded back to
+ * its caller), so objects only it refers to survive. The range must be readable: leave guard
+ * pages out. Registers the switch saved for that fiber (its ucontext_t) are roots only if they
+ * lie in memory Keel scans: inside [lo, hi), on a running stack, in static data, or registered.
+ * Aborts with a message when lo is NULL or hi <= lo. */
+KEEL_API void keel_gc_add_stack(void *lo, void *hi);
+
+/* Stops scanning the stack registered by keel_gc_add_stack(lo, ...). Aborts with a message when
+ * no stack starting at lo is registered. */
+KEEL_API void keel_gc_remove_stack(void *lo);
 
 KEEL_EXTERN_C_END
 

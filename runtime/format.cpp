@@ -21,6 +21,11 @@ namespace {
 
 enum class Length { kNone, kChar, kShort, kLong, kLongLong, kIntMax, kSize, kPtrDiff, kLongDouble };
 
+// Racket's default error-print-width (the spec gives none): a value inserted by %S, %V or %D
+// takes at most this many characters, a longer one its first 253 and "...", as Racket's
+// default error value->string handler does. It also bounds the printing work for huge data.
+constexpr size_t kErrorPrintWidth = 256;
+
 // Larger widths and precisions are clamped: nobody means a gigabyte of padding in an error
 // message, and clamping keeps snprintf's int result from overflowing.
 constexpr int kMaxFieldWidth = 1 << 20;
@@ -128,7 +133,7 @@ void AppendValue(std::string& out, Scheme_Object* v, bool write) {
     return;
   }
   intptr_t len = 0;
-  char* s = write ? scheme_write_to_string(v, &len) : scheme_display_to_string(v, &len);
+  char* s = PrintLimited(v, write, kErrorPrintWidth, &len);
   out.append(s, static_cast<size_t>(len));
 }
 

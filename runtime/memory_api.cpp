@@ -7,6 +7,7 @@
 #include "gc/code_allocator.h"
 #include "gc/collector.h"
 #include "gc/fatal.h"
+#include "gc/orphanage.h"
 #include "scheme.h"
 
 using keel::Fatal;
@@ -93,7 +94,9 @@ KEEL_API void** scheme_malloc_immobile_box(void* p) { return Collector::Current(
 
 KEEL_API void scheme_free_immobile_box(void** b) {
   if (b == nullptr) Fatal("scheme_free_immobile_box: the immobile box is NULL");
-  Collector::Current().roots().FreeImmobileBox(b);
+  // A box made by a thread that has exited lives on in the orphanage (heap.md .sol.orphans).
+  Collector& c = Collector::Current();
+  if (c.roots().HoldsBox(b) || !keel::gc::Orphanage::FreeImmobileBox(b)) c.roots().FreeImmobileBox(b);
 }
 
 KEEL_API void* scheme_malloc_code(intptr_t size) {
@@ -124,14 +127,14 @@ __attribute__((noinline)) KEEL_API int scheme_main_stack_setup(int no_auto_stati
   if (main == nullptr) Fatal("scheme_main_stack_setup: main is NULL");
   Collector& c = Collector::Current();
   void* volatile base_marker = nullptr;
-  uintptr_t old_base = c.roots().stack_base();
+  const keel::gc::Roots::StackBounds old_bounds = c.roots().stack_bounds();
   bool old_auto = c.roots().auto_statics();
   c.roots().SetStackBase(reinterpret_cast<char*>(const_cast<void**>(&base_marker)) + sizeof(void*));
   c.roots().set_auto_statics(no_auto_statics == 0);
   int result = main(data);
   Collector& after = Collector::Current();  // main may have shut the runtime down and restarted it
   if (&after == &c) {
-    c.roots().SetStackBase(reinterpret_cast<void*>(old_base));
+    c.roots().RestoreStackBounds(old_bounds);
     c.roots().set_auto_statics(old_auto);
   }
   return result;
@@ -143,15 +146,18 @@ KEEL_API int scheme_main_setup(int no_auto_statics, Scheme_Env_Main main, int ar
   return scheme_main_stack_setup(no_auto_statics, CallWithBasicEnv, &d);
 }
 
+// stack_addr is the deepest word that may hold a pointer; the base lies just past it. NULL
+// means the thread's own base (docs/design/roots.md .sol.bounds).
 KEEL_API void scheme_set_stack_base(void* stack_addr, int no_auto_statics) {
   Collector& c = Collector::Current();
-  if (stack_addr != nullptr) c.roots().SetStackBase(static_cast<char*>(stack_addr) + sizeof(void*));
+  c.roots().SetStackBase(stack_addr != nullptr ? static_cast<char*>(stack_addr) + sizeof(void*) : nullptr);
   c.roots().set_auto_statics(no_auto_statics == 0);
 }
 
 KEEL_API void scheme_set_stack_bounds(void* stack_addr, void* stack_end, int no_auto_statics) {
-  scheme_set_stack_base(stack_addr, no_auto_statics);
-  if (stack_end != nullptr) Collector::Current().roots().SetStackLimit(stack_end);
+  Collector& c = Collector::Current();
+  c.roots().SetStackBounds(stack_addr != nullptr ? static_cast<char*>(stack_addr) + sizeof(void*) : nullptr, stack_end);
+  c.roots().set_auto_statics(no_auto_statics == 0);
 }
 
 // Thread-local storage needs no registration outside 32-bit Windows.
@@ -164,7 +170,9 @@ KEEL_API void scheme_dont_gc_ptr(void* p) {
 }
 
 KEEL_API void scheme_gc_ptr_ok(void* p) {
-  if (p != nullptr) Collector::Current().roots().Unpin(p);
+  if (p == nullptr) return;
+  Collector& c = Collector::Current();
+  if (c.roots().pin_count(p) != 0 || !keel::gc::Orphanage::Unpin(p)) c.roots().Unpin(p);
 }
 
 KEEL_API void scheme_collect_garbage(void) { Collector::Current().Collect(KEEL_GC_REASON_EXPLICIT); }

@@ -75,11 +75,12 @@ int BitsPerDigit(int radix) {
 }
 
 // Parses [+-]?digit+ (radix) from str + offset up to the terminating NUL; #f when the text is
-// not an integer.
+// not an integer. A NULL string or a negative offset is a caller error and raises (docs/api.md).
 template <class Ch>
 Scheme_Object* ReadInteger(const Ch* str, int offset, int radix, const char* who) {
   CheckRadix(radix, who);
-  if (str == nullptr || offset < 0) return scheme_false;
+  if (str == nullptr) scheme_signal_error("%s: the string is NULL", who);
+  if (offset < 0) scheme_signal_error("%s: offset must be non-negative, given %d", who, offset);
   const Ch* p = str + offset;
   bool positive = true;
   if (*p == '+' || *p == '-') positive = *p++ == '+';

@@ -1,13 +1,17 @@
 // printer.cpp: scheme_write_to_string and scheme_display_to_string in Racket's notation. The
-// text is built in a GcBuffer (collectable), so an escape mid-print leaks nothing. Nesting
-// deeper than kMaxDepth and cdr-cycles print as "...", so cyclic data cannot hang or overflow.
+// text is built in a GcBuffer (collectable), so an escape mid-print leaks nothing. A linear
+// pre-pass labels the values that contain themselves, which print as Racket's write prints them
+// ("#0=#(#0#)"), so cyclic data cannot hang; nesting deeper than kMaxDepth prints as "...".
 #include "runtime/printer.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/alloc.h"
 #include "runtime/gc_buffer.h"
 #include "runtime/utf8.h"
 #include "scheme.h"
@@ -18,6 +22,11 @@ namespace {
 
 // Deep enough for any data a person reads; shallow enough for a 256 KiB fiber stack.
 constexpr int kMaxDepth = 1000;
+
+// Compound values SurelyAcyclic may visit before the marking search takes over: walking a
+// tree this size allocates nothing and costs less than printing it, while the search costs a
+// map entry (a likely cache miss) per value; a failed walk wastes at most this many steps.
+constexpr size_t kWalkSteps = size_t{1} << 22;
 
 constexpr const char* kHex = "0123456789ABCDEF";
 
@@ -82,14 +91,257 @@ bool IsDelimiter(unsigned char c) {
   return c <= ' ' || c == 0x7F || std::strchr("()[]{}\",'`;|\\", c) != nullptr;
 }
 
+// The values the printer prints element by element: the only ones data can cycle through.
+bool IsCompound(Scheme_Object* o) {
+  if (o == nullptr || SCHEME_INTP(o)) return false;
+  Scheme_Type t = SCHEME_TYPE(o);
+  return t == scheme_pair_type || t == scheme_mutable_pair_type || t == scheme_vector_type ||
+         t == scheme_box_type;
+}
+
+bool IsAnyPair(Scheme_Object* o) { return SCHEME_PAIRP(o) || SCHEME_MUTABLE_PAIRP(o); }
+
+// A map from objects to small values (open addressing, linear probing) in collectable atomic
+// memory, so an escape mid-print leaks nothing. Owned by one printer on the C stack, whose
+// conservative scan keeps the arrays alive. Keys are compared, never followed or kept alive: the
+// CGC collector does not move objects, and every key is reachable from the value being printed.
+// Invariant: keys_ == nullptr, or keys_ and values_ hold cap_ entries (a power of two) of which
+// count_ are used, and count_ <= cap_ * 3 / 4.
+template <class V>
+class ObjectMap {
+ public:
+  // The value stored for o, or nullptr.
+  V* Find(Scheme_Object* o) const {
+    if (keys_ == nullptr) return nullptr;
+    for (size_t i = Slot(o);; i = (i + 1) & (cap_ - 1)) {
+      if (keys_[i] == o) return &values_[i];
+      if (keys_[i] == nullptr) return nullptr;
+    }
+  }
+  // The value stored for o, inserted as V{} when absent; valid until the next Insert. May
+  // escape with out of memory.
+  V* Insert(Scheme_Object* o) {
+    if (4 * (count_ + 1) > 3 * cap_) Grow();
+    return Place(o);
+  }
+  size_t size() const { return count_; }
+  // Calls fn(key, value) for every entry.
+  template <class Fn>
+  void ForEach(Fn fn) const {
+    for (size_t i = 0; i < cap_; ++i) {
+      if (keys_[i] != nullptr) fn(keys_[i], values_[i]);
+    }
+  }
+
+ private:
+  size_t Slot(Scheme_Object* o) const {
+    // Fibonacci hashing: the top bits of the product mix every bit of the address.
+    uint64_t h = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(o)) * 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(h >> shift_);
+  }
+  V* Place(Scheme_Object* o) {
+    for (size_t i = Slot(o);; i = (i + 1) & (cap_ - 1)) {
+      if (keys_[i] == o) return &values_[i];
+      if (keys_[i] == nullptr) {
+        keys_[i] = o;
+        values_[i] = V{};
+        ++count_;
+        return &values_[i];
+      }
+    }
+  }
+  void Grow();
+
+  Scheme_Object** keys_ = nullptr;
+  V* values_ = nullptr;
+  size_t cap_ = 0;
+  int shift_ = 64;  // 64 - log2(cap_)
+  size_t count_ = 0;
+};
+
+template <class V>
+void ObjectMap<V>::Grow() {
+  // 64 entries hold a typical printed datum without regrowing; doubling keeps insertion
+  // amortised O(1).
+  size_t cap = cap_ == 0 ? 64 : cap_ * 2;
+  auto n = static_cast<intptr_t>(cap);
+  size_t key_bytes = ArrayBytes(0, n, sizeof(Scheme_Object*), "keel printer");
+  auto* keys = static_cast<Scheme_Object**>(scheme_malloc_atomic(key_bytes));
+  std::memset(keys, 0, key_bytes);
+  auto* values = static_cast<V*>(scheme_malloc_atomic(ArrayBytes(0, n, sizeof(V), "keel printer")));
+  Scheme_Object** old_keys = keys_;
+  V* old_values = values_;
+  size_t old_cap = cap_;
+  keys_ = keys;
+  values_ = values;
+  cap_ = cap;
+  shift_ = 64 - std::countr_zero(cap);
+  count_ = 0;
+  for (size_t i = 0; i < old_cap; ++i) {
+    if (old_keys[i] != nullptr) *Place(old_keys[i]) = old_values[i];
+  }
+}
+
+// States of the pre-pass (one byte per value explored).
+constexpr uint8_t kOnPath = 1;    // being explored: reaching it again closes a cycle
+constexpr uint8_t kDone = 2;      // fully explored: not entered again
+constexpr uint8_t kLabelled = 4;  // reached again while on the path: printed with a label
+
+// Depth-first search over the compound values reachable from root, children in print order,
+// each entered once (so linear in the graph), marking in `marks` every value reached again
+// while it is on the current path. Every cycle holds such a value (the first of its members
+// the search enters), so printing that cuts at labels terminates. The explicit stack keeps deep
+// data off the C stack; a run of pairs linked by their cdrs shares one frame, so a long list
+// costs one frame. Stops after `budget` values (the marks found so far stand); true when a
+// value was labelled.
+class CycleFinder {
+ public:
+  explicit CycleFinder(ObjectMap<uint8_t>* marks) : marks_(marks) {}
+  bool Run(Scheme_Object* root, size_t budget);
+
+ private:
+  // Objects head, cdr(head), ... up to obj are on the path; next is obj's next child.
+  struct Frame {
+    Scheme_Object* head;
+    Scheme_Object* obj;
+    intptr_t next;
+  };
+
+  static bool NextChild(Frame* f, Scheme_Object** child);
+  void Push(Scheme_Object* o);
+  void Leave(const Frame& f);
+
+  ObjectMap<uint8_t>* marks_;
+  Frame* frames_ = nullptr;  // collectable atomic memory, like ObjectMap's arrays
+  size_t depth_ = 0;
+  size_t cap_ = 0;
+};
+
+bool CycleFinder::NextChild(Frame* f, Scheme_Object** child) {
+  Scheme_Object* o = f->obj;
+  intptr_t i = f->next++;
+  switch (SCHEME_TYPE(o)) {
+    case scheme_pair_type:
+    case scheme_mutable_pair_type:
+      if (i > 1) return false;
+      *child = i == 0 ? SCHEME_CAR(o) : SCHEME_CDR(o);
+      return true;
+    case scheme_vector_type:
+      if (i >= SCHEME_VEC_SIZE(o)) return false;
+      *child = SCHEME_VEC_ELS(o)[i];
+      return true;
+    default:  // a box
+      if (i > 0) return false;
+      *child = SCHEME_BOX_VAL(o);
+      return true;
+  }
+}
+
+void CycleFinder::Push(Scheme_Object* o) {
+  if (depth_ == cap_) {
+    // 64 frames cover ordinary nesting; doubling keeps pushes amortised O(1).
+    size_t cap = cap_ == 0 ? 64 : cap_ * 2;
+    size_t bytes = ArrayBytes(0, static_cast<intptr_t>(cap), sizeof(Frame), "keel printer");
+    auto* fresh = static_cast<Frame*>(scheme_malloc_atomic(bytes));
+    if (depth_ != 0) std::memcpy(fresh, frames_, depth_ * sizeof(Frame));
+    frames_ = fresh;
+    cap_ = cap;
+  }
+  frames_[depth_++] = Frame{o, o, 0};
+}
+
+// The frame's objects leave the path, keeping their labels.
+void CycleFinder::Leave(const Frame& f) {
+  for (Scheme_Object* p = f.head;; p = SCHEME_CDR(p)) {
+    uint8_t* mark = marks_->Find(p);
+    *mark = static_cast<uint8_t>((*mark & kLabelled) | kDone);
+    if (p == f.obj) break;
+  }
+}
+
+bool CycleFinder::Run(Scheme_Object* root, size_t budget) {
+  if (!IsCompound(root)) return false;
+  bool labelled = false;
+  *marks_->Insert(root) = kOnPath;
+  Push(root);
+  while (depth_ != 0) {
+    Frame* f = &frames_[depth_ - 1];
+    Scheme_Object* child;
+    if (!NextChild(f, &child)) {
+      Leave(*f);
+      --depth_;
+      continue;
+    }
+    if (!IsCompound(child)) continue;
+    uint8_t* mark = marks_->Insert(child);
+    if (*mark == 0) {
+      if (marks_->size() > budget) return labelled;
+      *mark = kOnPath;
+      if (f->next == 2 && IsAnyPair(f->obj) && IsAnyPair(child)) {
+        f->obj = child;  // child is f->obj's cdr: the run of pairs grows
+        f->next = 0;
+      } else {
+        Push(child);  // invalidates f
+      }
+    } else if ((*mark & kOnPath) != 0) {
+      *mark |= kLabelled;
+      labelled = true;
+    }
+  }
+  return labelled;
+}
+
+// Whether o is certainly acyclic, found without marking anything: a walk of every path from o
+// that ends within *budget compound values. Any cycle either is a run of pairs linked by their
+// cdrs (Brent's cycle check finds it) or passes through a car, element or box and so nests
+// deeper than kMaxDepth; either way the answer is false, as it is for shared data that costs
+// too many steps. Most printed data is a small tree, and this spares it the search's map.
+bool SurelyAcyclic(Scheme_Object* o, int depth, size_t* budget) {
+  while (IsCompound(o)) {
+    if (depth > kMaxDepth || *budget == 0) return false;
+    --*budget;
+    if (SCHEME_BOXP(o)) {
+      o = SCHEME_BOX_VAL(o);
+      ++depth;
+    } else if (SCHEME_VECTORP(o)) {
+      intptr_t n = SCHEME_VEC_SIZE(o);
+      for (intptr_t i = 0; i < n; ++i) {
+        if (!SurelyAcyclic(SCHEME_VEC_ELS(o)[i], depth + 1, budget)) return false;
+      }
+      return true;
+    } else {
+      Scheme_Object* tortoise = o;
+      for (size_t steps = 0, power = 1; IsAnyPair(o); o = SCHEME_CDR(o)) {
+        if (*budget == 0 || !SurelyAcyclic(SCHEME_CAR(o), depth + 1, budget)) return false;
+        --*budget;
+        if (SCHEME_CDR(o) == tortoise) return false;
+        if (++steps == power) {
+          tortoise = SCHEME_CDR(o);
+          power *= 2;
+          steps = 0;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// Prints one value. `max_bytes` bounds the work for a truncated print: once the text is longer,
+// the printer stops adding to it (Full()).
 class Printer {
  public:
-  explicit Printer(bool write) : write_(write) {}
+  Printer(bool write, size_t max_bytes) : write_(write), max_bytes_(max_bytes) {}
 
-  void Print(Scheme_Object* o, int depth);
+  // Labels o's cycles, then prints it.
+  void PrintTop(Scheme_Object* o);
   char* Finish(intptr_t* len) { return buf_.Finish(len); }
 
  private:
+  void FindLabels(Scheme_Object* o);
+  void Print(Scheme_Object* o, int depth);
+  bool Full() const { return buf_.size() > max_bytes_; }
+  bool Labelled(Scheme_Object* o) const;
+  bool PrintLabel(Scheme_Object* o);
   void PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, char open, char close);
   void PrintVector(Scheme_Object* o, int depth);
   void PrintChar(mzchar c);
@@ -101,12 +353,56 @@ class Printer {
   void PrintOpaque(Scheme_Type type);
 
   GcBuffer buf_;
+  // The labelled values: 0 until "#n=" is printed, then n + 1. Empty unless o is cyclic.
+  ObjectMap<intptr_t> labels_;
+  intptr_t labels_used_ = 0;
   bool write_;
+  size_t max_bytes_;
 };
 
+void Printer::PrintTop(Scheme_Object* o) {
+  FindLabels(o);
+  Print(o, 0);
+}
+
+// Out of line, so the search's map (one entry per compound value) is garbage once it returns.
+__attribute__((noinline)) void Printer::FindLabels(Scheme_Object* o) {
+  // A truncated print shows at most max_bytes_ + 1 compound values, each first met in the same
+  // order by the search, so exploring a few times that many finds every label the text can
+  // show (bar a deeper-than-kMaxDepth stretch the search enters and the printer does not).
+  size_t budget = max_bytes_ > SIZE_MAX / 4 ? SIZE_MAX : 4 * max_bytes_ + 4;
+  size_t walk = budget < kWalkSteps ? budget : kWalkSteps;
+  if (SurelyAcyclic(o, 0, &walk)) return;
+  ObjectMap<uint8_t> marks;
+  if (!CycleFinder(&marks).Run(o, budget)) return;
+  marks.ForEach([this](Scheme_Object* key, uint8_t mark) {
+    if ((mark & kLabelled) != 0) labels_.Insert(key);
+  });
+}
+
+bool Printer::Labelled(Scheme_Object* o) const {
+  return labels_.size() != 0 && labels_.Find(o) != nullptr;
+}
+
+// For a labelled value: its first occurrence prints "#n=" and returns false (print the value
+// next), a later one prints "#n#" and returns true (nothing more to print).
+bool Printer::PrintLabel(Scheme_Object* o) {
+  intptr_t* label = labels_.Find(o);
+  if (label == nullptr) return false;
+  bool seen = *label != 0;
+  if (!seen) *label = ++labels_used_;
+  char text[32];
+  int len = std::snprintf(text, sizeof text, "#%jd%c", static_cast<intmax_t>(*label - 1),
+                          seen ? '#' : '=');
+  buf_.Append(text, static_cast<size_t>(len));
+  return seen;
+}
+
 void Printer::Print(Scheme_Object* o, int depth) {
+  if (Full()) return;
   if (o == nullptr) return buf_.Append("#<null>");
   if (depth > kMaxDepth) return buf_.Append("...");
+  if (labels_.size() != 0 && IsCompound(o) && PrintLabel(o)) return;
   switch (SCHEME_TYPE(o)) {
     case scheme_integer_type:
     case scheme_bignum_type: return PrintInteger(o);
@@ -131,25 +427,16 @@ void Printer::Print(Scheme_Object* o, int depth) {
   }
 }
 
-// A proper or dotted list. The cdr chain is followed with a second, half-speed pointer: when
-// they meet, the list is cyclic and the rest prints as "...".
+// A proper or dotted list. A labelled cdr ends the run after a dot ("(1 . #0=(2 . #0#))"): its
+// label needs a datum of its own.
 void Printer::PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, char open,
                             char close) {
   buf_.Append(open);
-  Scheme_Object* slow = o;
-  bool first = true;
-  for (size_t step = 0;; ++step) {
+  for (bool first = true;; first = false) {
     if (!first) buf_.Append(' ');
-    first = false;
     Print(SCHEME_CAR(o), depth + 1);
     o = SCHEME_CDR(o);
-    if (o == nullptr || !SCHEME_OBJ_TYPEP(o, pair_type)) break;
-    if (step & 1) slow = SCHEME_CDR(slow);
-    if (o == slow) {
-      buf_.Append(" ...");
-      o = scheme_null;
-      break;
-    }
+    if (o == nullptr || !SCHEME_OBJ_TYPEP(o, pair_type) || Labelled(o) || Full()) break;
   }
   if (o != scheme_null) {
     buf_.Append(" . ");
@@ -161,7 +448,7 @@ void Printer::PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, 
 void Printer::PrintVector(Scheme_Object* o, int depth) {
   buf_.Append("#(");
   intptr_t n = SCHEME_VEC_SIZE(o);
-  for (intptr_t i = 0; i < n; ++i) {
+  for (intptr_t i = 0; i < n && !Full(); ++i) {
     if (i != 0) buf_.Append(' ');
     Print(SCHEME_VEC_ELS(o)[i], depth + 1);
   }
@@ -311,19 +598,40 @@ size_t EscapeStringChar(mzchar c, char* out) {
   return c <= 0xFFFF ? HexEscape('u', c, 4, out) : HexEscape('U', c, 8, out);
 }
 
+char* PrintLimited(Scheme_Object* o, bool write, size_t max_chars, intptr_t* len) {
+  // No character takes more than 4 bytes, so a text past 4 * max_chars bytes is too long.
+  Printer printer(write, 4 * max_chars);
+  printer.PrintTop(o);
+  intptr_t n = 0;
+  char* s = printer.Finish(&n);
+  size_t chars = 0;
+  size_t cut = 0;  // where character max_chars - 3 starts
+  for (intptr_t i = 0; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;  // UTF-8 continuation
+    if (chars == max_chars - 3) cut = static_cast<size_t>(i);
+    ++chars;
+  }
+  if (chars > max_chars) {  // at least 4 characters from `cut` on: room for "..." and a NUL
+    std::memcpy(s + cut, "...", 4);
+    n = static_cast<intptr_t>(cut + 3);
+  }
+  if (len != nullptr) *len = n;
+  return s;
+}
+
 }  // namespace keel::rt
 
 extern "C" {
 
 char* scheme_write_to_string(Scheme_Object* obj, intptr_t* len) {
-  keel::rt::Printer printer(true);
-  printer.Print(obj, 0);
+  keel::rt::Printer printer(true, SIZE_MAX);
+  printer.PrintTop(obj);
   return printer.Finish(len);
 }
 
 char* scheme_display_to_string(Scheme_Object* obj, intptr_t* len) {
-  keel::rt::Printer printer(false);
-  printer.Print(obj, 0);
+  keel::rt::Printer printer(false, SIZE_MAX);
+  printer.PrintTop(obj);
   return printer.Finish(len);
 }
 

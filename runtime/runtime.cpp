@@ -20,14 +20,17 @@ Runtime::Runtime(gc::Collector& collector) : collector_(collector), symbols_(col
   collector.roots().AddRange(&env_, &env_ + 1, false, "keel runtime");
 }
 
+// The root range lives in this object, which may go before its collector does (thread exit).
+Runtime::~Runtime() { collector_.roots().RemoveRanges(&env_, &env_ + 1); }
+
 Runtime& Runtime::CreateFor(gc::Collector& collector) {
   auto* rt = new Runtime(collector);
   collector.SetClient(rt, &Runtime::Destroy);
   return *rt;
 }
 
-// Runs while the collector is being destroyed: touches only the Runtime's own memory (the
-// root range and the weak callback go away with the collector).
+// Runs while the collector is being destroyed or retired (thread exit); the collector still
+// exists, and the destructor takes back the root range and the weak callback.
 void Runtime::Destroy(void* runtime) { delete static_cast<Runtime*>(runtime); }
 
 }  // namespace keel::rt

@@ -45,7 +45,7 @@ class Runtime {
 
  private:
   explicit Runtime(gc::Collector& collector);
-  ~Runtime() = default;
+  ~Runtime();
   static Runtime& CreateFor(gc::Collector& collector);
   static void Destroy(void* runtime);
 

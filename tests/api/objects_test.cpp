@@ -69,6 +69,9 @@ KEEL_TEST_NOINLINE Scheme_Object* BignumHoldingAddress(Hidden* target) {
 void MakeNegativeVector(void*) { scheme_make_vector(-1, scheme_null); }
 void MakeHugeVector(void*) { scheme_make_vector(PTRDIFF_MAX / 4, scheme_null); }
 void AppendNonString(void*) { scheme_append_char_string(scheme_null, scheme_null); }
+void ReadBignumNullBytes(void*) { scheme_read_bignum_bytes(nullptr, 0, 10); }
+void ReadBignumNullChars(void*) { scheme_read_bignum(nullptr, 0, 10); }
+void ReadBignumNegativeOffset(void*) { scheme_read_bignum_bytes("12", -1, 10); }
 
 }  // namespace
 
@@ -317,6 +320,21 @@ BOOST_AUTO_TEST_CASE(integers_and_bignums) {
   BOOST_TEST(std::string(scheme_bignum_to_string(w, 2)).size() == 68u);  // '-' and 67 bits
   BOOST_TEST(std::string(scheme_bignum_to_string(scheme_make_integer(-255), 16)) == "-ff");
   BOOST_TEST(std::string(scheme_bignum_to_string(scheme_make_integer(0), 10)) == "0");
+}
+
+// docs/api.md: a NULL string is a caller error that raises; only text that is not an integer
+// gives #f.
+BOOST_AUTO_TEST_CASE(reading_a_bignum_from_null_raises) {
+  auto bytes = RunWithErrorHandler(ReadBignumNullBytes, nullptr);
+  BOOST_TEST(bytes.escaped);
+  BOOST_TEST(!bytes.out_of_memory);
+  BOOST_TEST(bytes.message == "scheme_read_bignum_bytes: the string is NULL");
+  auto chars = RunWithErrorHandler(ReadBignumNullChars, nullptr);
+  BOOST_TEST(chars.escaped);
+  BOOST_TEST(chars.message == "scheme_read_bignum: the string is NULL");
+  auto offset = RunWithErrorHandler(ReadBignumNegativeOffset, nullptr);
+  BOOST_TEST(offset.escaped);
+  BOOST_TEST(offset.message == "scheme_read_bignum_bytes: offset must be non-negative, given -1");
 }
 
 BOOST_AUTO_TEST_CASE(equal_is_structural) {

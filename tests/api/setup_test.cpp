@@ -12,6 +12,7 @@
 #include "scheme.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
+#include "support/scheme_values.h"
 
 namespace {
 
@@ -20,7 +21,9 @@ using keel_test::ChildResult;
 using keel_test::CollectClean;
 using keel_test::HasPatternAt;
 using keel_test::Hidden;
+using keel_test::BuildList;
 using keel_test::IsLiveObjectStart;
+using keel_test::ListIsIota;
 using keel_test::RunInChild;
 using keel_test::WasFreed;
 
@@ -36,20 +39,6 @@ struct MainSeen {
   bool allocation_works = false;
 };
 MainSeen g_main_seen;
-
-KEEL_TEST_NOINLINE Scheme_Object* BuildList(int n) {
-  Scheme_Object* list = scheme_null;
-  for (int i = n - 1; i >= 0; --i) list = scheme_make_pair(scheme_make_integer(i), list);
-  return list;
-}
-
-KEEL_TEST_NOINLINE bool ListIsIota(Scheme_Object* list, int n) {
-  for (int i = 0; i < n; ++i) {
-    if (!SCHEME_PAIRP(list) || SCHEME_CAR(list) != scheme_make_integer(i)) return false;
-    list = SCHEME_CDR(list);
-  }
-  return SCHEME_NULLP(list);
-}
 
 int RecordingMain(Scheme_Env* env, int argc, char** argv) {
   g_main_seen.calls++;

@@ -15,18 +15,13 @@
 #include "scheme.h"
 #include "support/child_process.h"
 #include "support/scheme_escape.h"
+#include "support/scheme_values.h"
 
 namespace {
 
 using keel_test::RunInChild;
 using keel_test::RunWithErrorHandler;
-
-std::string Written(Scheme_Object* o) {
-  intptr_t len = -1;
-  char* s = scheme_write_to_string(o, &len);
-  BOOST_TEST(static_cast<size_t>(len) == std::strlen(s));
-  return std::string(s, static_cast<size_t>(len));
-}
+using keel_test::Written;
 
 std::string Displayed(Scheme_Object* o) { return scheme_display_to_string(o, nullptr); }
 
@@ -199,13 +194,11 @@ BOOST_AUTO_TEST_CASE(compound) {
 BOOST_AUTO_TEST_CASE(cycles_and_depth_are_bounded) {
   Scheme_Object* cyc = scheme_make_pair(Int(1), scheme_make_pair(Int(2), scheme_null));
   SCHEME_CDR(SCHEME_CDR(cyc)) = cyc;
-  std::string s = Written(cyc);
-  BOOST_TEST(s.find("...") != std::string::npos);
-  BOOST_TEST(s.size() < 100u);
+  BOOST_TEST(Written(cyc) == "#0=(1 2 . #0#)");
 
   Scheme_Object* box = scheme_box(scheme_null);
   SCHEME_SET_BOX(box, box);
-  BOOST_TEST(Written(box).find("...") != std::string::npos);
+  BOOST_TEST(Written(box) == "#0=#&#0#");
 
   Scheme_Object* deep = scheme_null;
   for (int i = 0; i < 100000; ++i) deep = scheme_make_pair(deep, scheme_null);

@@ -3,7 +3,11 @@
 #define BOOST_TEST_MODULE keel_misuse_tests
 #include <boost/test/unit_test.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -41,6 +45,21 @@ BOOST_AUTO_TEST_CASE(freeing_a_pointer_that_is_not_an_immobile_box) {
         return kMisuseNotDetected;
       },
       "immobile box");
+}
+
+// A pointer into the middle of a live box (here one byte past its start) must not free that
+// box: freeing it would chain a misaligned free box and overwrite the neighbouring box.
+BOOST_AUTO_TEST_CASE(freeing_a_misaligned_pointer_into_an_immobile_box) {
+  ExpectAbortWithMessage(
+      [] {
+        void** box = scheme_malloc_immobile_box(scheme_malloc(32));
+        void** next = scheme_malloc_immobile_box(scheme_malloc(32));
+        auto* inside = reinterpret_cast<void**>(reinterpret_cast<char*>(box) + 1);
+        scheme_free_immobile_box(inside);
+        scheme_free_immobile_box(next);
+        return kMisuseNotDetected;
+      },
+      "is not the start of an immobile box");
 }
 
 BOOST_AUTO_TEST_CASE(gc_ptr_ok_without_dont_gc_ptr) {
@@ -87,6 +106,55 @@ BOOST_AUTO_TEST_CASE(registering_a_static_twice_with_mz_register_static) {
         return kMisuseNotDetected;
       },
       "already registered");
+}
+
+// A root range that is not mapped used to be accepted, and the next collection died of a bare
+// SIGSEGV while scanning it.
+void* UnmappedRange(size_t pages, size_t mapped_pages) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* p = mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  munmap(static_cast<char*>(p) + mapped_pages * page, (pages - mapped_pages) * page);
+  return p;
+}
+
+BOOST_AUTO_TEST_CASE(gc_add_roots_of_unmapped_memory) {
+  ExpectAbortWithMessage(
+      [] {
+        GC_INIT();
+        char* p = static_cast<char*>(UnmappedRange(4, 0));
+        GC_add_roots(p, p + 4 * sysconf(_SC_PAGESIZE));
+        GC_gcollect();
+        return kMisuseNotDetected;
+      },
+      "GC_add_roots: the range");
+  // Partly mapped: the message names the first unmapped page.
+  keel_test::ChildResult r = ExpectAbortWithMessage(
+      [] {
+        GC_INIT();
+        char* p = static_cast<char*>(UnmappedRange(4, 2));
+        std::fprintf(stderr, "hole at %p\n", static_cast<void*>(p + 2 * sysconf(_SC_PAGESIZE)));
+        GC_add_roots(p + 16, p + 4 * sysconf(_SC_PAGESIZE) - 16);
+        GC_gcollect();
+        return kMisuseNotDetected;
+      },
+      "is not mapped memory");
+  size_t at = r.err.find("hole at ");
+  if (at != std::string::npos) {
+    std::string hole = r.err.substr(at + 8, r.err.find('\n', at) - at - 8);
+    BOOST_TEST(r.err.find("nothing is mapped at " + hole) != std::string::npos, r.Describe());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(registering_unmapped_memory_as_a_static) {
+  ExpectAbortWithMessage(
+      [] {
+        char* p = static_cast<char*>(UnmappedRange(2, 0));
+        scheme_register_static(p, 64);
+        scheme_collect_garbage();
+        return kMisuseNotDetected;
+      },
+      "scheme_register_static: the range");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -145,6 +213,36 @@ BOOST_AUTO_TEST_CASE(gc_free_twice) {
         return kMisuseNotDetected;
       },
       "GC_free");
+}
+
+// Objects of 100 KB to 1 MiB are runs of pages in a shared chunk; once freed, their pages are
+// free pages, and a second GC_free must say so rather than "points into the middle".
+BOOST_AUTO_TEST_CASE(gc_free_twice_of_a_big_object) {
+  for (size_t n : {size_t{100000}, size_t{500000}, size_t{1000000}}) {
+    ExpectAbortWithMessage(
+        [n] {
+          void* p = GC_malloc(n);
+          GC_free(p);
+          GC_free(p);
+          return kMisuseNotDetected;
+        },
+        "freed twice");
+  }
+}
+
+// Freeing the last object of an uncollectable page gives the page back at once, so a second
+// GC_free finds a free page rather than a free slot.
+BOOST_AUTO_TEST_CASE(gc_free_twice_of_the_last_uncollectable_object_of_a_page) {
+  ExpectAbortWithMessage(
+      [] {
+        GC_INIT();
+        void* p[8];
+        for (void*& q : p) q = GC_malloc_uncollectable(8000);  // two to a 16 KiB page
+        for (void* q : p) GC_free(q);
+        GC_free(p[0]);
+        return kMisuseNotDetected;
+      },
+      "freed twice");
 }
 
 BOOST_AUTO_TEST_CASE(gc_free_of_null_is_allowed) {

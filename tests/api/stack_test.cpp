@@ -1,0 +1,222 @@
+// stack_test.cpp: which stacks a collection scans, as an extension that runs fibers or
+// coroutines sees it: ucontext fibers on mmap'ed and malloc'ed stacks that allocate and collect
+// (keel_gc_enter_stack / keel_gc_leave_stack around each switch), objects that only the
+// suspended caller's frame holds, a fiber that yields with objects in its frame
+// (keel_gc_add_stack), a fiber inside a fiber, a fiber that names its stack the Racket way
+// (scheme_set_stack_bounds), and the warning for an impossible scheme_set_stack_base.
+// docs/api.md "Fibers and coroutines".
+#include <boost/test/unit_test.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gc.h"
+#include "keel_gc.h"
+#include "scheme.h"
+#include "support/child_process.h"
+#include "support/fiber.h"
+#include "support/gc_probe.h"
+#include "support/scheme_values.h"
+
+namespace {
+
+using keel_test::ChildResult;
+using keel_test::Fiber;
+using keel_test::Hidden;
+using keel_test::BuildList;
+using keel_test::IsLiveObjectStart;
+using keel_test::ListIsIota;
+using keel_test::StackSource;
+
+constexpr int kLength = 2000;  // pairs: several pages of them
+
+// Three collections from wherever this runs, through scheme.h and gc.h by turns, each after
+// some garbage and with stale stack and scratch registers cleared.
+KEEL_TEST_NOINLINE void CollectThrice() {
+  for (int i = 0; i < 3; ++i) {
+    keel_test::AllocateGarbage();
+    keel_test::ClearStack();
+    keel_test::ZeroScratchRegisters();
+    if (i % 2 == 0) {
+      scheme_collect_garbage();
+    } else {
+      GC_gcollect();
+    }
+  }
+}
+
+// What a fiber found, kept in the test's frame (addresses disguised).
+struct Findings {
+  Hidden list;
+  uint64_t collections = 0;
+  bool list_live = false;
+  bool list_intact = false;
+  bool heap_sound = false;
+};
+
+// A list that only this fiber's frame refers to lives through collections run on the fiber.
+void AllocateAndCollect(Fiber& self) {
+  auto* f = static_cast<Findings*>(self.data());
+  Scheme_Object* volatile list = BuildList(kLength);
+  f->list = Hidden(list);
+  const uint64_t before = keel_test::CollectionCount();
+  CollectThrice();
+  f->collections = keel_test::CollectionCount() - before;
+  f->list_live = IsLiveObjectStart(f->list);
+  f->list_intact = ListIsIota(list, kLength);
+  f->heap_sound = keel_gc_verify_heap() == 0;
+}
+
+void CheckFindings(const Findings& f) {
+  BOOST_TEST(f.collections >= 3u);
+  BOOST_TEST(f.list_live, "the fiber's list was collected while its frame held it");
+  BOOST_TEST(f.list_intact);
+  BOOST_TEST(f.heap_sound);
+}
+
+void CollectOnly(Fiber&) { CollectThrice(); }
+
+// The list lives only in this frame, which is suspended while the fiber collects.
+KEEL_TEST_NOINLINE bool HeldWhileFiberCollects(StackSource source) {
+  Scheme_Object* volatile held = BuildList(kLength);
+  std::unique_ptr<Fiber> fiber(new Fiber(CollectOnly, nullptr, source));
+  fiber->Resume();
+  return fiber->done() && IsLiveObjectStart(Hidden(held)) && ListIsIota(held, kLength);
+}
+
+struct YieldFindings {
+  Hidden list;
+  bool intact_after_resume = false;
+};
+
+void AllocateYieldCheck(Fiber& self) {
+  auto* f = static_cast<YieldFindings*>(self.data());
+  Scheme_Object* volatile list = BuildList(kLength);
+  f->list = Hidden(list);
+  self.Yield();
+  f->intact_after_resume = ListIsIota(list, kLength);
+}
+
+struct NestedFindings {
+  Findings inner;
+  bool outer_list_live = false;
+};
+
+void InnerFiber(Fiber& self) { AllocateAndCollect(self); }
+
+// Runs a further fiber while its own list waits in this frame.
+void OuterFiber(Fiber& self) {
+  auto* n = static_cast<NestedFindings*>(self.data());
+  Scheme_Object* volatile list = BuildList(kLength);
+  std::unique_ptr<Fiber> inner(new Fiber(InnerFiber, &n->inner, StackSource::kMalloc));
+  inner->Resume();
+  n->outer_list_live = inner->done() && IsLiveObjectStart(Hidden(list)) && ListIsIota(list, kLength);
+}
+
+KEEL_TEST_NOINLINE bool HeldWhileNestedFibersCollect(NestedFindings* n) {
+  Scheme_Object* volatile held = BuildList(kLength);
+  std::unique_ptr<Fiber> outer(new Fiber(OuterFiber, n, StackSource::kMmap));
+  outer->Resume();
+  return outer->done() && IsLiveObjectStart(Hidden(held)) && ListIsIota(held, kLength);
+}
+
+BOOST_FIXTURE_TEST_SUITE(stacks, keel_test::CleanStackFixture)
+
+BOOST_AUTO_TEST_CASE(fiber_on_an_mmap_stack_allocates_and_collects) {
+  Findings f;
+  std::unique_ptr<Fiber> fiber(new Fiber(AllocateAndCollect, &f, StackSource::kMmap));
+  fiber->Resume();
+  BOOST_TEST(fiber->done());
+  CheckFindings(f);
+}
+
+BOOST_AUTO_TEST_CASE(fiber_on_a_malloc_stack_allocates_and_collects) {
+  Findings f;
+  std::unique_ptr<Fiber> fiber(new Fiber(AllocateAndCollect, &f, StackSource::kMalloc));
+  fiber->Resume();
+  BOOST_TEST(fiber->done());
+  CheckFindings(f);
+}
+
+BOOST_AUTO_TEST_CASE(suspended_callers_frame_keeps_objects_while_a_fiber_collects) {
+  BOOST_TEST(HeldWhileFiberCollects(StackSource::kMmap));
+  BOOST_TEST(HeldWhileFiberCollects(StackSource::kMalloc));
+}
+
+BOOST_AUTO_TEST_CASE(fibers_nest) {
+  NestedFindings n;
+  BOOST_TEST(HeldWhileNestedFibersCollect(&n), "the main stack's list did not survive");
+  BOOST_TEST(n.outer_list_live, "the outer fiber's list did not survive");
+  CheckFindings(n.inner);
+}
+
+BOOST_AUTO_TEST_CASE(yielded_fiber_keeps_its_objects_through_keel_gc_add_stack) {
+  for (StackSource source : {StackSource::kMmap, StackSource::kMalloc}) {
+    YieldFindings f;
+    std::unique_ptr<Fiber> fiber(new Fiber(AllocateYieldCheck, &f, source));
+    fiber->Resume();
+    BOOST_TEST_REQUIRE(!fiber->done());
+    keel_gc_add_stack(fiber->lo(), fiber->hi());
+    CollectThrice();  // on the main stack, with the fiber suspended
+    BOOST_TEST(IsLiveObjectStart(f.list), "a list only the yielded fiber holds was collected");
+    fiber->Resume();
+    keel_gc_remove_stack(fiber->lo());
+    BOOST_TEST(fiber->done());
+    BOOST_TEST(f.intact_after_resume);
+  }
+}
+
+// The Racket way: the fiber names its own stack, and the thread's again before switching back.
+// The suspended caller is not scanned meanwhile, so it holds nothing.
+void NamedBySetStackBounds(Fiber& self) {
+  scheme_set_stack_bounds(static_cast<char*>(self.hi()) - sizeof(void*), self.lo(), 0);
+  AllocateAndCollect(self);
+  scheme_set_stack_base(nullptr, 0);
+}
+
+BOOST_AUTO_TEST_CASE(scheme_set_stack_bounds_names_a_fiber_stack) {
+  ChildResult r = keel_test::RunInChild([] {
+    keel_test::ChildChecks checks;
+    keel_shutdown();
+    Findings f;
+    std::unique_ptr<Fiber> fiber(new Fiber(NamedBySetStackBounds, &f, StackSource::kMmap));
+    fiber->Resume(/*tell_keel=*/false);
+    KEEL_CHILD_CHECK(checks, fiber->done());
+    KEEL_CHILD_CHECK(checks, f.collections >= 3u);
+    KEEL_CHILD_CHECK(checks, f.list_live);
+    KEEL_CHILD_CHECK(checks, f.list_intact);
+    KEEL_CHILD_CHECK(checks, f.heap_sound);
+    CollectThrice();  // back on the thread's own stack
+    KEEL_CHILD_CHECK(checks, keel_gc_verify_heap() == 0);
+    return checks.ExitCode();
+  });
+  BOOST_TEST(r.ExitedWith(0), r.Describe());
+}
+
+// A base far below every stack pointer a collection will have, though on the thread's stack:
+// nothing between would be a root. Keel warns once and scans the thread's stack instead.
+KEEL_TEST_NOINLINE int CollectWithImpossibleBase() {
+  Scheme_Object* volatile list = BuildList(kLength);
+  char here = 0;
+  scheme_set_stack_base(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(&here) - (uintptr_t{256} << 10)), 0);
+  CollectThrice();
+  return IsLiveObjectStart(Hidden(list)) && ListIsIota(list, kLength) ? 0 : 1;
+}
+
+BOOST_AUTO_TEST_CASE(impossible_stack_base_warns_once_and_keeps_stack_roots) {
+  ChildResult r = keel_test::RunInChild([] {
+    keel_shutdown();
+    return CollectWithImpossibleBase();
+  });
+  BOOST_TEST(r.ExitedWith(0), "a list held by the stack was collected; " << r.Describe());
+  const std::string warning = "impossible stack base";
+  size_t first = r.err.find(warning);
+  BOOST_TEST(first != std::string::npos, r.Describe());
+  BOOST_TEST(r.err.find(warning, first + 1) == std::string::npos, "warned more than once; " << r.Describe());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
