@@ -11,10 +11,12 @@ set -euo pipefail
 #   libboost-context-dev  green threads (runtime/)
 #   libboost-test-dev     the test suites (tests/)
 #   libgmp-dev            bignums (runtime/)
+#   valgrind              the valgrind tests (tests/valgrind/) and its headers, with which the
+#                         conservative scan marks the words it reads as defined under valgrind
 #   libgc-dev libmimalloc-dev hyperfine python3   the benchmarks (bench/, scripts/bench.sh)
 packages=(
   build-essential g++ cmake pkg-config
-  libffi-dev libboost-context-dev libboost-test-dev libgmp-dev
+  libffi-dev libboost-context-dev libboost-test-dev libgmp-dev valgrind
   libgc-dev libmimalloc-dev hyperfine python3
 )
 

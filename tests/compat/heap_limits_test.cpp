@@ -188,6 +188,12 @@ BOOST_AUTO_TEST_CASE(a_heap_limit_of_one_mib_works) {
 BOOST_AUTO_TEST_CASE(page_map_entries_of_a_freed_big_object_are_given_back) {
   uint64_t size = std::min<uint64_t>(16 * kGiB, MachineBytes() / 2 / kGiB * kGiB);
   if (size < 4 * kGiB) return;  // too small a machine to see the difference
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps shadow and quarantine pages resident around the free: RSS says
+  // nothing about the collector there (the other RSS checks are left out of that run too).
+  BOOST_TEST_MESSAGE("RSS check skipped under AddressSanitizer");
+  return;
+#endif
   ChildResult r = RunInChild([size] {
     ChildChecks checks;
     const size_t entry_bytes = size / (16 * 1024) * sizeof(void*);
