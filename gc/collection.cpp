@@ -222,7 +222,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const bool renewed = barrier_->Stale();
   if (renewed) RenewBarrier();
   const bool protect = !orphan_ && MayProtect();
-  const bool major = want_major || renewed || !protect || pages_open_ || orphan_ ||
+  const bool major = want_major || renewed || !protect || pages_open_ ||
                      barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   const bool ages = !major && policy_.AgeNextMinor();
   in_collection_ = true;

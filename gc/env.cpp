@@ -62,12 +62,6 @@ void Reject(const char* name, const char* value, const char* problem, const std:
   Warn("%s ignored: %s; expected %s", key.c_str(), problem, expected.c_str());
 }
 
-std::string Format(const char* fmt, unsigned long long a, unsigned long long b) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, fmt, a, b);
-  return buf;
-}
-
 }  // namespace
 
 EnvError ParseCount(const char* text, uint64_t* out) {
@@ -117,24 +111,32 @@ const char* EnvText(const char* name) {
 
 bool EnvFlag(const char* name) { return EnvText(name) != nullptr; }
 
-uint64_t EnvCount(const char* name, uint64_t fallback, uint64_t lo, uint64_t hi) {
+namespace {
+
+// Reads an unsigned variable with `parse`. A value that does not parse or lies outside [lo, hi]
+// is rejected; the warning expects "<what> from <lo> to <hi><how>".
+uint64_t EnvUnsigned(const char* name, uint64_t fallback, uint64_t lo, uint64_t hi,
+                     EnvError (*parse)(const char*, uint64_t*), const char* what, const char* how) {
   const char* v = EnvText(name);
   if (v == nullptr) return fallback;
   uint64_t n = 0;
-  EnvError e = ParseCount(v, &n);
+  EnvError e = parse(v, &n);
   if (e == EnvError::kNone && n >= lo && n <= hi) return n;
-  Reject(name, v, Describe(e), Format("a whole number from %llu to %llu", lo, hi));
+  char expected[160];
+  std::snprintf(expected, sizeof expected, "%s from %llu to %llu%s", what, static_cast<unsigned long long>(lo),
+                static_cast<unsigned long long>(hi), how);
+  Reject(name, v, Describe(e), expected);
   return fallback;
 }
 
+}  // namespace
+
+uint64_t EnvCount(const char* name, uint64_t fallback, uint64_t lo, uint64_t hi) {
+  return EnvUnsigned(name, fallback, lo, hi, ParseCount, "a whole number", "");
+}
+
 uint64_t EnvBytes(const char* name, uint64_t fallback, uint64_t lo, uint64_t hi) {
-  const char* v = EnvText(name);
-  if (v == nullptr) return fallback;
-  uint64_t n = 0;
-  EnvError e = ParseBytes(v, &n);
-  if (e == EnvError::kNone && n >= lo && n <= hi) return n;
-  Reject(name, v, Describe(e), Format("a byte count from %llu to %llu (digits, then optionally K, M, G or T)", lo, hi));
-  return fallback;
+  return EnvUnsigned(name, fallback, lo, hi, ParseBytes, "a byte count", " (digits, then optionally K, M, G or T)");
 }
 
 double EnvNumber(const char* name, double fallback, double lo, double hi) {

@@ -11,12 +11,6 @@
 
 namespace keel::gc {
 
-struct OrphanAccess {
-  static void Destroy(Collector* c) { Orphanage::Destroy(c); }
-};
-
-void Orphanage::Destroy(Collector* c) { delete c; }
-
 namespace {
 
 struct Orphan {
@@ -39,27 +33,26 @@ size_t FindOwner(const void* p) {
   return kNone;
 }
 
-// Collects one orphan; destroys it and returns true when it holds nothing any more. g_mu held.
-bool CollectAndMaybeDestroy(Orphan& o) {
-  o.changed = false;
-  o.collector->Collect(KEEL_GC_REASON_EXPLICIT);
-  o.collector->ReleaseMemory();
-  if (o.collector->HoldsMemory()) return false;
-  OrphanAccess::Destroy(o.collector);
+}  // namespace
+
+bool Orphanage::CollectOrDestroy(Collector* c) {
+  c->Collect(KEEL_GC_REASON_EXPLICIT);
+  c->ReleaseMemory();
+  if (c->HoldsMemory()) return false;
+  delete c;
   return true;
 }
 
-// After a free into the orphan at index i. With no explicit root left (uncollectable object,
-// immobile box, pin), only statics can keep anything, so it is collected now and destroyed if
-// empty; otherwise at the next major collection of any thread.
-void AfterFree(size_t i) {
+// With no explicit root left (uncollectable object, immobile box, pin), only statics can keep
+// anything, so the orphan is collected now and destroyed if empty; otherwise at the next major
+// collection of any thread.
+void Orphanage::AfterFree(size_t i) {
   Orphan& o = g_orphans[i];
   o.changed = true;
   if (o.collector->HasExplicitRoots()) return;
-  if (CollectAndMaybeDestroy(o)) g_orphans.erase(g_orphans.begin() + static_cast<std::ptrdiff_t>(i));
+  o.changed = false;
+  if (CollectOrDestroy(o.collector)) g_orphans.erase(g_orphans.begin() + static_cast<std::ptrdiff_t>(i));
 }
-
-}  // namespace
 
 void Orphanage::Adopt(Collector* c) {
   std::lock_guard<std::mutex> lock(g_mu);
@@ -101,7 +94,11 @@ bool Orphanage::Unpin(void* p) {
 
 void Orphanage::CollectChanged() {
   std::lock_guard<std::mutex> lock(g_mu);
-  std::erase_if(g_orphans, [](Orphan& o) { return o.changed && CollectAndMaybeDestroy(o); });
+  std::erase_if(g_orphans, [](Orphan& o) {
+    if (!o.changed) return false;
+    o.changed = false;
+    return CollectOrDestroy(o.collector);
+  });
 }
 
 size_t Orphanage::CountForTesting() {

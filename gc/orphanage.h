@@ -30,8 +30,10 @@ class Orphanage {
   static size_t CountForTesting();
 
  private:
-  friend struct OrphanAccess;
-  static void Destroy(Collector* c);
+  // Collects c and destroys it when it holds nothing any more (true then). Lock held.
+  static bool CollectOrDestroy(Collector* c);
+  // After a free into the orphan at index i of the registry. Lock held.
+  static void AfterFree(size_t i);
 };
 
 }  // namespace keel::gc

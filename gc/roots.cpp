@@ -175,13 +175,9 @@ void** Roots::NewImmobileBox(void* p) {
   }
   auto* box = reinterpret_cast<uintptr_t*>(free_box_);
   free_box_ = *box & ~uintptr_t{1};
-  for (BoxSlab* s : box_slabs_) {
-    if (box >= s->words && box < s->words + BoxSlab::kBoxes) {
-      size_t i = static_cast<size_t>(box - s->words);
-      s->live[i >> 6] |= uint64_t{1} << (i & 63);
-      break;
-    }
-  }
+  BoxSlab* s = SlabHolding(reinterpret_cast<uintptr_t>(box));
+  size_t i = static_cast<size_t>(box - s->words);
+  s->live[i >> 6] |= uint64_t{1} << (i & 63);
   *box = reinterpret_cast<uintptr_t>(p);
   return reinterpret_cast<void**>(box);
 }
@@ -190,9 +186,8 @@ void Roots::FreeImmobileBox(void** b) {
   // Compared as addresses, not as uintptr_t*: b may be misaligned, and only an exact box start
   // may be freed (anything else would put a misaligned box on the free list).
   auto addr = reinterpret_cast<uintptr_t>(b);
-  for (BoxSlab* s : box_slabs_) {
+  if (BoxSlab* s = SlabHolding(addr)) {
     auto lo = reinterpret_cast<uintptr_t>(s->words);
-    if (addr < lo || addr >= lo + sizeof s->words) continue;
     size_t i = (addr - lo) / sizeof(uintptr_t);
     if ((addr - lo) % sizeof(uintptr_t) != 0) {
       Fatal("scheme_free_immobile_box: %p is not the start of an immobile box (it points %zu bytes into box %p)",
@@ -212,12 +207,14 @@ void Roots::FreeImmobileBox(void** b) {
   Fatal("scheme_free_immobile_box: %p is not an immobile box of this place", static_cast<void*>(b));
 }
 
-bool Roots::HoldsBox(void** b) const {
-  auto* box = reinterpret_cast<uintptr_t*>(b);
-  for (const BoxSlab* s : box_slabs_) {
-    if (box >= s->words && box < s->words + BoxSlab::kBoxes) return true;
+bool Roots::HoldsBox(void** b) const { return SlabHolding(reinterpret_cast<uintptr_t>(b)) != nullptr; }
+
+Roots::BoxSlab* Roots::SlabHolding(uintptr_t addr) const {
+  for (BoxSlab* s : box_slabs_) {
+    auto lo = reinterpret_cast<uintptr_t>(s->words);
+    if (addr >= lo && addr < lo + sizeof s->words) return s;
   }
-  return false;
+  return nullptr;
 }
 
 size_t Roots::live_boxes() const {

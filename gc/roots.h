@@ -123,6 +123,8 @@ class Roots {
   unsigned long long dl_subs_ = ~0ull;
 
   struct BoxSlab;
+  // The slab whose boxes cover byte address addr, or nullptr.
+  BoxSlab* SlabHolding(uintptr_t addr) const;
   std::vector<BoxSlab*> box_slabs_;
   uintptr_t free_box_ = 0;  // tagged free-list head (docs/design/roots.md .sol.boxes)
 
