@@ -28,7 +28,7 @@ namespace {
 using keel_test::Hidden;
 
 // Old holders, each with slots for young objects that only the holder references.
-constexpr int kHolders = 2000;
+constexpr int kHolders = 1000;
 constexpr int kSlots = 4;
 constexpr size_t kYoungBytes = 176;  // one size class, so churn reuses the freed slots
 
