@@ -76,15 +76,31 @@ class Barrier {
     return n;
   }
   void CountFault() { faults_.fetch_add(1, std::memory_order_relaxed); }
+  // Page-table changes since the last collection (.sol.figures): protect, unprotect and
+  // re-protecting scan calls, and heap pages whose protection was removed. Counted by whichever
+  // thread makes them.
+  void CountCalls(uint64_t n) { calls_.fetch_add(n, std::memory_order_relaxed); }
+  void CountOpened(uint64_t pages) { opened_.fetch_add(pages, std::memory_order_relaxed); }
+  uint64_t TakeCalls() { return calls_.exchange(0, std::memory_order_relaxed); }
+  uint64_t TakeOpened() { return opened_.exchange(0, std::memory_order_relaxed); }
+  // What the barrier costs the mutator on this machine, measured once per process when the
+  // backend starts (.sol.payoff): one write fault (mprotect) or one written 4 KiB page (uffd),
+  // and one protection call.
+  uint64_t event_cost_ns() const { return event_cost_ns_; }
+  uint64_t call_cost_ns() const { return call_cost_ns_; }
 
  protected:
   explicit Barrier(BarrierKind kind);
   virtual bool RenewsAfterFork() const { return false; }
   uint64_t written_pages_ = 0;
+  uint64_t event_cost_ns_ = 0;
+  uint64_t call_cost_ns_ = 0;
 
  private:
   BarrierKind kind_;
   std::atomic<uint64_t> faults_{0};
+  std::atomic<uint64_t> calls_{0};
+  std::atomic<uint64_t> opened_{0};
   uint64_t fork_generation_;  // ForkGeneration() when the chunks were last attached
 };
 

@@ -7,8 +7,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -56,21 +58,23 @@ bool RegisterWp(int uffd, uintptr_t start, size_t bytes) {
   return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0;
 }
 
-bool WriteProtect(int uffd, uintptr_t start, size_t bytes) {
+bool WriteProtect(int uffd, uintptr_t start, size_t bytes, bool protect = true) {
   uffdio_writeprotect wp{};
   wp.range.start = start;
   wp.range.len = bytes;
-  wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+  wp.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
   return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0;
 }
 
-// Reports into `regions` the written OS pages of [start, end), write-protecting them again in
-// the same walk. Returns the number of regions (negative when the kernel refused); *walk_end
-// gets where the walk stopped, which is short of `end` when `regions` filled up.
-long ScanWritten(int pagemap, uintptr_t start, uintptr_t end, PageRegion* regions, size_t count, uint64_t* walk_end) {
+// Reports into `regions` the written (not write-protected) OS pages of [start, end), and with
+// `rearm` write-protects them again in the same walk. Returns the number of regions (negative
+// when the kernel refused); *walk_end gets where the walk stopped, which is short of `end` when
+// `regions` filled up.
+long ScanWritten(int pagemap, uintptr_t start, uintptr_t end, PageRegion* regions, size_t count, uint64_t* walk_end,
+                 bool rearm) {
   PmScanArg arg{};
   arg.size = sizeof arg;
-  arg.flags = kScanWpMatching | kScanCheckWpAsync;
+  arg.flags = (rearm ? kScanWpMatching : 0) | kScanCheckWpAsync;
   arg.start = start;
   arg.end = end;
   arg.vec = reinterpret_cast<uintptr_t>(regions);
@@ -110,11 +114,51 @@ bool Probe(int uffd, int pagemap) {
     static_cast<volatile char*>(mem)[4096] = 1;  // resolved by the kernel, no signal
     PageRegion regions[4];
     uint64_t walk_end = 0;
-    long n = ScanWritten(pagemap, base, base + len, regions, 4, &walk_end);
+    long n = ScanWritten(pagemap, base, base + len, regions, 4, &walk_end, true);
     ok = n == 1 && regions[0].start == base + 4096 && regions[0].end == base + 8192;
   }
   munmap(mem, len);
   return ok;
+}
+
+uint64_t NowNs() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// The cost of a first write into a protected page and of one protection call on this machine
+// (.sol.payoff): 16 of each on a scratch mapping, the medians. Once per process.
+struct Costs {
+  uint64_t write_ns = 0;
+  uint64_t call_ns = 0;
+};
+Costs Calibrate(int uffd) {
+  constexpr size_t kProbes = 16;
+  const size_t len = 2 * kProbes * 4096;
+  Costs out;
+  void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return out;
+  auto base = reinterpret_cast<uintptr_t>(mem);
+  if (RegisterWp(uffd, base, len)) {
+    uint64_t writes[kProbes], calls[kProbes];
+    for (size_t k = 0; k < kProbes; ++k) static_cast<volatile char*>(mem)[2 * k * 4096] = 1;  // resident
+    for (size_t k = 0; k < kProbes; ++k) {
+      auto* page = reinterpret_cast<volatile char*>(base + 2 * k * 4096);
+      uint64_t t0 = NowNs();
+      WriteProtect(uffd, reinterpret_cast<uintptr_t>(page), 4096);
+      uint64_t t1 = NowNs();
+      *page = 2;  // resolved by the kernel
+      uint64_t t2 = NowNs();
+      calls[k] = t1 - t0;
+      writes[k] = t2 - t1;
+    }
+    std::sort(writes, writes + kProbes);
+    std::sort(calls, calls + kProbes);
+    out = Costs{writes[kProbes / 2], calls[kProbes / 2]};
+  }
+  munmap(mem, len);
+  return out;
 }
 
 // The process's userfaultfd and pagemap descriptors, shared by every collector (.sol.uffd):
@@ -154,12 +198,18 @@ class UffdProcess {
   static inline std::mutex mu_;
   static inline Fds fds_;
   static inline bool probed_ = false;  // the probe passed once: the kernel supports the backend
+ public:
+  static inline Costs costs_;  // measured with the probe, then read only
+ private:
   static inline bool failed_ = false;
 };
 
 class UffdBarrier final : public Barrier {
  public:
-  explicit UffdBarrier(UffdProcess::Fds fds) : Barrier(BarrierKind::kUffd), fds_(fds) {}
+  explicit UffdBarrier(UffdProcess::Fds fds) : Barrier(BarrierKind::kUffd), fds_(fds) {
+    event_cost_ns_ = UffdProcess::costs_.write_ns;
+    call_cost_ns_ = UffdProcess::costs_.call_ns;
+  }
 
   bool AttachChunk(Chunk& c) override {
     UffdProcess::Fds fds = UffdProcess::Get();
@@ -168,21 +218,29 @@ class UffdBarrier final : public Barrier {
 
   bool Protect(uintptr_t start, size_t bytes) override { return WriteProtect(fds_.uffd, start, bytes); }
 
-  // A write to a protected page costs under a microsecond and is reported at the next scan;
-  // nothing needs undoing before the collector reuses a page.
-  bool Unprotect(uintptr_t, size_t) override { return true; }
+  // A write to a protected page is resolved by the kernel and reported at the next scan, so
+  // the allocator's stores need nothing undone; but each first write is still a fault, so pages
+  // that will be written anyway (freed ones, hot ones) are opened in runs (.sol.hot).
+  bool Unprotect(uintptr_t start, size_t bytes) override { return WriteProtect(fds_.uffd, start, bytes, false); }
 
+  // One walk of the whole chunk reports every OS page that is not write-protected (.sol.hot):
+  // those inside pages whose protected bit is set were written since. They are marked dirty and
+  // their bit cleared, as the mprotect handler does; the collection's reconciliation then
+  // protects them again in runs, or leaves them open if they are hot.
   void CollectWritten(Chunk& c) override {
-    size_t i = 0;
-    while (i < c.pages) {
-      if (!c.IsProtected(i)) {
-        ++i;
-        continue;
+    uintptr_t start = c.base;
+    const uintptr_t end = c.base + (c.pages << kPageShift);
+    while (start < end) {
+      uint64_t walk_end = 0;
+      long n = fds_.pagemap < 0 ? -1 : ScanWritten(fds_.pagemap, start, end, regions_, kRegions, &walk_end, false);
+      CountCalls(1);
+      if (n < 0) {
+        RearmAll(c);
+        return;
       }
-      size_t j = i;
-      while (j < c.pages && c.IsProtected(j)) ++j;
-      ScanRun(c, c.base + (i << kPageShift), c.base + (j << kPageShift));
-      i = j;
+      for (long r = 0; r < n; ++r) NoteWritten(c, regions_[r].start, regions_[r].end);
+      if (walk_end <= start) break;
+      start = walk_end;
     }
   }
 
@@ -197,28 +255,37 @@ class UffdBarrier final : public Barrier {
   }
 
  private:
-  // Reports the written OS pages of [start, end) and write-protects them again in one walk.
-  void ScanRun(Chunk& c, uintptr_t start, uintptr_t end) {
-    PageRegion regions[64];
-    while (start < end) {
-      uint64_t walk_end = 0;
-      long n = fds_.pagemap < 0 ? -1 : ScanWritten(fds_.pagemap, start, end, regions, 64, &walk_end);
-      if (n < 0) {
-        // The kernel refused the walk: count the whole run as written (safe, only slower).
-        for (uintptr_t p = start; p < end; p += kPageSize) c.SetDirty(c.PageIndex(p));
-        return;
-      }
-      for (long r = 0; r < n; ++r) {
-        written_pages_ += (regions[r].end - regions[r].start) / 4096;
-        for (uintptr_t p = regions[r].start & ~(kPageSize - 1); p < regions[r].end; p += kPageSize) {
-          c.SetDirty(c.PageIndex(p));
-        }
-      }
-      if (walk_end <= start) break;
-      start = walk_end;
+  // The written OS pages [lo, hi) that lie in protected heap pages.
+  void NoteWritten(Chunk& c, uintptr_t lo, uintptr_t hi) {
+    for (uintptr_t p = lo & ~(kPageSize - 1); p < hi; p += kPageSize) {
+      size_t i = c.PageIndex(p);
+      if (!c.IsProtected(i)) continue;
+      written_pages_ += (std::min(hi, p + kPageSize) - std::max(lo, p)) / 4096;
+      // Already open in the kernel: the bit follows (.inv.masks).
+      c.SetDirty(i);
+      c.ClearProtected(i);
     }
   }
 
+  // The kernel refused the walk: every protected page counts as written, and is protected
+  // again so that nothing written later is missed (safe, only slower).
+  void RearmAll(Chunk& c) {
+    size_t i = 0;
+    while (i < c.pages) {
+      if (!c.IsProtected(i)) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < c.pages && c.IsProtected(j)) c.SetDirty(j++);
+      CountCalls(1);
+      if (!WriteProtect(fds_.uffd, c.base + (i << kPageShift), (j - i) << kPageShift)) c.untracked = true;
+      i = j;
+    }
+  }
+
+  static constexpr size_t kRegions = 256;
+  PageRegion regions_[kRegions];
   UffdProcess::Fds fds_;
 };
 
@@ -235,6 +302,7 @@ void UffdProcess::Open() {
     failed_ = true;
     return;
   }
+  if (!probed_) costs_ = Calibrate(uffd);
   probed_ = true;
   fds_ = Fds{uffd, pagemap};
 }

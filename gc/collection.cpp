@@ -221,26 +221,40 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   // thread that blocks SIGSEGV under mprotect leave old pages unprotected (.sol.sigmask).
   const bool renewed = barrier_->Stale();
   if (renewed) RenewBarrier();
-  const bool protect = !orphan_ && MayProtect();
-  const bool major = want_major || renewed || !protect || pages_open_ ||
+  // A stretch of full collections while generations do not pay (barrier.md .sol.payoff); the
+  // last of them protects the old pages again so the next collection can be minor.
+  const bool full_stretch = full_collections_left_ > 0;
+  if (full_stretch) --full_collections_left_;
+  const bool protect = !orphan_ && MayProtect() && full_collections_left_ == 0;
+  const bool major = want_major || renewed || !protect || pages_open_ || full_stretch ||
                      barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   const bool ages = !major && policy_.AgeNextMinor();
   in_collection_ = true;
+  cycle_peak_in_use_ = std::max<uint64_t>(cycle_peak_in_use_, heap_.in_use_bytes());
+  const uint64_t old_heap_limit = heap_limit_;
   RetireRuns();
   const uint64_t allocated = bytes_since_gc_;
   const uint64_t live_before = live_bytes_ + aged_bytes_;
   const uint64_t aged_before = aged_bytes_;
   const uint64_t faults = barrier_->TakeFaults();
+  uint64_t barrier_pause_ns = 0;  // finding and scanning written pages, changing protection
   if (major) {
+    ForgetDirtyPages();
     PrepareMajor();
   } else {
+    const uint64_t t0 = NowNs();
     FindDirtyPages();
+    barrier_pause_ns += NowNs() - t0;
   }
 
   Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_, ages);
   const uint64_t mark_start = NowNs();
   Plan::TraceRoots(*this, marker);
-  if (!major) ScanDirtyPages(marker);
+  if (!major) {
+    const uint64_t t0 = NowNs();
+    ScanDirtyPages(marker);
+    barrier_pause_ns += NowNs() - t0;
+  }
   marker.Drain();
   if (!major) RememberPages(marker.remembered_pages());
   const uint64_t mark_ns = NowNs() - mark_start;
@@ -260,8 +274,11 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     policy_.NoteMinor(aged_before, aged_survivors, ages, aged_bytes_);
   }
   uint64_t protected_pages = 0;
+  hot_pages_ = 0;
   if (protect) {
+    const uint64_t t0 = NowNs();
     protected_pages = ProtectOldPages();
+    barrier_pause_ns += NowNs() - t0;
     pages_open_ = false;
   } else {
     OpenAllPages();
@@ -276,7 +293,18 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   }
   budget_ = policy_.NextBudget(live_bytes_);
   uint64_t next_cycle = barrier_->kind() == BarrierKind::kNone ? budget_ : policy_.YoungLimit(live_bytes_);
-  size_t released = heap_.Release(policy_.KeepCommitted(next_cycle));
+  // Free pages stay committed for reuse (heap.md .sol.retain): only a major collection, which
+  // sets the heap's size for the next cycle, gives back what that size leaves unused.
+  size_t released = 0;
+  if (major) {
+    // The highest peak of recent cycles: peaks differ from cycle to cycle with where the major
+    // collections fall. It comes down when the heap limit collapses (KeepCommitted) and the
+    // decay thread takes back what stays unused.
+    peak_in_use_ = std::max(cycle_peak_in_use_, peak_in_use_);
+    released = heap_.Release(
+        Policy::KeepCommitted(&peak_in_use_, old_heap_limit, heap_limit_, heap_.in_use_bytes(), next_cycle));
+    cycle_peak_in_use_ = heap_.in_use_bytes();
+  }
   in_collection_ = false;
 
   keel_gc_record r{};
@@ -299,10 +327,33 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.pages_protected = protected_pages;
   r.barrier_faults = faults + barrier_->TakeFaults();
   r.pages_written = barrier_->TakeWrittenPages();
+  const PageCounts pages = heap_.TakePageCounts();
+  r.pages_released = pages.released;
+  r.pages_refaulted = pages.refaulted;
+  r.pages_fresh = pages.fresh;
+  r.pages_opened = barrier_->TakeOpened();
+  r.protect_calls = barrier_->TakeCalls();
+  r.hot_pages = hot_pages_;
   r.pause_ns = NowNs() - start;
+  if (barrier_->kind() != BarrierKind::kNone && !orphan_) {
+    // What the barrier cost the mutator since the previous collection, and this pause.
+    const uint64_t mutator_ns = (r.barrier_faults + r.pages_written) * barrier_->event_cost_ns() +
+                                mutator_open_calls_ * barrier_->call_cost_ns();
+    if (major) {
+      full_collections_left_ =
+          std::max(full_collections_left_, policy_.NoteMajorCost(r.pause_ns, r.pause_ns + mutator_ns,
+                                                                 barrier_pause_ns + mutator_ns, allocated, budget_,
+                                                                 !full_stretch && protect &&
+                                                                     reason == KEEL_GC_REASON_ALLOCATION));
+    } else {
+      policy_.NoteMinorCost(r.pause_ns + mutator_ns, barrier_pause_ns + mutator_ns, allocated);
+    }
+  }
+  r.full_stretch = full_collections_left_;
   last_was_major_ = major;
   stats_.Add(r);
   if (!major) policy_.AdaptYoungBudget(r.pause_ns);
+  mutator_open_calls_ = 0;
 
   if (verify_each_ != 0) {
     size_t problems = Verify(verify_each_ >= 2);

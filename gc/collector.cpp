@@ -181,7 +181,7 @@ void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
 // with this allocation would take the heap past the bound a full collection keeps
 // (docs/design/barrier.md .sol.policy).
 void Collector::MaybeCollectForAllocation(size_t upcoming) {
-  bool generational = barrier_->kind() != BarrierKind::kNone;
+  bool generational = barrier_->kind() != BarrierKind::kNone && full_collections_left_ == 0;
   uint64_t limit = generational ? policy_.YoungLimit(live_bytes_) : budget_;
   if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) {
     bool over = live_bytes_ + aged_bytes_ + bytes_since_gc_ + upcoming > heap_limit_;
@@ -190,9 +190,10 @@ void Collector::MaybeCollectForAllocation(size_t upcoming) {
 }
 
 void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
-  // Old objects share this page: with mprotect the allocator's own stores would fault, so the
-  // page is opened up and counted dirty; uffd tracks the stores by itself (barrier.md .sol.alloc).
-  if (barrier_->WritesFault()) MakeWritable(page, true);
+  // Old objects share this page: the allocator's own stores would fault (a signal under
+  // mprotect, a fault the kernel resolves under uffd), so the page is opened with one call and
+  // counted dirty (barrier.md .sol.alloc).
+  MakeWritable(page, true);
   NoteYoungPage(page);
   page->SetAllocRange(from, to);
   page->scan_cursor = static_cast<uint16_t>(to);
@@ -428,6 +429,7 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->heap_bytes = heap_.heap_bytes();
   out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());
   out->committed_bytes = heap_.committed_bytes();
+  out->free_committed_bytes = heap_.committed_free_bytes();
   out->next_collection_bytes = budget_ > bytes_since_gc_ ? budget_ - bytes_since_gc_ : 0;
 }
 

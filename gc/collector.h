@@ -201,7 +201,12 @@ class Collector {
   void FindDirtyPages();
   void ScanDirtyPages(Marker& m);
   void ScanDirtyPage(Marker& m, Chunk& c, size_t i);
+  void ForgetDirtyPages();
   uint64_t ProtectOldPages();
+  enum class PageChange : uint8_t { kNone, kProtect, kOpen };
+  PageChange DecideProtection(Chunk& c, size_t i, size_t* hot);
+  uint64_t ApplyProtection(Chunk& c, size_t first, size_t end);
+  void ApplyOpening(Chunk& c, size_t first, size_t end);
   void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
   void MakeWritable(PageDesc* d, bool mark_dirty);
   // Opens every protected page and marks it dirty (orphans; SIGSEGV blocked under mprotect).
@@ -234,6 +239,11 @@ class Collector {
   uint64_t budget_ = 0;           // bytes to allocate before the next collection
   uint64_t major_threshold_ = 0;  // old bytes that make the next collection a major one
   uint64_t heap_limit_ = 0;       // old + aged + young bytes that make a collection major
+  uint64_t cycle_peak_in_use_ = 0;  // most heap bytes in use at a collection since the last major one
+  uint64_t peak_in_use_ = 0;        // the recent cycles' highest peak (heap.md .sol.retain)
+  size_t hot_pages_ = 0;                // left open at the last collection (barrier.md .sol.hot)
+  unsigned full_collections_left_ = 0;  // of a stretch while generations do not pay (barrier.md .sol.payoff)
+  uint64_t mutator_open_calls_ = 0;     // protection calls the allocator made since the last collection
   uint64_t stress_every_ = 0;     // KEEL_GC_STRESS
   uint64_t stress_count_ = 0;
   int disabled_ = 0;

@@ -1,6 +1,7 @@
 // generations.cpp: what sticky-mark generations need from the heap: finding and scanning dirty
 // old pages for a minor collection, protecting old pointer pages afterwards, and opening pages
 // up again before the collector reuses them (docs/design/barrier.md .sol.minor, .inv.masks).
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -28,6 +29,14 @@ void Collector::FindDirtyPages() {
   }
 }
 
+// A major collection traces every old object: what was written before it needs no scan after
+// it (.sol.hot). Bits set by other threads' faults during the collection stay.
+void Collector::ForgetDirtyPages() {
+  for (Chunk* c : heap_.chunks()) {
+    for (size_t w = 0; w < c->MaskWords(); ++w) c->TakeDirtyWord(w);
+  }
+}
+
 void Collector::ScanDirtyPages(Marker& m) {
   for (Chunk* c : heap_.chunks()) {
     for (size_t w = 0; w < c->MaskWords(); ++w) {
@@ -37,7 +46,15 @@ void Collector::ScanDirtyPages(Marker& m) {
       uint64_t bits = c->untracked ? ~uint64_t{0} : dirty;
       for (; bits != 0; bits &= bits - 1) {
         size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
-        if (i < c->pages) ScanDirtyPage(m, *c, i);
+        if (i >= c->pages) continue;
+        // Written after it was protected (a hot page is dirty by choice, and one the allocator
+        // filled this cycle was written by the allocator): warmer (.sol.hot).
+        if (!c->untracked && c->heat_lease[i] == 0 && !DescOfPage(*c, i)->young_listed) {
+          uint8_t level = std::min<uint8_t>(c->heat_level[i] + 1, Policy::kMaxHeatLevel);
+          c->heat_level[i] = level;
+          c->heat_lease[i] = static_cast<uint8_t>(1u << level);
+        }
+        ScanDirtyPage(m, *c, i);
       }
     }
   }
@@ -75,42 +92,86 @@ bool Collector::PageHoldsOldPointers(const Chunk& c, size_t i) const {
   return d->state == PageState::kBigHead && (d->bits[0].mark & 1) != 0;
 }
 
-// After the sweep every old pointer page that is not protected yet gets protected, one call per
-// run of contiguous pages (barrier.md .sol.batch). Returns the pages protected.
+// After the sweep each page's protection is brought to what the next cycle wants, one call per
+// run of contiguous pages with the same change (barrier.md .sol.batch, .sol.hot): an old
+// pointer page is protected unless it is hot (then it stays open and is scanned as dirty at
+// the next minor collection); any other protected page, most often one the sweep freed, is
+// opened now, so the allocator's first writes into it neither fault nor need a call each.
+// Returns the pages protected.
 uint64_t Collector::ProtectOldPages() {
   if (barrier_->kind() == BarrierKind::kNone) return 0;
   uint64_t protected_pages = 0;
+  size_t hot = 0;
   for (Chunk* c : heap_.chunks()) {
     if (c->untracked) continue;
-    size_t i = 0;
-    while (i < c->pages) {
-      if (c->IsProtected(i) || !PageHoldsOldPointers(*c, i)) {
-        ++i;
-        continue;
-      }
-      size_t j = i + 1;
-      while (j < c->pages && !c->IsProtected(j) && PageHoldsOldPointers(*c, j)) ++j;
-      // Bits first, protection second: a protected page always has its bit (.inv.masks).
-      for (size_t k = i; k < j; ++k) c->SetProtected(k);
-      if (barrier_->Protect(c->base + (i << kPageShift), (j - i) << kPageShift)) {
-        protected_pages += j - i;
-      } else {
-        // The OS refused (for example the mapping-count limit), perhaps after protecting part of
-        // the run: the bits stay set, and this chunk's old pages are scanned at every minor
-        // collection instead (.sol.batch).
-        Warn("write barrier: cannot protect %zu pages at %p; scanning that chunk at every collection",
-             j - i, reinterpret_cast<void*>(c->base + (i << kPageShift)));
-        c->untracked = true;
-        break;
-      }
-      i = j;
+    PageChange run = PageChange::kNone;
+    size_t run_start = 0;
+    for (size_t i = 0; i <= c->pages && !c->untracked; ++i) {
+      PageChange change = i < c->pages ? DecideProtection(*c, i, &hot) : PageChange::kNone;
+      if (change == run) continue;
+      if (run == PageChange::kProtect) protected_pages += ApplyProtection(*c, run_start, i);
+      if (run == PageChange::kOpen) ApplyOpening(*c, run_start, i);
+      run = change;
+      run_start = i;
     }
   }
+  hot_pages_ = hot;
   return protected_pages;
 }
 
+// What page i needs after this collection. Called once per page and collection: it also
+// spends one collection of a hot page's lease, and cools a page that stayed protected and
+// unwritten through the cycle (.sol.hot).
+Collector::PageChange Collector::DecideProtection(Chunk& c, size_t i, size_t* hot) {
+  const bool is_protected = c.IsProtected(i);
+  bool want = PageHoldsOldPointers(c, i);
+  if (want && c.heat_lease[i] > 0) {
+    if (*hot < Policy::kMaxHotPages) {
+      --c.heat_lease[i];
+      ++*hot;
+      c.SetDirty(i);  // open: the next minor collection scans it
+      want = false;
+    } else {
+      c.heat_lease[i] = 0;
+    }
+  } else if (want && is_protected && c.heat_level[i] > 0) {
+    --c.heat_level[i];
+  }
+  if (want && !is_protected) return PageChange::kProtect;
+  // A freed page stays protected under mprotect, where a stray write into it is then caught
+  // (.sol.mprotect) and the allocator opens it with one call when it takes it; under uffd its
+  // first writes would be faults, so it is opened now, in runs.
+  const bool freed = !c.dedicated && c.descs[i].state == PageState::kFree;
+  if (!want && is_protected && !(freed && barrier_->WritesFault())) return PageChange::kOpen;
+  return PageChange::kNone;
+}
+
+uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end) {
+  // Bits first, protection second: a protected page always has its bit (.inv.masks).
+  for (size_t k = first; k < end; ++k) c.SetProtected(k);
+  barrier_->CountCalls(1);
+  if (barrier_->Protect(c.base + (first << kPageShift), (end - first) << kPageShift)) return end - first;
+  // The OS refused (for example the mapping-count limit), perhaps after protecting part of the
+  // run: the bits stay set, and this chunk's old pages are scanned at every minor collection
+  // instead (.sol.batch).
+  Warn("write barrier: cannot protect %zu pages at %p; scanning that chunk at every collection", end - first,
+       reinterpret_cast<void*>(c.base + (first << kPageShift)));
+  c.untracked = true;
+  return 0;
+}
+
+void Collector::ApplyOpening(Chunk& c, size_t first, size_t end) {
+  // Protection first, bits second (.inv.masks). A hot page was marked dirty already.
+  barrier_->CountCalls(1);
+  if (!barrier_->Unprotect(c.base + (first << kPageShift), (end - first) << kPageShift)) {
+    c.untracked = true;  // part of the run may be open: the masks are not trusted any more
+    return;
+  }
+  for (size_t k = first; k < end; ++k) c.ClearProtected(k);
+  barrier_->CountOpened(end - first);
+}
+
 void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty) {
-  const bool faults = barrier_->WritesFault();
   size_t i = first;
   while (i < first + count) {
     if (!c.IsProtected(i)) {
@@ -121,12 +182,16 @@ void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dir
     while (j < first + count && c.IsProtected(j)) ++j;
     // Protection first, bits second (.inv.masks). Where the OS refuses, the pages keep their
     // bits, a store into them takes the fault handler's path (.sol.maplimit), and the chunk is
-    // scanned whole from now on because part of the run may have been opened.
-    if (faults && !barrier_->Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift)) {
+    // scanned whole from now on because part of the run may have been opened. Under uffd too:
+    // the stores would be tracked, but each first one would be a fault (.sol.alloc).
+    barrier_->CountCalls(1);
+    if (!in_collection_) ++mutator_open_calls_;
+    if (!barrier_->Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift)) {
       c.untracked = true;
       i = j;
       continue;
     }
+    barrier_->CountOpened(j - i);
     for (size_t k = i; k < j; ++k) {
       if (mark_dirty) c.SetDirty(k);
       c.ClearProtected(k);

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "gc/barrier.h"
+#include "gc/decay.h"
 #include "gc/os_memory.h"
 #include "gc/page_map.h"
 
@@ -25,6 +26,8 @@ constexpr size_t kMaxSharedRunPages = Chunk::kChunkPages / 4;
 void DeleteChunkRecord(Chunk* c) {
   delete[] c->protected_mask;
   delete[] c->dirty_mask;
+  delete[] c->heat_level;
+  delete[] c->heat_lease;
   delete[] c->descs;
   delete c;
 }
@@ -35,8 +38,11 @@ Chunk* NewChunkRecord(size_t pages, size_t ndesc) {
   c->pages = pages;
   c->protected_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
   c->dirty_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
+  c->heat_level = new (std::nothrow) uint8_t[pages]();
+  c->heat_lease = new (std::nothrow) uint8_t[pages]();
   c->descs = new (std::nothrow) PageDesc[ndesc];
-  if (c->protected_mask == nullptr || c->dirty_mask == nullptr || c->descs == nullptr) {
+  if (c->protected_mask == nullptr || c->dirty_mask == nullptr || c->heat_level == nullptr ||
+      c->heat_lease == nullptr || c->descs == nullptr) {
     DeleteChunkRecord(c);
     return nullptr;
   }
@@ -55,9 +61,14 @@ bool ReserveSlot(std::vector<Chunk*>& chunks) {
 
 }  // namespace
 
+// 16 KiB heap pages in 4 KiB OS pages, the unit of the page-table figures.
+constexpr uint64_t kOsPagesPerPage = kPageSize / os::kOsPageSize;
+
 Heap::Heap(Collector* owner) : owner_(owner) {}
 
 Heap::~Heap() {
+  // Off the decay thread's list first: a tick in progress finishes before anything goes.
+  if (registered_) DecayThread::Leave(this);
   for (Chunk* c : chunks_) UnmapChunk(c);
 }
 
@@ -117,18 +128,24 @@ void Heap::UnmapChunk(Chunk* c) {
   DeleteChunkRecord(c);
 }
 
+// Caller holds mu_.
 PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
   bool dirty = false;
   for (size_t i = first; i < first + count; ++i) {
     if (TestBit(c->committed_mask, i)) {
       dirty = true;
       ClearBit(c->committed_mask, i);
-      --committed_free_pages_;
+      Add(committed_free_pages_, -1);
+    } else if (TestBit(c->released_mask, i)) {
+      counts_.refaulted += kOsPagesPerPage;
+    } else {
+      counts_.fresh += kOsPagesPerPage;
     }
     if (TestBit(c->released_mask, i)) {
       ClearBit(c->released_mask, i);
-      --released_free_pages_;
+      Add(released_free_pages_, -1);
     }
+    ClearBit(c->idle_mask, i);
     ClearBit(c->free_mask, i);
   }
   c->free_count -= static_cast<uint32_t>(count);
@@ -139,6 +156,7 @@ PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
 }
 
 PageDesc* Heap::AllocatePage() {
+  std::lock_guard<std::mutex> lock(mu_);
   size_t n = chunks_.size();
   // Prefer a page still backed by memory: zeroing it is cheaper than faulting a fresh one in.
   for (int pass = 0; pass < 2; ++pass) {
@@ -176,6 +194,7 @@ bool Heap::FindRun(Chunk* c, size_t pages, size_t* first) const {
 }
 
 PageDesc* Heap::AllocateRun(size_t pages) {
+  std::lock_guard<std::mutex> lock(mu_);
   PageDesc* head = nullptr;
   if (pages > kMaxSharedRunPages) {
     Chunk* c = MapChunk(pages, true);
@@ -204,12 +223,13 @@ PageDesc* Heap::AllocateRun(size_t pages) {
   return head;
 }
 
+// Caller holds mu_.
 void Heap::MarkFree(Chunk* c, size_t first, size_t count, bool committed) {
   for (size_t i = first; i < first + count; ++i) {
     SetBit(c->free_mask, i);
     if (committed) {
       SetBit(c->committed_mask, i);
-      ++committed_free_pages_;
+      Add(committed_free_pages_, 1);
     }
   }
   c->free_count += static_cast<uint32_t>(count);
@@ -217,6 +237,7 @@ void Heap::MarkFree(Chunk* c, size_t first, size_t count, bool committed) {
 }
 
 void Heap::FreePage(PageDesc* d) {
+  std::lock_guard<std::mutex> lock(mu_);
   d->ClearBits();
   d->state = PageState::kFree;
   d->objects = 0;
@@ -225,6 +246,7 @@ void Heap::FreePage(PageDesc* d) {
 }
 
 void Heap::FreeRun(PageDesc* head) {
+  std::lock_guard<std::mutex> lock(mu_);
   Chunk* c = head->chunk;
   if (c->dedicated) {
     for (size_t i = 0; i < chunks_.size(); ++i) {
@@ -252,31 +274,48 @@ void Heap::FreeRun(PageDesc* head) {
   MarkFree(c, first, pages, true);
 }
 
+template <class Want>
+size_t Heap::DecommitWhere(Chunk* c, Want&& want) {
+  size_t pages = 0;
+  for (size_t w = 0; w < c->MaskWords(); ++w) {
+    uint64_t bits = want(w) & c->committed_mask[w];
+    while (bits != 0) {
+      // One madvise per contiguous run of selected pages within the word.
+      size_t lo = static_cast<size_t>(std::countr_zero(bits));
+      size_t len = static_cast<size_t>(std::countr_one(bits >> lo));
+      uint64_t run = (len == 64 ? ~uint64_t{0} : ((uint64_t{1} << len) - 1)) << lo;
+      bits &= ~run;
+      c->committed_mask[w] &= ~run;
+      c->idle_mask[w] &= ~run;
+      c->released_mask[w] |= run;
+      size_t first = w * 64 + lo;
+      os::Decommit(reinterpret_cast<void*>(c->base + (first << kPageShift)), len << kPageShift);
+      pages += len;
+    }
+  }
+  Add(committed_free_pages_, -static_cast<ptrdiff_t>(pages));
+  Add(released_free_pages_, static_cast<ptrdiff_t>(pages));
+  counts_.released += pages * kOsPagesPerPage;
+  return pages;
+}
+
 size_t Heap::Release(size_t keep_bytes) {
-  size_t keep_pages = keep_bytes >> kPageShift;
+  std::lock_guard<std::mutex> lock(mu_);
+  const size_t keep_pages = keep_bytes >> kPageShift;
   size_t released = 0;
-  // Decommit committed free pages from the highest chunks down, one madvise per contiguous run.
+  // Decommit committed free pages from the highest chunks down, the lowest pages of the last
+  // chunk touched kept, until only keep_pages remain committed.
   for (size_t k = chunks_.size(); k-- > 0 && committed_free_pages_ > keep_pages;) {
     Chunk* c = chunks_[k];
     if (c->dedicated) continue;
-    size_t i = 0;
-    while (i < c->pages && committed_free_pages_ > keep_pages) {
-      if (!TestBit(c->committed_mask, i)) {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < c->pages && TestBit(c->committed_mask, j) && committed_free_pages_ > keep_pages) {
-        ClearBit(c->committed_mask, j);
-        --committed_free_pages_;
-        SetBit(c->released_mask, j);
-        ++released_free_pages_;
-        ++j;
-      }
-      os::Decommit(reinterpret_cast<void*>(c->base + (i << kPageShift)), (j - i) << kPageShift);
-      released += (j - i) << kPageShift;
-      i = j;
-    }
+    size_t excess = committed_free_pages_ - keep_pages;
+    released += DecommitWhere(c, [&](size_t w) {
+      // Whole words while the excess allows, then the lowest bits that fit.
+      uint64_t bits = c->committed_mask[w];
+      uint64_t take = 0;
+      for (; bits != 0 && excess != 0; bits &= bits - 1, --excess) take |= bits & -bits;
+      return take;
+    });
   }
   // Unmap chunks that are wholly free and decommitted while enough free pages remain.
   for (size_t k = chunks_.size(); k-- > 0;) {
@@ -286,12 +325,47 @@ size_t Heap::Release(size_t keep_bytes) {
     for (uint64_t w : c->committed_mask) clean = clean && w == 0;
     if (!clean || free_pages_ - c->pages < keep_pages) continue;
     free_pages_ -= c->pages;
-    for (size_t i = 0; i < c->pages; ++i) released_free_pages_ -= TestBit(c->released_mask, i) ? 1 : 0;
+    size_t was_released = 0;
+    for (size_t i = 0; i < c->pages; ++i) was_released += TestBit(c->released_mask, i) ? 1 : 0;
+    Add(released_free_pages_, -static_cast<ptrdiff_t>(was_released));
     chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(k));
     UnmapChunk(c);
   }
   cursor_ = 0;
-  return released;
+  // What stays committed is the decay thread's to give back once it has stayed unused
+  // (.sol.retain). Where the thread cannot be started, keep_bytes still bounds it.
+  if (committed_free_pages_ != 0 && !registered_) {
+    DecayThread::Join(this);
+    registered_ = true;
+  }
+  if (committed_free_pages_ != 0) DecayThread::Wake();
+  return released << kPageShift;
+}
+
+bool Heap::Decay() {
+  bool retained = false;
+  for (size_t k = 0;; ++k) {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return true;  // the owner is at work: next tick
+    if (k >= chunks_.size()) break;
+    Chunk* c = chunks_[k];
+    if (c->dedicated) continue;
+    DecommitWhere(c, [c](size_t w) { return c->idle_mask[w]; });
+    bool any = false;
+    for (size_t w = 0; w < c->MaskWords(); ++w) {
+      c->idle_mask[w] = c->committed_mask[w];
+      any = any || c->committed_mask[w] != 0;
+    }
+    retained = retained || any;
+  }
+  return retained;
+}
+
+PageCounts Heap::TakePageCounts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PageCounts out = counts_;
+  counts_ = PageCounts{};
+  return out;
 }
 
 size_t Heap::SharedChunkPages(size_t need) const {
@@ -310,6 +384,7 @@ size_t Heap::largest_heap() const {
 
 bool Heap::Expand(size_t bytes) {
   if (bytes > largest_heap()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
   while (heap_bytes_ < bytes) {
     if (MapChunk(SharedChunkPages(1), false) == nullptr) return false;
   }
@@ -319,7 +394,7 @@ bool Heap::Expand(size_t bytes) {
 bool Heap::Grow(size_t more) {
   size_t limit = largest_heap();
   if (more > limit || heap_bytes_ > limit - more) return false;
-  return Expand(heap_bytes_ + more);
+  return Expand(heap_bytes_ + more);  // Expand locks
 }
 
 }  // namespace keel::gc

@@ -1,12 +1,15 @@
 // heap.h: a collector's pages. OS memory arrives in 4 MiB chunks (batch mmap, one page-map
 // update per chunk); pages are handed out one at a time for small objects or as contiguous
-// runs for big ones, and free pages beyond what the next cycle needs go back to the OS.
-// Design note: docs/design/heap.md (.sol.chunks, .sol.release).
+// runs for big ones. Free pages stay committed for reuse; a collection gives back what the
+// policy forbids the heap to use, and the decay thread what stayed unused for a while.
+// Design note: docs/design/heap.md (.sol.chunks, .sol.retain).
 #ifndef KEEL_GC_HEAP_H
 #define KEEL_GC_HEAP_H
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "gc/page.h"
@@ -28,6 +31,9 @@ struct Chunk {
   uint64_t free_mask[kMaskWords] = {};       // 1: the page is free
   uint64_t committed_mask[kMaskWords] = {};  // 1: free and still backed by memory
   uint64_t released_mask[kMaskWords] = {};   // 1: free, and its memory was given back to the OS
+  // 1: committed and free already at the last decay tick (heap.md .sol.retain); a page taken
+  // since has its bit cleared, so `idle & committed` is what stayed unused a whole period.
+  uint64_t idle_mask[kMaskWords] = {};
   PageDesc* descs = nullptr;                 // `pages` descriptors (dedicated: 1)
   Collector* owner = nullptr;
   // Write barrier state, one bit per page (docs/design/barrier.md .inv.masks): the page may be
@@ -37,6 +43,11 @@ struct Chunk {
   uint64_t* protected_mask = nullptr;
   uint64_t* dirty_mask = nullptr;
   bool untracked = false;  // the barrier could not attach: every old page counts as dirty
+  // Write heat, one byte each per page (docs/design/barrier.md .sol.hot), changed only by the
+  // owner's collections: how often the page was found written after being protected (the
+  // level), and for how many more collections it stays unprotected and scanned as dirty.
+  uint8_t* heat_level = nullptr;
+  uint8_t* heat_lease = nullptr;
 
   size_t IndexOf(const PageDesc* d) const { return static_cast<size_t>(d - descs); }
   size_t MaskWords() const { return (pages + 63) / 64; }
@@ -58,7 +69,16 @@ struct Chunk {
 
 class Barrier;
 
-// Owned by one collector; touched only on its thread.
+// Page-table figures since they were last taken, in 4 KiB OS pages (keel_gc_record).
+struct PageCounts {
+  uint64_t released = 0;   // given back to the OS
+  uint64_t refaulted = 0;  // handed out after being given back
+  uint64_t fresh = 0;      // handed out never touched
+};
+
+// Owned by one collector and changed on its thread, except that the decay thread gives back
+// free pages that stayed unused (Decay). Everything the two share (the chunk list, the
+// committed, released and idle masks and their counts) changes under mu_ (.sol.retain).
 class Heap {
  public:
   explicit Heap(Collector* owner);
@@ -80,14 +100,22 @@ class Heap {
   // Decommits free pages beyond `keep_bytes` of committed free memory and unmaps chunks that
   // are wholly free and not needed. Returns the bytes given back.
   size_t Release(size_t keep_bytes);
+  // One decay tick (the decay thread, .sol.retain): gives back the committed free pages that
+  // were idle at the previous tick too, and marks the rest idle. Skips what it cannot lock at
+  // once. Returns whether committed free pages remain, for a later tick.
+  bool Decay();
+  // The figures since the previous call (the collector's records).
+  PageCounts TakePageCounts();
 
   size_t heap_bytes() const { return heap_bytes_; }
-  size_t committed_free_bytes() const { return committed_free_pages_ * kPageSize; }
+  size_t committed_free_bytes() const { return Load(committed_free_pages_) * kPageSize; }
   size_t free_bytes() const { return free_pages_ * kPageSize; }
+  // Bytes of pages holding objects (small pages and big runs).
+  size_t in_use_bytes() const { return heap_bytes_ - free_bytes(); }
   // Free pages whose memory Release gave back (bdwgc's "unmapped" bytes); fresh pages never
   // touched are neither committed nor released.
-  size_t released_free_bytes() const { return released_free_pages_ * kPageSize; }
-  size_t unmapped_free_bytes() const { return (free_pages_ - committed_free_pages_) * kPageSize; }
+  size_t released_free_bytes() const { return Load(released_free_pages_) * kPageSize; }
+  size_t unmapped_free_bytes() const { return (free_pages_ - Load(committed_free_pages_)) * kPageSize; }
   // Heap pages backed by memory: in use, or free and not yet given back.
   size_t committed_bytes() const { return heap_bytes_ - unmapped_free_bytes(); }
   void set_max_heap_bytes(size_t n) { max_heap_bytes_ = n; }
@@ -118,6 +146,8 @@ class Heap {
   }
 
  private:
+  static size_t Load(const size_t& n) { return __atomic_load_n(&n, __ATOMIC_RELAXED); }
+  static void Add(size_t& n, ptrdiff_t d) { __atomic_store_n(&n, n + static_cast<size_t>(d), __ATOMIC_RELAXED); }
   Chunk* MapChunk(size_t pages, bool dedicated);
   // Pages for the next shared chunk: a whole chunk, or what the heap limit leaves when that is
   // less (a small heap); 0 when that is fewer than `need`.
@@ -126,15 +156,23 @@ class Heap {
   void MarkFree(Chunk* c, size_t first, size_t count, bool committed);
   PageDesc* TakePages(Chunk* c, size_t first, size_t count);
   bool FindRun(Chunk* c, size_t pages, size_t* first) const;
+  // Decommits the committed free pages of `c` selected by `want` (one bit per page, a word at a
+  // time through `want(w)`), one madvise per contiguous run; caller holds mu_. Returns pages.
+  template <class Want>
+  size_t DecommitWhere(Chunk* c, Want&& want);
 
   Collector* owner_;
   Barrier* barrier_ = nullptr;
+  std::mutex mu_;
   std::vector<Chunk*> chunks_;
   size_t cursor_ = 0;  // chunk where the last single page came from
   size_t heap_bytes_ = 0;
   size_t free_pages_ = 0;
+  // Read without mu_ by the owner's figures: changed under it, loaded and stored atomically.
   size_t committed_free_pages_ = 0;
   size_t released_free_pages_ = 0;
+  PageCounts counts_;  // under mu_
+  bool registered_ = false;  // with the decay thread
   size_t max_heap_bytes_ = 0;  // 0: no limit
   uintptr_t lo_ = UINTPTR_MAX;
   uintptr_t hi_ = 0;

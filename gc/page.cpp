@@ -40,10 +40,10 @@ PageDesc::MinorCounts PageDesc::SweepMinor(bool ages) {
     uint64_t aged = live_young & ~b.age & ages_mask;
     uint64_t promoted = live_young & ~aged;
     uint64_t old = (b.mark & ~b.alloc) | promoted;
-    n.old += static_cast<uint32_t>(std::popcount(old));
-    n.aged += static_cast<uint32_t>(std::popcount(aged));
-    n.promoted += static_cast<uint32_t>(std::popcount(promoted));
-    n.aged_survivors += static_cast<uint32_t>(std::popcount(live_young & b.age));
+    n.old += static_cast<uint32_t>(PopCount(old));
+    n.aged += static_cast<uint32_t>(PopCount(aged));
+    n.promoted += static_cast<uint32_t>(PopCount(promoted));
+    n.aged_survivors += static_cast<uint32_t>(PopCount(live_young & b.age));
     b = SlotBits{aged, old, aged};
   }
   return n;

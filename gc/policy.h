@@ -1,6 +1,7 @@
 // policy.h: when to collect and how much free memory to keep. The heap is sized from the live
 // data: the next collection comes after allocating growth * live bytes (at least min_bytes), and
-// free pages beyond that budget go back to the OS. Design note: docs/design/heap.md .sol.policy.
+// free pages beyond what the heap may use before the next major collection go back to the OS.
+// Design notes: docs/design/heap.md .sol.policy, .sol.retain.
 #ifndef KEEL_GC_POLICY_H
 #define KEEL_GC_POLICY_H
 
@@ -27,8 +28,21 @@ class Policy {
     auto grown = static_cast<uint64_t>(static_cast<double>(live_bytes) * growth_);
     return std::max<uint64_t>(grown, min_bytes_);
   }
-  // Committed free memory worth keeping after a collection.
-  size_t KeepCommitted(uint64_t budget) const { return static_cast<size_t>(budget) + kReleaseSlackBytes; }
+  // Committed free memory a major collection keeps (docs/design/heap.md .sol.retain): the pages
+  // the next cycle is expected to use, that is the recent cycles' peak of pages in use (`peak`),
+  // less the pages in use now; at least the next cycle's allocation; plus slack. Live data that
+  // wavers from one major collection to the next (conservative retention does that) must not
+  // make memory go back and fault in again, so the peak is scaled down only when the heap limit
+  // more than halves, by twice the ratio of the new limit to the old (and stays scaled). What is
+  // beyond goes back at once; the decay thread gives back the rest if it then stays unused.
+  static size_t KeepCommitted(uint64_t* peak, uint64_t old_limit, uint64_t new_limit, uint64_t in_use,
+                              uint64_t next_cycle) {
+    double ratio = old_limit == 0 ? 1.0 : static_cast<double>(new_limit) / static_cast<double>(old_limit);
+    double scale = std::min(1.0, 2.0 * ratio);
+    *peak = static_cast<uint64_t>(static_cast<double>(*peak) * scale);
+    uint64_t room = *peak > in_use ? *peak - in_use : 0;
+    return static_cast<size_t>(std::max(room, next_cycle)) + kReleaseSlackBytes;
+  }
 
   // Generational mode (docs/design/barrier.md .sol.policy). A minor collection comes after
   // young_budget() bytes; the budget adapts so minor pauses stay near the goal.
@@ -39,6 +53,15 @@ class Policy {
   // 32 MiB: a young generation larger than this stops fitting the caches it is swept from.
   static constexpr uint64_t kMaxYoungBytes = uint64_t{32} << 20;
   static constexpr uint64_t kInitialYoungBytes = uint64_t{8} << 20;
+
+  // Hot pages (docs/design/barrier.md .sol.hot). A page found written after being protected
+  // stays open for 2^level collections, the level rising by one at each such write, up to 64
+  // collections; a collection it spends protected and unwritten lowers the level by one.
+  static constexpr uint8_t kMaxHeatLevel = 6;
+  // At most this many pages stay open at once: scanning 1,024 pages (16 MiB) costs a minor
+  // collection about 2-4 ms, the price of some 100-200 write faults on a host where one costs
+  // 20 us.
+  static constexpr size_t kMaxHotPages = 1024;
 
   uint64_t young_budget() const { return young_budget_; }
   void AdaptYoungBudget(uint64_t minor_pause_ns) {
@@ -99,6 +122,62 @@ class Policy {
   double aged_survival() const { return aged_survival_; }
   Aging aging() const { return aging_; }
 
+  // Whether generations pay (docs/design/barrier.md .sol.payoff). A generational cycle runs
+  // from one major collection to the next; its cost is every pause in it (minor ones and the
+  // major that ends it) plus what the barrier cost the mutator meanwhile (write faults and
+  // protection calls, counted, at the costs measured when the barrier started), per byte
+  // allocated. A full collection's cost is its pause per byte of the budget it buys. When a
+  // cycle that an allocation ended (not an explicit collection), with at least two minor
+  // collections and 4 MiB allocated, cost half as much again per byte as the full
+  // collection that ended it would have (a margin for what the estimates miss: both sides
+  // move with the live data), and the barrier's own work (finding and scanning written pages,
+  // changing protection, the mutator's faults and calls) was most of that cost, the collector
+  // runs a stretch of full collections that protect nothing, then tries generations again;
+  // each stretch after a failed try is twice as long as the last (16 to 128 collections), and
+  // a cycle that pays resets it. Survivors that make minor collections dear (a large structure
+  // built across several of them) are traced once, not at every collection, so they alone do
+  // not count against generations.
+  static constexpr unsigned kMinorsBeforeJudging = 2;
+  static constexpr double kNoPayoffRatio = 1.5;
+  // Cycles that allocated less say little about costs per byte (explicit collections).
+  static constexpr uint64_t kMinJudgedBytes = uint64_t{4} << 20;
+  static constexpr unsigned kFirstFullStretch = 16;
+  static constexpr unsigned kMaxFullStretch = 128;
+  void NoteMinorCost(uint64_t cost_ns, uint64_t barrier_ns, uint64_t allocated) {
+    cycle_cost_ns_ += cost_ns;
+    cycle_barrier_ns_ += barrier_ns;
+    cycle_bytes_ += allocated;
+    ++cycle_minors_;
+  }
+  // After a major collection that cost `cost_ns` (its pause and the mutator's barrier costs
+  // since the previous collection) with `allocated` bytes before it, and buys `next_budget`
+  // bytes. `ends_cycle`: it ends a generational cycle (it is not part of a stretch). Returns
+  // how many full collections to run from the next one on (0: stay generational).
+  unsigned NoteMajorCost(uint64_t pause_ns, uint64_t cost_ns, uint64_t barrier_ns, uint64_t allocated,
+                         uint64_t next_budget, bool ends_cycle) {
+    full_cost_ = static_cast<double>(pause_ns) / static_cast<double>(std::max<uint64_t>(next_budget, 1));
+    unsigned stretch = 0;
+    if (ends_cycle && cycle_minors_ >= kMinorsBeforeJudging && cycle_bytes_ + allocated >= kMinJudgedBytes) {
+      const uint64_t total = cycle_cost_ns_ + cost_ns;
+      cycle_cost_ = static_cast<double>(total) / static_cast<double>(std::max<uint64_t>(cycle_bytes_ + allocated, 1));
+      barrier_share_ = static_cast<double>(cycle_barrier_ns_ + barrier_ns) / static_cast<double>(std::max<uint64_t>(total, 1));
+      if (cycle_cost_ > kNoPayoffRatio * full_cost_ && barrier_share_ > 0.5) {
+        stretch = stretch_;
+        stretch_ = std::min(stretch_ * 2, kMaxFullStretch);
+      } else {
+        stretch_ = kFirstFullStretch;
+      }
+    }
+    cycle_cost_ns_ = 0;
+    cycle_barrier_ns_ = 0;
+    cycle_bytes_ = 0;
+    cycle_minors_ = 0;
+    return stretch;
+  }
+  double cycle_cost() const { return cycle_cost_; }
+  double barrier_share() const { return barrier_share_; }
+  double full_cost() const { return full_cost_; }
+
   void Set(double growth, size_t min_bytes);
   double growth() const { return growth_; }
   size_t min_bytes() const { return min_bytes_; }
@@ -111,6 +190,14 @@ class Policy {
   double aged_survival_ = 0.0;  // running estimate: share of aged bytes that survive
   unsigned minors_since_aging_ = 0;
   bool large_cohort_ = false;  // the last aging collection aged at least kMinAgedSample bytes
+  uint64_t cycle_cost_ns_ = 0;  // the generational cycle so far
+  uint64_t cycle_barrier_ns_ = 0;
+  double barrier_share_ = 0.0;  // of the last cycle judged
+  uint64_t cycle_bytes_ = 0;
+  unsigned cycle_minors_ = 0;
+  double cycle_cost_ = 0.0;  // ns per allocated byte of the last cycle judged
+  double full_cost_ = 0.0;   // ns per budget byte of the last major collection
+  unsigned stretch_ = kFirstFullStretch;
 };
 
 }  // namespace keel::gc

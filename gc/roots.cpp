@@ -220,7 +220,7 @@ Roots::BoxSlab* Roots::SlabHolding(uintptr_t addr) const {
 size_t Roots::live_boxes() const {
   size_t n = 0;
   for (const BoxSlab* s : box_slabs_) {
-    for (uint64_t w : s->live) n += static_cast<size_t>(std::popcount(w));
+    for (uint64_t w : s->live) n += static_cast<size_t>(PopCount(w));
   }
   return n;
 }

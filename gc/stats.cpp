@@ -123,7 +123,9 @@ void Event(const keel_gc_record& r) {
                "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"index\":%llu,\"reason\":%d,\"mark_us\":%.3f,"
                "\"allocated\":%llu,\"freed\":%llu,\"live\":%llu,\"heap\":%llu,\"released\":%llu,"
                "\"marked_objects\":%llu,\"promoted\":%llu,\"aged\":%llu,\"remembered_pages\":%llu,"
-               "\"pages_protected\":%llu,\"barrier_faults\":%llu,\"pages_written\":%llu}}",
+               "\"pages_protected\":%llu,\"barrier_faults\":%llu,\"pages_written\":%llu,"
+               "\"pages_released\":%llu,\"pages_refaulted\":%llu,\"pages_fresh\":%llu,"
+               "\"pages_opened\":%llu,\"protect_calls\":%llu,\"hot_pages\":%llu,\"full_stretch\":%llu}}",
                g_first ? "" : ",", name, pid, tid, static_cast<double>(r.start_ns) / 1e3,
                static_cast<double>(r.pause_ns) / 1e3, static_cast<unsigned long long>(r.index), r.reason,
                static_cast<double>(r.mark_ns) / 1e3, static_cast<unsigned long long>(r.allocated_bytes),
@@ -132,7 +134,10 @@ void Event(const keel_gc_record& r) {
                static_cast<unsigned long long>(r.marked_objects), static_cast<unsigned long long>(r.promoted_bytes),
                static_cast<unsigned long long>(r.aged_bytes), static_cast<unsigned long long>(r.remembered_pages),
                static_cast<unsigned long long>(r.pages_protected), static_cast<unsigned long long>(r.barrier_faults),
-               static_cast<unsigned long long>(r.pages_written));
+               static_cast<unsigned long long>(r.pages_written), static_cast<unsigned long long>(r.pages_released),
+               static_cast<unsigned long long>(r.pages_refaulted), static_cast<unsigned long long>(r.pages_fresh),
+               static_cast<unsigned long long>(r.pages_opened), static_cast<unsigned long long>(r.protect_calls),
+               static_cast<unsigned long long>(r.hot_pages), static_cast<unsigned long long>(r.full_stretch));
   std::fprintf(g_file,
                ",\n{\"name\":\"heap\",\"ph\":\"C\",\"pid\":%ld,\"tid\":%ld,\"ts\":%.3f,"
                "\"args\":{\"live\":%llu,\"heap\":%llu,\"committed\":%llu}}",

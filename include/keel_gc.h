@@ -45,6 +45,18 @@ typedef struct keel_gc_record {
   uint64_t pages_written;   /* write barrier: dirty pages found */
   uint64_t aged_bytes;      /* minor: young survivors kept young for one more cycle */
   uint64_t remembered_pages; /* minor: old pages kept dirty: they point at aged objects */
+  /* Page-table figures since the previous record (docs/design/heap.md .sol.retain,
+   * docs/design/barrier.md .sol.figures). Released, refaulted and fresh pages are 4 KiB OS
+   * pages; opened pages are heap pages, as pages_protected. */
+  uint64_t pages_released;  /* given back to the OS: by collections, the decay thread, requests */
+  uint64_t pages_refaulted; /* handed out again after being given back (a fault each) */
+  uint64_t pages_fresh;     /* handed out never touched (a first-touch fault each) */
+  uint64_t pages_opened;    /* write barrier: protection removed (allocator, faults, requests) */
+  uint64_t protect_calls;   /* write barrier: protect and unprotect system calls */
+  uint64_t hot_pages;       /* write barrier: old pages left open and scanned as dirty, because
+                             * they were written in recent cycles */
+  uint64_t full_stretch;    /* write barrier: full collections still to come before minor ones
+                             * are tried again, because the barrier did not pay (0: none) */
 } keel_gc_record;
 
 typedef struct keel_gc_stats {
@@ -61,6 +73,10 @@ typedef struct keel_gc_stats {
   uint64_t peak_heap_bytes;
   uint64_t committed_bytes;
   uint64_t next_collection_bytes; /* allocation budget before the next collection */
+  /* Free heap pages still backed by memory, kept for reuse. They go back to the OS once unused
+   * for one to two decay periods (KEEL_GC_DECAY_MS, default 1000), whether or not the program
+   * calls into Keel meanwhile, or at once with keel_gc_release_memory. */
+  uint64_t free_committed_bytes;
 } keel_gc_stats;
 
 /* Statistics of the calling thread's collector. */

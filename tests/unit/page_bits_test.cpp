@@ -65,6 +65,20 @@ void CheckAgainstModel(const PageDesc& page, const Model& m) {
 
 BOOST_AUTO_TEST_SUITE(page_bits)
 
+BOOST_AUTO_TEST_CASE(popcount_counts_every_bit) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 10000; ++i) {
+    uint64_t x = rng();
+    if (i % 4 == 1) x &= rng();  // sparse words too
+    if (i % 4 == 2) x |= rng();  // and dense ones
+    unsigned naive = 0;
+    for (uint64_t y = x; y != 0; y >>= 1) naive += static_cast<unsigned>(y & 1);
+    BOOST_TEST(keel::gc::PopCount(x) == naive, "word " << x);
+  }
+  BOOST_TEST(keel::gc::PopCount(0) == 0u);
+  BOOST_TEST(keel::gc::PopCount(~uint64_t{0}) == 64u);
+}
+
 BOOST_AUTO_TEST_CASE(fresh_page_is_one_free_run) {
   for (const auto& c : kSizeClasses) {
     auto page = MakePage(c.objects);
