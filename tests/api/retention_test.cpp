@@ -184,7 +184,7 @@ int ExplicitRelease() {
 
 void RunCase(const std::string& name, const std::string& decay_ms) {
   ChildResult r = keel_test::RunSelf({"--run_test=memory_retention/child_case"},
-                                     {{kCaseVariable, name}, {"KEEL_GC_DECAY_MS", decay_ms}});
+                                     {{kCaseVariable, name}, {"KEEL_GC_DECAY_MS", decay_ms}, {"KEEL_GC_STRESS", ""}});
   BOOST_TEST_MESSAGE(r.err);
   BOOST_TEST(r.ExitedWith(0), name << ": " << r.Describe());
 }
