@@ -205,8 +205,8 @@ class Collector {
   uint64_t ProtectOldPages();
   enum class PageChange : uint8_t { kNone, kProtect, kOpen };
   PageChange DecideProtection(Chunk& c, size_t i, size_t* hot);
-  uint64_t ApplyProtection(Chunk& c, size_t first, size_t end);
-  void ApplyOpening(Chunk& c, size_t first, size_t end);
+  uint64_t ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes);
+  void ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes);
   void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
   void MakeWritable(PageDesc* d, bool mark_dirty);
   // Opens every protected page and marks it dirty (orphans; SIGSEGV blocked under mprotect).

@@ -92,12 +92,13 @@ bool Collector::PageHoldsOldPointers(const Chunk& c, size_t i) const {
   return d->state == PageState::kBigHead && (d->bits[0].mark & 1) != 0;
 }
 
-// After the sweep each page's protection is brought to what the next cycle wants, one call per
-// run of contiguous pages with the same change (barrier.md .sol.batch, .sol.hot): an old
-// pointer page is protected unless it is hot (then it stays open and is scanned as dirty at
-// the next minor collection); any other protected page, most often one the sweep freed, is
-// opened now, so the allocator's first writes into it neither fault nor need a call each.
-// Returns the pages protected.
+// After the sweep each page's protection is brought to what the next cycle wants (barrier.md
+// .sol.batch, .sol.hot): an old pointer page is protected unless it is hot (then it stays open
+// and is scanned as dirty at the next minor collection); any other protected page is opened
+// (under mprotect, not a freed one). Every call flushes the TLB, which costs a hypercall on the
+// virtual machines Keel is measured on, so calls are few: a run of pages to protect goes on
+// through pages that are protected already, and a run to open through pages already open,
+// since changing those again changes nothing. Returns the pages protected.
 uint64_t Collector::ProtectOldPages() {
   if (barrier_->kind() == BarrierKind::kNone) return 0;
   uint64_t protected_pages = 0;
@@ -106,14 +107,30 @@ uint64_t Collector::ProtectOldPages() {
     if (c->untracked) continue;
     PageChange run = PageChange::kNone;
     size_t run_start = 0;
-    for (size_t i = 0; i <= c->pages && !c->untracked; ++i) {
-      PageChange change = i < c->pages ? DecideProtection(*c, i, &hot) : PageChange::kNone;
-      if (change == run) continue;
-      if (run == PageChange::kProtect) protected_pages += ApplyProtection(*c, run_start, i);
-      if (run == PageChange::kOpen) ApplyOpening(*c, run_start, i);
-      run = change;
-      run_start = i;
+    size_t run_end = 0;  // just past the run's last page that changes
+    size_t changes = 0;
+    auto flush = [&] {
+      if (run == PageChange::kProtect) protected_pages += ApplyProtection(*c, run_start, run_end, changes);
+      if (run == PageChange::kOpen) ApplyOpening(*c, run_start, run_end, changes);
+      run = PageChange::kNone;
+    };
+    for (size_t i = 0; i < c->pages && !c->untracked; ++i) {
+      const bool was_protected = c->IsProtected(i);
+      const PageChange change = DecideProtection(*c, i, &hot);
+      if (change != PageChange::kNone) {
+        if (change != run) {
+          flush();
+          run = change;
+          run_start = i;
+          changes = 0;
+        }
+        run_end = i + 1;
+        ++changes;
+      } else if (run != PageChange::kNone && was_protected != (run == PageChange::kProtect)) {
+        flush();  // a page that stays as it is, but not the way this run leaves pages
+      }
     }
+    if (!c->untracked) flush();
   }
   hot_pages_ = hot;
   return protected_pages;
@@ -146,11 +163,12 @@ Collector::PageChange Collector::DecideProtection(Chunk& c, size_t i, size_t* ho
   return PageChange::kNone;
 }
 
-uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end) {
+// Protects [first, end), of which `changes` pages were not protected yet.
+uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes) {
   // Bits first, protection second: a protected page always has its bit (.inv.masks).
   for (size_t k = first; k < end; ++k) c.SetProtected(k);
   barrier_->CountCalls(1);
-  if (barrier_->Protect(c.base + (first << kPageShift), (end - first) << kPageShift)) return end - first;
+  if (barrier_->Protect(c.base + (first << kPageShift), (end - first) << kPageShift)) return changes;
   // The OS refused (for example the mapping-count limit), perhaps after protecting part of the
   // run: the bits stay set, and this chunk's old pages are scanned at every minor collection
   // instead (.sol.batch).
@@ -160,7 +178,8 @@ uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end) {
   return 0;
 }
 
-void Collector::ApplyOpening(Chunk& c, size_t first, size_t end) {
+// Opens [first, end), of which `changes` pages were protected.
+void Collector::ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes) {
   // Protection first, bits second (.inv.masks). A hot page was marked dirty already.
   barrier_->CountCalls(1);
   if (!barrier_->Unprotect(c.base + (first << kPageShift), (end - first) << kPageShift)) {
@@ -168,7 +187,7 @@ void Collector::ApplyOpening(Chunk& c, size_t first, size_t end) {
     return;
   }
   for (size_t k = first; k < end; ++k) c.ClearProtected(k);
-  barrier_->CountOpened(end - first);
+  barrier_->CountOpened(changes);
 }
 
 void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty) {
