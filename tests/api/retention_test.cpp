@@ -161,6 +161,49 @@ int IdleRelease() {
   return checks.ExitCode();
 }
 
+// Waits, calling nothing but the figures, until no free page is kept; false after ten seconds.
+bool KeptMemoryGoesBack() {
+  auto start = std::chrono::steady_clock::now();
+  while (Stats().free_committed_bytes != 0) {
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// Keeps some free memory: 16 MiB of live data dropped, garbage, one collection.
+KEEL_TEST_NOINLINE void KeepSomeMemory(void** slot) {
+  BuildLive(slot, 16 * kMiB / 4096);
+  CollectClean();
+  *slot = nullptr;
+  keel_test::AllocateGarbage(8 * kMiB);
+  CollectClean();
+}
+
+// A process that forks while its decay thread runs: the child has no such thread until it keeps
+// memory itself, and then gives it back like any other process (docs/design/heap.md
+// .sol.retain); the parent's thread goes on too.
+int ForkedChild() {
+  ChildChecks checks;
+  static void* live = nullptr;
+  scheme_register_static(&live, sizeof live);
+  KeepSomeMemory(&live);
+  KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes > 0);
+  ChildResult child = keel_test::RunInChild([] {
+    ChildChecks inner;
+    KeepSomeMemory(&live);
+    KEEL_CHILD_CHECK(inner, Stats().free_committed_bytes > 0);
+    KEEL_CHILD_CHECK(inner, KeptMemoryGoesBack());
+    KEEL_CHILD_CHECK(inner, keel_gc_verify_heap() == 0);
+    return inner.ExitCode();
+  });
+  if (!child.ExitedWith(0)) std::fprintf(stderr, "forked child: %s\n", child.Describe().c_str());
+  KEEL_CHILD_CHECK(checks, child.ExitedWith(0));
+  KeepSomeMemory(&live);
+  KEEL_CHILD_CHECK(checks, KeptMemoryGoesBack());
+  return checks.ExitCode();
+}
+
 // Explicit requests give back at once, whatever the decay period.
 int ExplicitRelease() {
   ChildChecks checks;
@@ -197,6 +240,7 @@ BOOST_AUTO_TEST_CASE(child_case, *boost::unit_test::precondition(InChild)) {
   if (which == "steady") rc = SteadyState();
   if (which == "idle") rc = IdleRelease();
   if (which == "explicit") rc = ExplicitRelease();
+  if (which == "fork") rc = ForkedChild();
   std::fflush(stderr);
   std::_Exit(rc);
 }
@@ -206,6 +250,8 @@ BOOST_AUTO_TEST_CASE(steady_state_reuses_committed_pages) { RunCase("steady", "6
 BOOST_AUTO_TEST_CASE(idle_program_gives_free_memory_back) { RunCase("idle", "100"); }
 
 BOOST_AUTO_TEST_CASE(explicit_release_is_immediate) { RunCase("explicit", "60000"); }
+
+BOOST_AUTO_TEST_CASE(forked_child_gives_free_memory_back) { RunCase("fork", "100"); }
 
 BOOST_AUTO_TEST_SUITE_END()
 
