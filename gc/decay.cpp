@@ -34,14 +34,19 @@ struct State {
   std::atomic<bool> sleeping{false};
 };
 
+// Timed waits run on the monotonic clock.
+void InitCondition(pthread_cond_t* cv) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cv, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
 State& S() {
   static State* s = [] {
     auto* st = new State;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    InitCondition(&st->cv);
     return st;
   }();
   return *s;
@@ -88,10 +93,13 @@ void* Loop(void*) {
 // the child has no decay thread until a heap wakes one.
 void BeforeFork() { pthread_mutex_lock(&S().mu); }
 void AfterForkInParent() { pthread_mutex_unlock(&S().mu); }
+// The child's copy of the condition variable still counts the parent's thread as a waiter; a
+// signal would wait for that waiter, which does not exist here, forever. It starts afresh.
 void AfterForkInChild() {
   State& s = S();
   s.started.store(false);
   s.sleeping.store(false);
+  InitCondition(&s.cv);
   pthread_mutex_unlock(&s.mu);
 }
 
