@@ -9,10 +9,18 @@
 #      the stress suite under other settings take minutes each there).
 #   3. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
 #      auto (the default) runs it only when steps 1-2 took under KEEL_TEST_DEBUG_BUDGET seconds
-#      (default 900), so the script stays within CI's 25 minutes on 2 cores. Measured on 2 cores:
-#      release ~1.5 min, asan-ubsan ~9 min (the stress and GC-stress API runs dominate), debug ~3 min.
-# Stops at the first failure with the step's name; always ends with a summary.
-# Environment: KEEL_TEST_JOBS (default 2) build and ctest parallelism.
+#      (default 900), so the script stays within CI's 30 minutes on 2 cores. Measured on 2 cores
+#      shared with other work: release ~4.5 min (build 1.5, ctest 2; no test over 30 s),
+#      asan-ubsan ~15 min (build 2-3, ctest ~12: the GC-stress API run in nine parts of 30 to
+#      110 s, the stress tests 50 to 75 s each by their time budgets; no test over 25% of the
+#      600 s timeout), debug ~3 min; the whole run ~20 min (debug skipped), ~22 min with it.
+# After each step's tests it prints the 5 slowest with their share of CTest's timeout, and how
+# many of the time-budgeted stress runs (tests/support/budget.h) stopped at their deadline or
+# overran their budget. Stops at the first failure with the step's name; always ends with a
+# summary.
+# Environment: KEEL_TEST_JOBS (default 2) build and ctest parallelism; KEEL_TEST_BUDGET_SCALE
+# (default 1) multiplies the stress runs' time budgets (below 1 on a slower host, "inf" for
+# their full nominal step counts).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,12 +34,18 @@ current_step=""
 step_start=0
 ctest_log=""
 summary=()
+completed=0  # set at the very end: an exit before it (a signal, say) is no success
 
 log() { printf '\n==> test.sh: %s\n' "$*"; }
 
 finish() {
   local rc=$?
   local line
+  if [[ $rc -eq 0 && $completed -ne 1 ]]; then
+    # Killed by a signal while waiting for a command: bash runs this trap with $? 0.
+    echo "test.sh: stopped before the end (killed by a signal?)" >&2
+    rc=1
+  fi
   if [[ $rc -ne 0 && -n "$current_step" ]]; then
     line=""
     if [[ -n "$ctest_log" && -f "$ctest_log" ]]; then
@@ -62,23 +76,60 @@ end_step() {
   current_step=""
 }
 
+# CTest's per-test timeout (the test presets' "timeout" in CMakePresets.json), for the margins.
+ctest_timeout=$(grep -oE '"timeout": *[0-9]+' CMakePresets.json | grep -oE '[0-9]+$' | head -n 1 || true)
+ctest_timeout=${ctest_timeout:-600}
+
+# Prints the 5 slowest tests of a ctest log, from CTest's result lines
+# ("  3/45 Test  #7: name ........   Passed   12.34 sec"), with their share of the timeout.
+print_slowest() {
+  local log=$1 label=$2
+  log "$label: the 5 slowest tests (CTest timeout ${ctest_timeout} s)"
+  sed -nE 's/^ *[0-9]+\/[0-9]+ +Test +#[0-9]+: ([^ ]+) [ .]*\**([A-Za-z][^0-9]*[A-Za-z]) +([0-9]+\.[0-9]+) sec.*$/\3 \2|\1/p' \
+    "$log" | sort -k1,1 -rn | head -n 5 |
+    while read -r secs rest; do
+      printf '  %8.2f s  %3d%%  %-9s %s\n' "$secs" "$(awk -v s="$secs" -v t="$ctest_timeout" 'BEGIN { printf "%d", 100 * s / t }')" \
+        "${rest%%|*}" "${rest#*|}"
+    done || true
+}
+
+# Prints what the time-budgeted runs (tests/support/budget.h) wrote to their log: how many ran,
+# and every one that stopped at its deadline or overran its budget.
+print_budgets() {
+  local budget_log=$1 label=$2 total full stopped overran
+  [[ -f "$budget_log" ]] || return 0
+  total=$(grep -c '^\[budget\]' "$budget_log" || true)
+  full=$(grep -c '): ran all ' "$budget_log" || true)
+  stopped=$(grep -c 'stopped at the deadline' "$budget_log" || true)
+  overran=$(grep -c 'BUDGET OVERRUN' "$budget_log" || true)
+  log "$label: $total budgeted stress runs: $full ran their nominal steps, $stopped stopped at the deadline, $overran overran their budget"
+  grep -E 'stopped at the deadline|BUDGET OVERRUN|stopped by a failure|not a non-negative' "$budget_log" | sed 's/^/  /' || true
+}
+
 # Configures, builds and tests one preset (its binaryDir in CMakePresets.json is $2); the
-# ctest summary line goes into the summary.
+# ctest summary line goes into the summary, the 5 slowest tests and the budgeted runs that were
+# cut short into the log.
 run_preset() {
-  local preset=$1 line
+  local preset=$1 line rc=0 budget_log slowest
   ctest_log=""
   cmake --preset "$preset"
   cmake --build --preset "$preset" -j "$jobs"
   ctest_log="$root/$2/ctest.log"
+  budget_log="$root/$2/budget.log"
+  rm -f "$budget_log"
   # pipefail makes the pipeline fail when ctest fails.
-  ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$ctest_log"
+  KEEL_TEST_BUDGET_LOG=$budget_log ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$ctest_log" || rc=$?
+  print_slowest "$ctest_log" "$preset"
+  print_budgets "$budget_log" "$preset"
+  if [[ $rc -ne 0 ]]; then return "$rc"; fi
   line=$(grep -E '[0-9]+% tests passed' "$ctest_log" | tail -n 1 || true)
-  end_step "$line"
+  slowest=$(sed -nE 's/^ *[0-9]+\/[0-9]+ +Test +#[0-9]+: .* ([0-9]+\.[0-9]+) sec.*$/\1/p' "$ctest_log" | sort -rn | head -n 1 || true)
+  end_step "$line${slowest:+; slowest test ${slowest} s}"
 }
 
 for v in KEEL_GC_STRESS KEEL_GC_TRACE KEEL_GC_VERIFY KEEL_GC_RECORDS KEEL_GC_GROWTH \
          KEEL_GC_MIN_BYTES KEEL_GC_AGING KEEL_GC_BARRIER PLTDISABLEGC GC_INITIAL_HEAP_SIZE GC_MAXIMUM_HEAP_SIZE \
-         GC_ALL_INTERIOR_POINTERS; do
+         GC_ALL_INTERIOR_POINTERS KEEL_GC_DECAY_MS KEEL_TEST_BUDGET_SCALE KEEL_TEST_BUDGET_SECONDS; do
   if [[ -n "${!v:-}" ]]; then
     echo "test.sh: note: $v=${!v} is set and applies to every test"
   fi
@@ -109,3 +160,4 @@ if [[ $run_debug -eq 1 ]]; then
 else
   summary+=("$(printf '%-12s skipped        (steps 1-2 took %ds; KEEL_TEST_DEBUG=1 runs it)' debug "$elapsed")")
 fi
+completed=1
