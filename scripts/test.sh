@@ -12,8 +12,9 @@
 #      (default 900), so the script stays within CI's 30 minutes on 2 cores. Measured on 2 cores
 #      shared with other work: release ~4.5 min (build 1.5, ctest 2; no test over 30 s),
 #      asan-ubsan ~15 min (build 2-3, ctest ~12: the GC-stress API run in nine parts of 30 to
-#      110 s, the stress tests 50 to 75 s each by their time budgets; no test over 25% of the
-#      600 s timeout), debug ~3 min; the whole run ~20 min (debug skipped), ~22 min with it.
+#      125 s, the stress tests 50 to 90 s each by their time budgets; no test over 25% of the
+#      600 s timeout, though heavy other load has pushed a part to 40%), debug ~3 min; the whole
+#      run ~20 min (debug skipped), ~22 min with it.
 # After each step's tests it prints the 5 slowest with their share of CTest's timeout, and how
 # many of the time-budgeted stress runs (tests/support/budget.h) stopped at their deadline or
 # overran their budget. Stops at the first failure with the step's name; always ends with a
