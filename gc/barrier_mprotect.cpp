@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "gc/collector.h"
 #include "gc/heap.h"
 #include "gc/page_map.h"
+#include "gc/stats.h"
 
 namespace keel::gc {
 namespace {
@@ -129,12 +129,6 @@ void OnFault(int sig, siginfo_t* info, void* context) {
   errno = saved_errno;
 }
 
-uint64_t Now() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
-}
-
 // Measures a write fault and a protection call on this machine (.sol.payoff): 16 of each on
 // every other page of a scratch mapping (so each call splits the mapping, as in a heap), the
 // medians kept. About a millisecond, once per process.
@@ -150,11 +144,11 @@ void Calibrate() {
   g_probe_hi.store(base + len, std::memory_order_release);
   for (size_t k = 0; k < kProbes; ++k) {
     auto* page = reinterpret_cast<volatile char*>(base + 2 * k * 4096);
-    uint64_t t0 = Now();
+    uint64_t t0 = NowNs();
     mprotect(const_cast<char*>(page), 4096, PROT_READ);
-    uint64_t t1 = Now();
+    uint64_t t1 = NowNs();
     *page = 2;  // faults into OnFault, which opens the page
-    uint64_t t2 = Now();
+    uint64_t t2 = NowNs();
     calls[k] = t1 - t0;
     faults[k] = t2 - t1;
   }

@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include "gc/barrier.h"
 #include "gc/fatal.h"
 #include "gc/heap.h"
+#include "gc/stats.h"
 
 namespace keel::gc {
 namespace {
@@ -119,12 +119,6 @@ bool Probe(int uffd, int pagemap) {
   }
   munmap(mem, len);
   return ok;
-}
-
-uint64_t NowNs() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
 }
 
 // The cost of a first write into a protected page and of one protection call on this machine
