@@ -114,6 +114,16 @@ int SteadyState() {
   return checks.ExitCode();
 }
 
+// Waits, calling nothing but the figures, until no free page is kept; false after ten seconds.
+bool KeptMemoryGoesBack() {
+  auto start = std::chrono::steady_clock::now();
+  while (Stats().free_committed_bytes != 0) {
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // Drops 48 MiB of live data, collects once, then makes no call into Keel but reading its
 // figures: the memory the collection kept for reuse goes back within two decay periods.
 int IdleRelease() {
@@ -135,12 +145,9 @@ int IdleRelease() {
                static_cast<unsigned long long>(before.free_committed_bytes >> 10), rss_before / kMiB);
   KEEL_CHILD_CHECK(checks, before.free_committed_bytes >= 2 * kMiB);
   // Idle: 100 ms periods, so at most 200 ms plus scheduling; wait up to ten seconds.
-  keel_gc_stats after = before;
   auto start = std::chrono::steady_clock::now();
-  while (after.free_committed_bytes != 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    after = Stats();
-  }
+  KeptMemoryGoesBack();
+  const keel_gc_stats after = Stats();
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   const size_t rss_after = keel_test::ResidentBytes();
   std::fprintf(stderr, "idle %lld ms: free committed %llu KiB, committed %llu MiB, RSS %zu MiB\n",
@@ -159,16 +166,6 @@ int IdleRelease() {
   KEEL_CHILD_CHECK(checks, f.released * 4096 >= before.free_committed_bytes);
   KEEL_CHILD_CHECK(checks, keel_gc_verify_heap() == 0);
   return checks.ExitCode();
-}
-
-// Waits, calling nothing but the figures, until no free page is kept; false after ten seconds.
-bool KeptMemoryGoesBack() {
-  auto start = std::chrono::steady_clock::now();
-  while (Stats().free_committed_bytes != 0) {
-    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
 }
 
 // Keeps some free memory: 16 MiB of live data dropped, garbage, one collection.
