@@ -117,8 +117,8 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   uint64_t faults = 0, written = 0, protected_pages = 0;
   uint64_t aged = 0, promoted = 0, remembered = 0;
   /* Page-table figures (keel_gc.h): OS pages released, refaulted and handed out fresh; heap
-   * pages opened; protect and unprotect system calls. */
-  uint64_t released = 0, refaulted = 0, fresh = 0, opened = 0, protect_calls = 0;
+   * pages opened; protect and unprotect system calls; page-table scans for written pages. */
+  uint64_t released = 0, refaulted = 0, fresh = 0, opened = 0, protect_calls = 0, scan_calls = 0;
   uint64_t minor_max_ns = 0;
   uint64_t *minor_pauses = NULL;
   size_t minor_count = 0;
@@ -152,6 +152,7 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
     fresh += r.pages_fresh;
     opened += r.pages_opened;
     protect_calls += r.protect_calls;
+    scan_calls += r.scan_calls;
     if (r.kind == KEEL_GC_MINOR && minor_pauses != NULL) {
       minor_pauses[minor_count++] = r.pause_ns;
       if (r.pause_ns > minor_max_ns) minor_max_ns = r.pause_ns;
@@ -192,9 +193,9 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
     printf(",\"aged_mib\":%.1f,\"promoted_mib\":%.1f,\"remembered_pages\":%llu", (double)aged / 1048576.0,
            (double)promoted / 1048576.0, (unsigned long long)remembered);
     printf(",\"pages_released\":%llu,\"pages_refaulted\":%llu,\"pages_fresh\":%llu"
-           ",\"pages_opened\":%llu,\"protect_calls\":%llu",
+           ",\"pages_opened\":%llu,\"protect_calls\":%llu,\"scan_calls\":%llu",
            (unsigned long long)released, (unsigned long long)refaulted, (unsigned long long)fresh,
-           (unsigned long long)opened, (unsigned long long)protect_calls);
+           (unsigned long long)opened, (unsigned long long)protect_calls, (unsigned long long)scan_calls);
     if (minor_count > 0) {
       qsort(minor_pauses, minor_count, sizeof minor_pauses[0], CompareU64);
       printf(",\"minor_p99_pause_us\":%.1f,\"minor_max_pause_us\":%.1f",

@@ -305,6 +305,7 @@ def reduce_runs(records):
         "fresh": median(col("pages_fresh")),
         "opened": median(col("pages_opened")),
         "protect_calls": median(col("protect_calls")),
+        "scan_calls": median(col("scan_calls")),
     }
 
 
@@ -442,7 +443,7 @@ def table(bench, rows, allocs):
                 f"{fmt(row['protected'], 0)} pages protected")
         if row.get("opened") is not None:
             line += (f", {fmt(row['opened'], 0)} pages opened, {fmt(row['protect_calls'], 0)} "
-                     f"protect/unprotect calls; 4 KiB pages {fmt(row['released'], 0)} released, "
+                     f"protect/unprotect calls, {fmt(row['scan_calls'], 0)} scans for written pages; 4 KiB pages {fmt(row['released'], 0)} released, "
                      f"{fmt(row['refaulted'], 0)} refaulted, {fmt(row['fresh'], 0)} fresh")
         if row.get("aged_mib") is not None and row["barrier"] != "none":
             line += (f"; {fmt(row['aged_mib'], 1)} MiB aged and {fmt(row['promoted_mib'], 1)} MiB promoted by "

@@ -76,13 +76,18 @@ class Barrier {
     return n;
   }
   void CountFault() { faults_.fetch_add(1, std::memory_order_relaxed); }
-  // Page-table changes since the last collection (.sol.figures): protect, unprotect and
-  // re-protecting scan calls, and heap pages whose protection was removed. Counted by whichever
-  // thread makes them.
+  // Page-table changes since the last collection (.sol.figures): protect and unprotect calls,
+  // and heap pages whose protection was removed. Counted by whichever thread makes them. Scans
+  // for written pages (uffd) change nothing and are counted apart.
   void CountCalls(uint64_t n) { calls_.fetch_add(n, std::memory_order_relaxed); }
   void CountOpened(uint64_t pages) { opened_.fetch_add(pages, std::memory_order_relaxed); }
   uint64_t TakeCalls() { return calls_.exchange(0, std::memory_order_relaxed); }
   uint64_t TakeOpened() { return opened_.exchange(0, std::memory_order_relaxed); }
+  uint64_t TakeScans() {
+    uint64_t n = scans_;
+    scans_ = 0;
+    return n;
+  }
   // What the barrier costs the mutator on this machine, measured once per process when the
   // backend starts (.sol.payoff): one write fault (mprotect) or one written 4 KiB page (uffd),
   // and one protection call.
@@ -93,6 +98,7 @@ class Barrier {
   explicit Barrier(BarrierKind kind);
   virtual bool RenewsAfterFork() const { return false; }
   uint64_t written_pages_ = 0;
+  uint64_t scans_ = 0;  // the owner's collections only
   uint64_t event_cost_ns_ = 0;
   uint64_t call_cost_ns_ = 0;
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <mutex>
 
@@ -221,13 +222,24 @@ class UffdBarrier final : public Barrier {
   // those inside pages whose protected bit is set were written since. They are marked dirty and
   // their bit cleared, as the mprotect handler does; the collection's reconciliation then
   // protects them again in runs, or leaves them open if they are hot.
+  // The walk covers the chunk's protected pages only, from the first to the last: written
+  // pages elsewhere are open already and count for nothing.
   void CollectWritten(Chunk& c) override {
-    uintptr_t start = c.base;
-    const uintptr_t end = c.base + (c.pages << kPageShift);
+    size_t first = c.pages;
+    size_t last = 0;
+    for (size_t w = 0; w < c.MaskWords(); ++w) {
+      uint64_t bits = __atomic_load_n(&c.protected_mask[w], __ATOMIC_RELAXED);
+      if (bits == 0) continue;
+      first = std::min(first, w * 64 + static_cast<size_t>(std::countr_zero(bits)));
+      last = w * 64 + 63 - static_cast<size_t>(std::countl_zero(bits));
+    }
+    if (first >= c.pages) return;
+    uintptr_t start = c.base + (first << kPageShift);
+    const uintptr_t end = c.base + (std::min(last + 1, c.pages) << kPageShift);
     while (start < end) {
       uint64_t walk_end = 0;
       long n = fds_.pagemap < 0 ? -1 : ScanWritten(fds_.pagemap, start, end, regions_, kRegions, &walk_end, false);
-      CountCalls(1);
+      ++scans_;
       if (n < 0) {
         RearmAll(c);
         return;

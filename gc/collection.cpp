@@ -333,6 +333,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.pages_fresh = pages.fresh;
   r.pages_opened = barrier_->TakeOpened();
   r.protect_calls = barrier_->TakeCalls();
+  r.scan_calls = barrier_->TakeScans();
   r.hot_pages = hot_pages_;
   r.pause_ns = NowNs() - start;
   if (barrier_->kind() != BarrierKind::kNone && !orphan_) {

@@ -179,11 +179,16 @@ void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
 
 // With a barrier, allocation triggers minor collections every young budget; without one, full
 // collections every budget. The collection is a major one when the old, aged and young data
-// with this allocation would take the heap past the bound a full collection keeps
-// (docs/design/barrier.md .sol.policy).
+// with this allocation would take the heap past the bound a full collection keeps; it comes as
+// soon as they would, not at the end of the young budget, so that the heap never passes that
+// bound by up to a young generation (docs/design/barrier.md .sol.policy).
 void Collector::MaybeCollectForAllocation(size_t upcoming) {
   bool generational = barrier_->kind() != BarrierKind::kNone && full_collections_left_ == 0;
-  uint64_t limit = generational ? policy_.YoungLimit(live_bytes_) : budget_;
+  uint64_t limit = budget_;
+  if (generational) {
+    const uint64_t kept = live_bytes_ + aged_bytes_;
+    limit = std::min(policy_.YoungLimit(live_bytes_), heap_limit_ > kept ? heap_limit_ - kept : 0);
+  }
   if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) {
     bool over = live_bytes_ + aged_bytes_ + bytes_since_gc_ + upcoming > heap_limit_;
     CollectNow(KEEL_GC_REASON_ALLOCATION, over);
@@ -192,12 +197,22 @@ void Collector::MaybeCollectForAllocation(size_t upcoming) {
 
 void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
   // Old objects share this page: the allocator's own stores would fault, so the page is opened
-  // with one call and counted dirty (barrier.md .sol.alloc). Under uffd the kernel resolves the
-  // faults itself and the next scan finds the page written: the call is made only where it
-  // costs less than the four faults it saves, at the costs measured on this machine.
-  const bool let_fault = !barrier_->WritesFault() &&
-                         barrier_->event_cost_ns() * (kPageSize / os::kOsPageSize) < barrier_->call_cost_ns();
-  if (!let_fault) MakeWritable(page, true);
+  // with one call and counted dirty, and with it the partly free pages the allocator takes
+  // next, where they follow it in memory (barrier.md .sol.alloc). Under uffd the kernel
+  // resolves the faults itself and the next scan finds the pages written: the call is made
+  // only where it costs less than the faults it saves (four per page), at the costs measured
+  // on this machine.
+  Chunk& c = *page->chunk;
+  const size_t first = c.PageIndex(page->start);
+  if (c.IsProtected(first)) {
+    size_t count = 1;
+    for (const PageDesc* n = page->next; n != nullptr && count < kOpenAhead; n = n->next, ++count) {
+      if (n->chunk != &c || n->start != page->start + (count << kPageShift) || !c.IsProtected(first + count)) break;
+    }
+    const bool let_fault = !barrier_->WritesFault() &&
+                           barrier_->event_cost_ns() * (kPageSize / os::kOsPageSize) * count < barrier_->call_cost_ns();
+    if (!let_fault) MakeWritable(c, first, count, true);
+  }
   NoteYoungPage(page);
   page->SetAllocRange(from, to);
   page->scan_cursor = static_cast<uint16_t>(to);
@@ -218,7 +233,16 @@ PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
     d = heap_.AllocatePage();
   }
   if (d == nullptr) return nullptr;
-  MakeWritable(d, false);
+  // A free page still protected (mprotect keeps freed pages protected, .sol.mprotect) is opened
+  // with the free pages after it, which the allocator takes next (barrier.md .sol.alloc).
+  Chunk& c = *d->chunk;
+  const size_t first = c.PageIndex(d->start);
+  size_t count = 1;
+  while (count < kOpenAhead && first + count < c.pages && c.IsProtected(first + count) &&
+         c.descs[first + count].state == PageState::kFree) {
+    ++count;
+  }
+  MakeWritable(c, first, count, false);
   const SizeClass& sc = kSizeClasses[cls];
   d->state = PageState::kSmall;
   d->kind = kind;

@@ -168,6 +168,9 @@ class Collector {
   void* AllocateBig(size_t bytes, Kind kind);
   bool Refill(Kind kind, int cls);
   void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to);
+  // Protected pages the allocator opens with one call when it takes the first of them: the
+  // page and those after it in memory that it takes next (barrier.md .sol.alloc).
+  static constexpr size_t kOpenAhead = 8;
   PageDesc* NewSmallPage(Kind kind, int cls);
   bool MayCollectNow() const { return disabled_ == 0 && !in_collection_; }
   void MaybeCollectForAllocation(size_t upcoming);

@@ -147,6 +147,9 @@ PageDesc* Heap::TakePages(Chunk* c, size_t first, size_t count) {
     }
     ClearBit(c->idle_mask, i);
     ClearBit(c->free_mask, i);
+    // The heat was the previous occupant's (barrier.md .sol.hot).
+    c->heat_level[i] = 0;
+    c->heat_lease[i] = 0;
   }
   c->free_count -= static_cast<uint32_t>(count);
   free_pages_ -= count;

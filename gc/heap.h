@@ -43,9 +43,10 @@ struct Chunk {
   uint64_t* protected_mask = nullptr;
   uint64_t* dirty_mask = nullptr;
   bool untracked = false;  // the barrier could not attach: every old page counts as dirty
-  // Write heat, one byte each per page (docs/design/barrier.md .sol.hot), changed only by the
-  // owner's collections: how often the page was found written after being protected (the
-  // level), and for how many more collections it stays unprotected and scanned as dirty.
+  // Write heat, one byte each per page (docs/design/barrier.md .sol.hot), changed only on the
+  // owner's thread, by its collections and by the heap when it hands the page out again: how
+  // often the page was found written after being protected (the level), and for how many more
+  // collections it stays unprotected and scanned as dirty.
   uint8_t* heat_level = nullptr;
   uint8_t* heat_lease = nullptr;
 

@@ -16,7 +16,8 @@ MarkStack::~MarkStack() {
   if (entries_ != nullptr) munmap(entries_, capacity_ * sizeof(MarkEntry));
 }
 
-void MarkStack::Grow() {
+MarkCursor MarkStack::Grow(MarkCursor c) {
+  top_ = c.top;
   size_t new_capacity = capacity_ == 0 ? kInitialEntries : capacity_ * 2;
   void* p;
   if (entries_ == nullptr) {
@@ -29,6 +30,7 @@ void MarkStack::Grow() {
   }
   entries_ = static_cast<MarkEntry*>(p);
   capacity_ = new_capacity;
+  return Take();
 }
 
 void MarkStack::Trim() {

@@ -26,7 +26,11 @@ class Marker {
 
   // Tests one word that may be a pointer. `interior`: the word comes from a stack or registers,
   // so a pointer into the middle of any object counts (docs/design/marking.md .sol.interior).
-  void MarkWord(uintptr_t w, bool interior) { MarkWordT<false>(w, interior); }
+  void MarkWord(uintptr_t w, bool interior) {
+    Grey g = Take();
+    MarkWordT<false>(g, w, interior);
+    Put(g);
+  }
 
   // Tests every aligned word of [lo, hi).
   void ScanRange(uintptr_t lo, uintptr_t hi, bool interior);
@@ -40,7 +44,6 @@ class Marker {
   void Drain();
 
   bool heap_interior() const { return heap_interior_; }
-  uint64_t marked_bytes() const { return marked_bytes_; }
   uint64_t marked_objects() const { return marked_objects_; }
   // Minor collections only: heap pages of old objects that point at objects that stay young.
   const std::vector<uintptr_t>& remembered_pages() const { return remembered_; }
@@ -52,13 +55,26 @@ class Marker {
   // are at least 8-aligned, so bit 0 of the start is free for it.
   static constexpr uintptr_t kOldEntry = 1;
 
+  // What the marking loops change at every object, copied into a local for the length of a loop
+  // so that it stays in registers (docs/design/marking.md .sol.stack); every function below
+  // that marks takes it.
+  struct Grey {
+    MarkCursor stack;
+    uint64_t marked;  // objects marked so far
+  };
+  Grey Take() const { return Grey{stack_.Take(), marked_objects_}; }
+  void Put(const Grey& g) {
+    stack_.Put(g.stack);
+    marked_objects_ = g.marked;
+  }
+
   // kRemember: the word lies in an object that is old after this collection. Returns, when
   // kRemember, whether the word keeps an object that stays young (alloc set, age clear).
   template <bool kRemember>
-  bool MarkWordT(uintptr_t w, bool interior) {
+  bool MarkWordT(Grey& g, uintptr_t w, bool interior) {
     if (w - lo_ >= span_) return false;
     bool young = false;
-    if ((w & (kPageSize - 1)) == 0) [[unlikely]] young = MarkEndOfPreviousPage(w);
+    if ((w & (kPageSize - 1)) == 0) [[unlikely]] young = MarkEndOfPreviousPage(g, w);
     PageDesc* d = PageMap::Lookup(w);
     if (d == nullptr || d->owner != owner_) return young;
     if (d->state == PageState::kSmall) {
@@ -68,12 +84,12 @@ class Marker {
       if (obj != w) {
         if (!interior && !allows) return young;
       } else if (allows && idx > 0) {
-        young |= MarkSmall<kRemember>(d, idx - 1);  // one past the end of the previous object
+        young |= MarkSmall<kRemember>(g, d, idx - 1);  // one past the end of the previous object
       }
-      if (idx < d->objects) young |= MarkSmall<kRemember>(d, idx);
+      if (idx < d->objects) young |= MarkSmall<kRemember>(g, d, idx);
     } else if (d->state == PageState::kBigHead) {
       if (w != d->start && !interior && !AllowsInterior(d->kind)) return young;
-      young |= MarkBig(d);
+      young |= MarkBig(g, d);
     }
     return young;
   }
@@ -81,7 +97,7 @@ class Marker {
   // Marks and queues object idx if it is allocated and unmarked. Returns, when kRemember,
   // whether it stays young after this collection: young, not aged, and this collection ages.
   template <bool kRemember>
-  bool MarkSmall(PageDesc* d, uint32_t idx) {
+  bool MarkSmall(Grey& g, PageDesc* d, uint32_t idx) {
     if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
     SlotBits& b = d->bits[idx >> 6];
     const unsigned shift = idx & 63;
@@ -90,13 +106,36 @@ class Marker {
     bool stays_young = kRemember && (b.alloc & ~b.age & ages_mask_ & bit) != 0;
     if ((b.mark & bit) != 0) return stays_young;  // old, or marked already
     b.mark |= bit;
-    ++marked_objects_;
-    marked_bytes_ += d->obj_size;
+    ++g.marked;
     if (IsPointerful(d->kind)) {
       uintptr_t obj = d->ObjectStart(idx);
-      stack_.Push(obj | ((b.age & ages_mask_) >> shift & kOldEntry), obj + d->obj_size);
+      stack_.Push(g.stack, obj | ((b.age & ages_mask_) >> shift & kOldEntry), obj + d->obj_size);
     }
     return stays_young;
+  }
+  bool MarkBig(Grey& g, PageDesc* d) {
+    if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
+    SlotBits& b = d->bits[0];
+    if (((b.alloc | b.mark) & 1) == 0) return false;
+    bool stays_young = (b.alloc & ~b.age & ages_mask_ & 1) != 0;
+    if ((b.mark & 1) != 0) return stays_young;
+    b.mark |= 1;
+    ++g.marked;
+    if (IsPointerful(d->kind)) stack_.Push(g.stack, d->start | (b.age & ages_mask_ & kOldEntry), d->start + d->big_bytes);
+    return stays_young;
+  }
+  // w is page-aligned: it may be one past the end of an allow-interior object that ends exactly
+  // at the previous page's end (docs/design/marking.md .sol.interior).
+  bool MarkEndOfPreviousPage(Grey& g, uintptr_t w) {
+    if (w - 1 - lo_ >= span_) return false;
+    PageDesc* d = PageMap::Lookup(w - 1);
+    if (d == nullptr || d->owner != owner_ || !AllowsInterior(d->kind)) return false;
+    if (d->state == PageState::kSmall) {
+      if (d->objects > 0 && d->ObjectStart(d->objects) == w) return MarkSmall<true>(g, d, d->objects - 1u);
+    } else if (d->state == PageState::kBigHead && d->start + d->big_bytes == w) {
+      return MarkBig(g, d);
+    }
+    return false;
   }
   void Remember(uintptr_t slot) {
     uintptr_t page = slot & ~(kPageSize - 1);
@@ -106,10 +145,11 @@ class Marker {
     }
   }
   template <bool kOld>
-  void ScanEntry(uintptr_t lo, uintptr_t hi, bool interior);
-
-  bool MarkBig(PageDesc* d);
-  bool MarkEndOfPreviousPage(uintptr_t w);
+  void ScanEntry(Grey& g, uintptr_t lo, uintptr_t hi, bool interior) {
+    for (uintptr_t p = lo; p < hi; p += sizeof(uintptr_t)) {
+      if (MarkWordT<kOld>(g, *reinterpret_cast<const uintptr_t*>(p), interior) && kOld) Remember(p);
+    }
+  }
 
   const Collector* owner_;
   MarkStack& stack_;
@@ -117,7 +157,6 @@ class Marker {
   uintptr_t span_;
   bool heap_interior_;
   uint64_t ages_mask_;  // all ones when this collection ages young survivors, else zero
-  uint64_t marked_bytes_ = 0;
   uint64_t marked_objects_ = 0;
   std::vector<uintptr_t> remembered_;
   uintptr_t last_remembered_ = 0;

@@ -52,11 +52,14 @@ typedef struct keel_gc_record {
   uint64_t pages_refaulted; /* handed out again after being given back (a fault each) */
   uint64_t pages_fresh;     /* handed out never touched (a first-touch fault each) */
   uint64_t pages_opened;    /* write barrier: protection removed (allocator, faults, requests) */
-  uint64_t protect_calls;   /* write barrier: protect and unprotect system calls */
+  uint64_t protect_calls;   /* write barrier: protect and unprotect system calls (mprotect,
+                             * UFFDIO_WRITEPROTECT) */
   uint64_t hot_pages;       /* write barrier: old pages left open and scanned as dirty, because
                              * they were written in recent cycles */
   uint64_t full_stretch;    /* write barrier: full collections still to come before minor ones
                              * are tried again, because the barrier did not pay (0: none) */
+  uint64_t scan_calls;      /* write barrier (uffd): page-table walks that looked for written
+                             * pages (PAGEMAP_SCAN; they change no protection) */
 } keel_gc_record;
 
 typedef struct keel_gc_stats {
