@@ -44,6 +44,26 @@ bool HasTag(void* p, uint64_t tag) {
   return p != nullptr && static_cast<void**>(p)[2] == reinterpret_cast<void*>(static_cast<uintptr_t>(tag * 2 + 1));
 }
 
+// The minor collections from record `from` on: how many, the pages they protected, and the
+// fewest hot pages any of them left.
+struct MinorSums {
+  uint64_t minors = 0;
+  uint64_t protected_pages = 0;
+  uint64_t hot_min = UINT64_MAX;
+};
+MinorSums SumMinors(size_t from) {
+  MinorSums sums;
+  for (size_t i = from; i < keel_gc_record_count(); ++i) {
+    keel_gc_record r{};
+    keel_gc_get_record(i, &r);
+    if (r.kind != KEEL_GC_MINOR) continue;
+    ++sums.minors;
+    sums.protected_pages += r.pages_protected;
+    if (r.hot_pages < sums.hot_min) sums.hot_min = r.hot_pages;
+  }
+  return sums;
+}
+
 // Rewritten pages: a 64 KiB table (four heap pages) becomes old, then at every cycle each of its
 // slots gets a fresh young object and a minor collection runs. With hot pages the table is
 // protected again only when its lease runs out (2, 4, 8, ... collections), not after every
@@ -69,15 +89,8 @@ int HotPages() {
       }
     }
   }
-  uint64_t protected_pages = 0, hot_min = UINT64_MAX, minors = 0;
-  for (size_t i = warm; i < keel_gc_record_count(); ++i) {
-    keel_gc_record r{};
-    keel_gc_get_record(i, &r);
-    if (r.kind != KEEL_GC_MINOR) continue;
-    ++minors;
-    protected_pages += r.pages_protected;
-    if (r.hot_pages < hot_min) hot_min = r.hot_pages;
-  }
+  const MinorSums sums = SumMinors(warm);
+  const uint64_t protected_pages = sums.protected_pages, hot_min = sums.hot_min, minors = sums.minors;
   std::fprintf(stderr, "hot pages: %llu minor collections after warm-up, %llu pages protected, at least %llu hot\n",
                static_cast<unsigned long long>(minors), static_cast<unsigned long long>(protected_pages),
                static_cast<unsigned long long>(hot_min));
@@ -124,14 +137,8 @@ int RefilledPages() {
       return checks.ExitCode();
     }
   }
-  uint64_t protected_pages = 0, minors = 0;
-  for (size_t i = warm; i < keel_gc_record_count(); ++i) {
-    keel_gc_record r{};
-    keel_gc_get_record(i, &r);
-    if (r.kind != KEEL_GC_MINOR) continue;
-    ++minors;
-    protected_pages += r.pages_protected;
-  }
+  const MinorSums sums = SumMinors(warm);
+  const uint64_t protected_pages = sums.protected_pages, minors = sums.minors;
   std::fprintf(stderr, "refilled pages: %llu minor collections after warm-up, %llu pages protected (%llu)\n",
                static_cast<unsigned long long>(minors), static_cast<unsigned long long>(protected_pages),
                static_cast<unsigned long long>(sink & 1));
