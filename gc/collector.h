@@ -166,7 +166,8 @@ class Collector {
   void* AllocateSlow(size_t bytes, Kind kind);
   void* AllocateSlowImpl(size_t bytes, Kind kind);
   void* AllocateBig(size_t bytes, Kind kind);
-  bool Refill(Kind kind, int cls);
+  enum class Refilled : uint8_t { kFailed, kPartialPage, kNewPage };
+  Refilled Refill(Kind kind, int cls);
   void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to);
   // Protected pages the allocator opens with one call when it takes the first of them: the
   // page and those after it in memory that it takes next (barrier.md .sol.alloc).
