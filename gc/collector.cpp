@@ -214,6 +214,7 @@ void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to
   // on this machine.
   Chunk& c = *page->chunk;
   const size_t first = c.PageIndex(page->start);
+  if (page->live_objects > 0) page->refilled = true;  // barrier.md .sol.refill
   if (c.IsProtected(first)) {
     size_t count = 1;
     for (const PageDesc* n = page->next; n != nullptr && count < kOpenAhead; n = n->next, ++count) {

@@ -47,12 +47,9 @@ void Collector::ScanDirtyPages(Marker& m) {
       for (; bits != 0; bits &= bits - 1) {
         size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
         if (i >= c->pages) continue;
-        // Written after it was protected (a hot page is dirty by choice): warmer (.sol.hot).
-        // That includes an old page whose free slots the allocator refilled this cycle, which
-        // it will do again next cycle if its new objects die; a fresh page the allocator filled
-        // was never protected.
-        const PageDesc* d = DescOfPage(*c, i);
-        if (!c->untracked && c->heat_lease[i] == 0 && (!d->young_listed || d->live_objects > 0)) {
+        // Written after it was protected (a hot page is dirty by choice, and one the allocator
+        // filled this cycle was written by the allocator: .sol.refill): warmer (.sol.hot).
+        if (!c->untracked && c->heat_lease[i] == 0 && !DescOfPage(*c, i)->young_listed) {
           uint8_t level = std::min<uint8_t>(c->heat_level[i] + 1, Policy::kMaxHeatLevel);
           c->heat_level[i] = level;
           c->heat_lease[i] = static_cast<uint8_t>(1u << level);
@@ -145,6 +142,17 @@ uint64_t Collector::ProtectOldPages() {
 Collector::PageChange Collector::DecideProtection(Chunk& c, size_t i, size_t* hot) {
   const bool is_protected = c.IsProtected(i);
   bool want = PageHoldsOldPointers(c, i);
+  // An old page whose free slots the allocator refilled this cycle and that has free slots
+  // again: the allocator comes back to it next cycle, so it stays open (.sol.refill).
+  PageDesc* own = c.dedicated ? nullptr : &c.descs[i];
+  if (own != nullptr && own->refilled) {
+    own->refilled = false;
+    if (want && own->on_partial && *hot < Policy::kMaxHotPages) {
+      ++*hot;
+      c.SetDirty(i);
+      return is_protected ? PageChange::kOpen : PageChange::kNone;
+    }
+  }
   if (want && c.heat_lease[i] > 0) {
     if (*hot < Policy::kMaxHotPages) {
       --c.heat_lease[i];

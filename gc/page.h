@@ -61,6 +61,7 @@ struct PageDesc {
   uint8_t size_class = 0;
   bool needs_zeroing = false;  // free slots may hold stale bytes (not fresh from the OS)
   bool young_listed = false;   // on the collector's list of pages allocated into this cycle
+  bool refilled = false;       // small: the allocator claimed free slots among old objects this cycle
   bool on_partial = false;     // small: on its class's partial list
   uint16_t scan_cursor = 0;    // small: where the allocator looks for the next free run
   uint32_t run_pages = 0;      // big: pages in the run

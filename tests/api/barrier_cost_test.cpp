@@ -1,5 +1,5 @@
 // barrier_cost_test.cpp: the write barrier changes page protection only where it pays
-// (docs/design/barrier.md .sol.hot, .sol.payoff, .sol.batch). Old pages rewritten in cycle after
+// (docs/design/barrier.md .sol.hot, .sol.refill, .sol.payoff, .sol.batch). Old pages rewritten in cycle after
 // cycle stay open and are scanned instead of faulting each cycle, and so do old pages whose free
 // slots the allocator refills at every cycle; when writes are spread over
 // the whole old generation the collector runs full collections that protect nothing; a tree
@@ -110,7 +110,7 @@ int HotPages() {
 // objects. At every cycle the allocator refills those slots with objects that die young, so
 // the pages are back on the partial list after each minor collection. Protecting them after
 // each one would cost a protect and an open per page and cycle; they must heat up and stay open
-// like pages the program writes (.sol.hot).
+// and be scanned instead (.sol.refill).
 int RefilledPages() {
   ChildChecks checks;
   constexpr size_t kObjects = 4096;
