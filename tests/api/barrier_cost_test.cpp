@@ -109,8 +109,8 @@ int HotPages() {
 // reachable, and a major collection leaves the pages old with a free slot between each two
 // objects. At every cycle the allocator refills those slots with objects that die young, so
 // the pages are back on the partial list after each minor collection. Protecting them after
-// each one would cost a protect and an open per page and cycle; they must heat up and stay open
-// and be scanned instead (.sol.refill).
+// each one would cost a protect and an open per page and cycle; they must stay open and be
+// scanned instead (.sol.refill).
 int RefilledPages() {
   ChildChecks checks;
   constexpr size_t kObjects = 4096;
@@ -145,8 +145,7 @@ int RefilledPages() {
   if (Generational()) {
     KEEL_CHILD_CHECK(checks, minors >= 24);
     // Protected after every one of 32 minor collections, the pages the refills land on count
-    // 128 (four pages each time, measured without hot refills); hot, each page's lease runs out
-    // a few times at most.
+    // 128 (four pages each time, measured without .sol.refill); kept open, none or a few.
     KEEL_CHILD_CHECK(checks, protected_pages <= 64);
   }
   KEEL_CHILD_CHECK(checks, keel_gc_verify_heap() == 0);
