@@ -14,14 +14,20 @@
  *   write_fault_us   a write to a PROT_READ page whose SIGSEGV handler (SA_SIGINFO) mprotects
  *                    that page back to read-write: the whole cost of one fault of an
  *                    mprotect-based write barrier (trap, signal delivery, mprotect, return);
- *   mprotect_us      one mprotect(PROT_READ) call on one resident read-write page.
+ *   mprotect_us      one mprotect(PROT_READ) call on one resident read-write page;
+ *   populate_us      MADV_POPULATE_WRITE over a fresh mapping (Linux 5.14): the kernel backs
+ *                    the pages in one call, with no fault per page (what pre-faulting memory an
+ *                    allocator is about to use would cost); -1 where the kernel refuses it;
+ *   thp_touch_us     a write to each 4 KiB of a fresh, 2 MiB-aligned mapping advised
+ *                    MADV_HUGEPAGE: one fault per 2 MiB where transparent huge pages are
+ *                    available, else the same as first_touch_us (docs/design/heap.md .sol.thp).
  * The first two write the pages in address order; the last two visit them in a fixed shuffled
  * order, as a collector's barrier does, so the mapping splits and merges as it would in a heap.
  * Each figure is the median over the repetitions of (time for all pages) / pages.
  *
  * Prints one line:
  *   FAULTS {"first_touch_us":..,"refault_us":..,"write_fault_us":..,"mprotect_us":..,
- *           "pages":..,"reps":..,"page_size":..}
+ *           "populate_us":..,"thp_touch_us":..,"pages":..,"reps":..,"page_size":..}
  * and exits 0; on a failed mmap, madvise(MADV_DONTNEED), mprotect or sigaction it prints what
  * failed on stderr and exits 1. */
 #define _GNU_SOURCE 1
@@ -68,6 +74,40 @@ static char *MapFresh(size_t pages) {
   if (madvise(p, len, MADV_NOHUGEPAGE) != 0 && errno != EINVAL) Die("madvise(MADV_NOHUGEPAGE)", len);
 #endif
   return (char *)p;
+}
+
+/* Microseconds per page to back a fresh mapping of `pages` pages with MADV_POPULATE_WRITE, or
+ * -1 where the kernel does not offer it. */
+static double Populate(size_t pages) {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack it */
+#endif
+  char *p = MapFresh(pages);
+  double t0 = NowUs();
+  int rc = madvise(p, pages * g_page, MADV_POPULATE_WRITE);
+  double us = (NowUs() - t0) / (double)pages;
+  if (munmap(p, pages * g_page) != 0) Die("munmap", pages * g_page);
+  return rc == 0 ? us : -1.0;
+}
+
+/* Microseconds per page for the first write to each page of a fresh 2 MiB-aligned mapping
+ * advised MADV_HUGEPAGE (a kernel without transparent huge pages refuses the advice and takes
+ * 4 KiB faults). */
+static double TouchHuge(size_t pages) {
+  const size_t huge = (size_t)2 << 20;
+  size_t len = (pages * g_page + huge - 1) & ~(huge - 1);
+  char *raw = (char *)mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) Die("mmap", len + huge);
+  char *p = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+  double t0 = NowUs();
+  volatile char *v = p;
+  for (size_t i = 0; i < len / g_page; ++i) v[i * g_page] = 1;
+  double us = (NowUs() - t0) / (double)(len / g_page);
+  if (munmap(raw, len + huge) != 0) Die("munmap", len + huge);
+  return us;
 }
 
 static void Unmap(char *p, size_t pages) {
@@ -149,7 +189,11 @@ int main(int argc, char **argv) {
   if (sigaction(SIGSEGV, &sa, &old_segv) != 0) Die("sigaction(SIGSEGV)", 0);
 
   double first[kMaxReps], refault[kMaxReps], write_fault[kMaxReps], protect[kMaxReps];
+  double populate[kMaxReps], thp[kMaxReps];
   for (int r = 0; r < reps; ++r) {
+    populate[r] = Populate(pages);
+    thp[r] = TouchHuge(pages);
+
     /* (a) first touch, then (b) refault of the same pages after MADV_DONTNEED. */
     char *p = MapFresh(pages);
     first[r] = TouchAll(p, pages);
@@ -187,8 +231,9 @@ int main(int argc, char **argv) {
   free(order);
 
   printf("FAULTS {\"first_touch_us\":%.2f,\"refault_us\":%.2f,\"write_fault_us\":%.2f,"
-         "\"mprotect_us\":%.2f,\"pages\":%zu,\"reps\":%d,\"page_size\":%zu}\n",
+         "\"mprotect_us\":%.2f,\"populate_us\":%.2f,\"thp_touch_us\":%.2f,\"pages\":%zu,\"reps\":%d,"
+         "\"page_size\":%zu}\n",
          Median(first, reps), Median(refault, reps), Median(write_fault, reps), Median(protect, reps),
-         pages, reps, g_page);
+         Median(populate, reps), Median(thp, reps), pages, reps, g_page);
   return 0;
 }

@@ -203,7 +203,13 @@ def machine_line():
 
 
 FAULT_FIELDS = [("first_touch_us", "first touch"), ("refault_us", "refault after release"),
-                ("write_fault_us", "write fault"), ("mprotect_us", "mprotect call")]
+                ("write_fault_us", "write fault"), ("mprotect_us", "mprotect call"),
+                ("populate_us", "MADV_POPULATE_WRITE"), ("thp_touch_us", "first touch in a huge page")]
+
+
+def fmt_us(x, digits=1):
+    """A fault_cost figure; negative means the kernel refused the operation."""
+    return "n/a" if x < 0 else f"{x:.{digits}f}"
 
 
 def run_fault_cost(bin_dir, timeout=300):
@@ -240,7 +246,7 @@ def measure_faults(bin_dir, when, fault_runs, raw):
         print("not measured: " + err, file=sys.stderr)
         fault_runs.append((when, None, err))
         return
-    print(", ".join(f"{label} {rec[k]:.1f} us" for k, label in FAULT_FIELDS), file=sys.stderr)
+    print(", ".join(f"{label} {fmt_us(rec[k])} us" for k, label in FAULT_FIELDS), file=sys.stderr)
     fault_runs.append((when, rec, None))
     if raw:
         raw.write(json.dumps(dict(rec, bench="fault_cost", when=when)) + "\n")
@@ -254,9 +260,9 @@ def fault_lines(fault_runs):
         why = next((err for _, _, err in fault_runs if err), "fault_cost did not run")
         return [f"- host fault costs: not measured ({why})"]
     med = {k: median([rec[k] for _, rec in recs]) for k, _ in FAULT_FIELDS}
-    line = "- host fault costs: " + ", ".join(f"{label} {med[k]:.1f} µs" for k, label in FAULT_FIELDS)
+    line = "- host fault costs: " + ", ".join(f"{label} {fmt_us(med[k])} µs" for k, label in FAULT_FIELDS)
     first = recs[0][1]
-    each = "; ".join(f"{when} " + " / ".join(f"{rec[k]:.1f}" for k, _ in FAULT_FIELDS) + " µs"
+    each = "; ".join(f"{when} " + " / ".join(fmt_us(rec[k]) for k, _ in FAULT_FIELDS) + " µs"
                      for when, rec in recs)
     line += (f" (per 4 KiB page or call, median of {len(recs)} fault_cost run(s), each the median of "
              f"{first.get('reps', '?')} repetitions over {first.get('pages', '?')} pages: {each})")
