@@ -16,6 +16,7 @@
 
 #include "gc/env.h"
 #include "gc/heap.h"
+#include "gc/stats.h"
 
 namespace keel::gc {
 namespace {
@@ -26,7 +27,9 @@ struct State {
   pthread_cond_t cv;
   std::vector<Heap*> heaps;  // under mu
   std::atomic<bool> started{false};  // changed under mu
-  bool failed = false;               // under mu: the thread could not be created
+  // Under mu: when pthread_create last failed, Wake tries again only a period later (a failure
+  // may be passing: too many threads or too little memory for a moment).
+  uint64_t retry_after_ns = 0;
   // Wake() counts here; the thread sleeps only if no wake came after its last tick began. The
   // two flags are sequentially consistent so that either the waker sees `sleeping` or the
   // thread sees the new count (no lost wake-up).
@@ -142,7 +145,8 @@ bool DecayThread::Wake() {
   if (s.started.load()) return true;
   pthread_mutex_lock(&s.mu);
   bool ok = s.started.load();
-  if (!ok && !s.failed) {
+  const uint64_t now = NowNs();
+  if (!ok && now >= s.retry_after_ns) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -155,7 +159,7 @@ bool DecayThread::Wake() {
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     s.started.store(ok);
-    s.failed = !ok;
+    if (!ok) s.retry_after_ns = now + DecayThread::PeriodMs() * 1'000'000;
   }
   pthread_mutex_unlock(&s.mu);
   return ok;

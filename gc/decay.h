@@ -23,8 +23,9 @@ class DecayThread {
   static void Join(Heap* heap);
   static void Leave(Heap* heap);
   // A heap retains committed free pages: ticks must run. Starts the thread the first time (and
-  // in a forked child, where it does not exist). False when it cannot be started; the caller
-  // then gives its free pages back itself.
+  // in a forked child, where it does not exist). False when it cannot be started now; a call a
+  // period later tries again, and meanwhile what a major collection keeps stays bounded by its
+  // own rule (docs/design/heap.md .sol.retain).
   static bool Wake();
 };
 
