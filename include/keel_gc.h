@@ -104,7 +104,7 @@ KEEL_API int keel_gc_trace_to(const char *path);
 
 /* Heap sizing. Without a write barrier (KEEL_GC_BARRIER=none) every collection is major and the
  * next one comes after allocating max(min_bytes, live * growth) bytes. With a barrier, minor
- * collections come every young budget (1 to 32 MiB, adapted to a 2 ms pause goal, at most a
+ * collections come every young budget (1 to 32 MiB, adapted to a 2.5 ms pause goal, at most a
  * quarter of the live data), and the next collection is major once the old generation has grown
  * by max(min_bytes, live * growth * 2/3) since the last major one. Defaults: growth 0.6,
  * min 4 MiB. KEEL_GC_GROWTH and KEEL_GC_MIN_BYTES set them too. */
