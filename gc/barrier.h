@@ -70,6 +70,7 @@ class Barrier {
   // Figures since the last collection: faults taken (mprotect) and written pages found (uffd).
   // Faults are counted by whichever thread takes them.
   uint64_t TakeFaults() { return faults_.exchange(0, std::memory_order_relaxed); }
+  uint64_t written_pages() const { return written_pages_; }
   uint64_t TakeWrittenPages() {
     uint64_t n = written_pages_;
     written_pages_ = 0;

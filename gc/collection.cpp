@@ -11,6 +11,7 @@
 #include "gc/fatal.h"
 #include "gc/marker.h"
 #include "gc/orphanage.h"
+#include "gc/os_memory.h"
 #include "gc/page_map.h"
 #include "gc/plan.h"
 
@@ -225,10 +226,10 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   // last of them protects the old pages again so the next collection can be minor.
   const bool full_stretch = full_collections_left_ > 0;
   if (full_stretch) --full_collections_left_;
-  const bool protect = !orphan_ && MayProtect() && full_collections_left_ == 0;
-  const bool major = want_major || renewed || !protect || pages_open_ || full_stretch ||
-                     barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
-  const bool ages = !major && policy_.AgeNextMinor();
+  const uint64_t protected_before = protected_pages_;
+  bool protect = !orphan_ && MayProtect() && full_collections_left_ == 0;
+  bool major = want_major || renewed || !protect || pages_open_ || full_stretch ||
+               barrier_->kind() == BarrierKind::kNone || live_bytes_ > major_threshold_;
   in_collection_ = true;
   cycle_peak_in_use_ = std::max<uint64_t>(cycle_peak_in_use_, heap_.in_use_bytes());
   const uint64_t old_heap_limit = heap_limit_;
@@ -238,14 +239,26 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const uint64_t aged_before = aged_bytes_;
   const uint64_t faults = barrier_->TakeFaults();
   uint64_t barrier_pause_ns = 0;  // finding and scanning written pages, changing protection
-  if (major) {
-    ForgetDirtyPages();
-    PrepareMajor();
-  } else {
+  bool spread = false;
+  if (!major) {
     const uint64_t t0 = NowNs();
     FindDirtyPages();
     barrier_pause_ns += NowNs() - t0;
+    // Most of what was protected was written since the last collection: protection does not
+    // pay, and scanning all those pages would cost this minor collection as much as a major
+    // one. This collection becomes the first of a stretch of full ones (barrier.md .sol.payoff).
+    const uint64_t written = barrier_->written_pages() / (kPageSize / os::kOsPageSize) + faults;
+    if (reason == KEEL_GC_REASON_ALLOCATION && Policy::WritesSpread(written, protected_before)) {
+      spread = true;
+      major = true;
+      protect = false;
+    }
   }
+  if (major) {
+    ForgetDirtyPages();
+    PrepareMajor();
+  }
+  const bool ages = !major && policy_.AgeNextMinor();
 
   Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_, ages);
   const uint64_t mark_start = NowNs();
@@ -283,6 +296,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   } else {
     OpenAllPages();
     pages_open_ = true;
+    protected_pages_ = 0;
   }
 
   total_allocated_ += allocated;
@@ -349,6 +363,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     } else {
       policy_.NoteMinorCost(r.pause_ns + mutator_ns, barrier_pause_ns + mutator_ns, allocated);
     }
+    if (spread) full_collections_left_ = std::max(full_collections_left_, policy_.NoteSpreadWrites());
   }
   r.full_stretch = full_collections_left_;
   last_was_major_ = major;

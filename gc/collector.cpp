@@ -194,11 +194,11 @@ void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
 // bound by up to a young generation (docs/design/barrier.md .sol.policy).
 void Collector::MaybeCollectForAllocation(size_t upcoming) {
   bool generational = barrier_->kind() != BarrierKind::kNone && full_collections_left_ == 0;
-  uint64_t limit = budget_;
-  if (generational) {
-    const uint64_t kept = live_bytes_ + aged_bytes_;
-    limit = std::min(policy_.YoungLimit(live_bytes_), heap_limit_ > kept ? heap_limit_ - kept : 0);
-  }
+  // The bound holds for a full collection's budget too: after a minor collection that starts a
+  // stretch of full ones (.sol.payoff) the budget counts promoted garbage as live.
+  const uint64_t kept = live_bytes_ + aged_bytes_;
+  const uint64_t room = heap_limit_ > kept ? heap_limit_ - kept : 0;
+  const uint64_t limit = std::min(generational ? policy_.YoungLimit(live_bytes_) : budget_, room);
   if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) {
     bool over = live_bytes_ + aged_bytes_ + bytes_since_gc_ + upcoming > heap_limit_;
     CollectNow(KEEL_GC_REASON_ALLOCATION, over);

@@ -246,6 +246,7 @@ class Collector {
   uint64_t cycle_peak_in_use_ = 0;  // most heap bytes in use at a collection since the last major one
   uint64_t peak_in_use_ = 0;        // the recent cycles' highest peak (heap.md .sol.retain)
   size_t hot_pages_ = 0;                // left open at the last collection (barrier.md .sol.hot)
+  uint64_t protected_pages_ = 0;        // protected after the last collection (barrier.md .sol.payoff)
   unsigned full_collections_left_ = 0;  // of a stretch while generations do not pay (barrier.md .sol.payoff)
   uint64_t mutator_open_calls_ = 0;     // protection calls the allocator made since the last collection
   uint64_t stress_every_ = 0;     // KEEL_GC_STRESS

@@ -103,6 +103,7 @@ uint64_t Collector::ProtectOldPages() {
   if (barrier_->kind() == BarrierKind::kNone) return 0;
   uint64_t protected_pages = 0;
   size_t hot = 0;
+  protected_pages_ = 0;
   for (Chunk* c : heap_.chunks()) {
     if (c->untracked) continue;
     PageChange run = PageChange::kNone;
@@ -131,6 +132,9 @@ uint64_t Collector::ProtectOldPages() {
       }
     }
     if (!c->untracked) flush();
+    if (!c->untracked) {
+      for (size_t w = 0; w < c->MaskWords(); ++w) protected_pages_ += PopCount(c->protected_mask[w]);
+    }
   }
   hot_pages_ = hot;
   return protected_pages;

@@ -177,6 +177,20 @@ class Policy {
     cycle_minors_ = 0;
     return stretch;
   }
+  // A collection due to be minor finds written, since the previous collection, at least half of
+  // the old pages that were protected, and at least kMinSpreadPages of them: writes are spread
+  // over the old generation and protecting it again cannot pay, whatever the rest of the cycle
+  // would show. It runs as a major collection that protects nothing and begins a stretch:
+  // NoteSpreadWrites returns its length, and doubles the next, as a failed cycle does.
+  static constexpr uint64_t kMinSpreadPages = 256;  // 4 MiB of old pages
+  static bool WritesSpread(uint64_t written_pages, uint64_t protected_pages) {
+    return protected_pages >= kMinSpreadPages && 2 * written_pages >= protected_pages;
+  }
+  unsigned NoteSpreadWrites() {
+    const unsigned stretch = stretch_;
+    stretch_ = std::min(stretch_ * 2, kMaxFullStretch);
+    return stretch;
+  }
   double cycle_cost() const { return cycle_cost_; }
   double barrier_share() const { return barrier_share_; }
   double full_cost() const { return full_cost_; }
