@@ -2,13 +2,16 @@
 # test.sh: builds and runs Keel's whole test suite, the way CI does (.ci/run calls this).
 #   1. Release build in build/ (preset "release"), ctest: every suite, including the GC-stress
 #      run of the API tests (label "stress").
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer Debug build in build-asan/ (preset
+#   2. The benchmarks (scripts/bench.sh --quick --runs 1, in build-bench/): each runs once,
+#      short, against every allocator; the driver fails when one crashes or prints output that
+#      differs from the others' (~2 min, most of it the Release build of the benchmarks).
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer Debug build in build-asan/ (preset
 #      "asan-ubsan"), the same ctest suite with ASAN_OPTIONS=detect_stack_use_after_return=0:
 #      detect_leaks=1 (the conservative collector cannot see ASan's fake stacks), less the tests
 #      labelled "heavy" (RSS measurements mean nothing under ASan's shadow memory, and repeats of
 #      the stress suite under other settings take minutes each there).
-#   3. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
-#      auto (the default) runs it only when steps 1-2 took under KEEL_TEST_DEBUG_BUDGET seconds
+#   4. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
+#      auto (the default) runs it only when steps 1-3 took under KEEL_TEST_DEBUG_BUDGET seconds
 #      (default 900), so the script stays within CI's 30 minutes on 2 cores. Measured on 2 cores
 #      shared with other work: release ~4.5 min (build 1.5, ctest 2; no test over 30 s),
 #      asan-ubsan ~15 min (build 2-3, ctest ~12: the GC-stress API run in nine parts of 30 to
@@ -145,6 +148,12 @@ end_step
 begin_step release "Release build in build/, ctest"
 run_preset release build
 
+begin_step bench-smoke "every benchmark once against every allocator (scripts/bench.sh --quick --runs 1)"
+bench_log="$root/build-bench/smoke.log"
+mkdir -p "$root/build-bench"
+KEEL_BENCH_JOBS=$jobs scripts/bench.sh --quick --runs 1 --timeout 300 2>&1 | tee "$bench_log"
+end_step "every benchmark ran against every allocator, outputs agree"
+
 begin_step asan-ubsan "ASan+UBSan Debug build in build-asan/, ctest (label heavy excluded)"
 run_preset asan-ubsan build-asan
 
@@ -159,6 +168,6 @@ if [[ $run_debug -eq 1 ]]; then
   begin_step debug "Debug build in build-debug/, ctest"
   run_preset debug build-debug
 else
-  summary+=("$(printf '%-12s skipped        (steps 1-2 took %ds; KEEL_TEST_DEBUG=1 runs it)' debug "$elapsed")")
+  summary+=("$(printf '%-12s skipped        (steps 1-3 took %ds; KEEL_TEST_DEBUG=1 runs it)' debug "$elapsed")")
 fi
 completed=1
