@@ -131,9 +131,9 @@ uint64_t Collector::ProtectOldPages() {
         flush();  // a page that stays as it is, but not the way this run leaves pages
       }
     }
-    if (!c->untracked) flush();
     if (!c->untracked) {
-      for (size_t w = 0; w < c->MaskWords(); ++w) protected_pages_ += PopCount(c->protected_mask[w]);
+      flush();
+      protected_pages_ += c->CountProtected();
     }
   }
   hot_pages_ = hot;

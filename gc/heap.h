@@ -54,6 +54,11 @@ struct Chunk {
   size_t MaskWords() const { return (pages + 63) / 64; }
   size_t PageIndex(uintptr_t addr) const { return (addr - base) >> kPageShift; }
   bool IsProtected(size_t i) const { return TestMaskBit(protected_mask, i); }
+  size_t CountProtected() const {
+    size_t n = 0;
+    for (size_t w = 0; w < MaskWords(); ++w) n += PopCount(__atomic_load_n(&protected_mask[w], __ATOMIC_RELAXED));
+    return n;
+  }
   void SetProtected(size_t i) { __atomic_fetch_or(&protected_mask[i >> 6], MaskBit(i), __ATOMIC_RELAXED); }
   void ClearProtected(size_t i) { __atomic_fetch_and(&protected_mask[i >> 6], ~MaskBit(i), __ATOMIC_RELAXED); }
   bool IsDirty(size_t i) const { return TestMaskBit(dirty_mask, i); }
