@@ -4,7 +4,7 @@
 #      run of the API tests (label "stress").
 #   2. The benchmarks (scripts/bench.sh --quick --runs 1, in build-bench/): each runs once,
 #      short, against every allocator; the driver fails when one crashes or prints output that
-#      differs from the others' (~2 min, most of it the Release build of the benchmarks).
+#      differs from the others' (21 s on 2 cores, the Release build of the benchmarks included).
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer Debug build in build-asan/ (preset
 #      "asan-ubsan"), the same ctest suite with ASAN_OPTIONS=detect_stack_use_after_return=0:
 #      detect_leaks=1 (the conservative collector cannot see ASan's fake stacks), less the tests
