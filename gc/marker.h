@@ -144,6 +144,7 @@ class Marker {
       remembered_.push_back(page);
     }
   }
+  // Heap objects only: aligned, initialized (the allocator zeroes pointerful memory).
   template <bool kOld>
   void ScanEntry(Grey& g, uintptr_t lo, uintptr_t hi, bool interior) {
     for (uintptr_t p = lo; p < hi; p += sizeof(uintptr_t)) {

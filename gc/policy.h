@@ -165,8 +165,7 @@ class Policy {
       cycle_cost_ = static_cast<double>(total) / static_cast<double>(std::max<uint64_t>(cycle_bytes_ + allocated, 1));
       barrier_share_ = static_cast<double>(cycle_barrier_ns_ + barrier_ns) / static_cast<double>(std::max<uint64_t>(total, 1));
       if (cycle_cost_ > kNoPayoffRatio * full_cost_ && barrier_share_ > 0.5) {
-        stretch = stretch_;
-        stretch_ = std::min(stretch_ * 2, kMaxFullStretch);
+        stretch = BeginStretch();
       } else {
         stretch_ = kFirstFullStretch;
       }
@@ -186,11 +185,7 @@ class Policy {
   static bool WritesSpread(uint64_t written_pages, uint64_t protected_pages) {
     return protected_pages >= kMinSpreadPages && 2 * written_pages >= protected_pages;
   }
-  unsigned NoteSpreadWrites() {
-    const unsigned stretch = stretch_;
-    stretch_ = std::min(stretch_ * 2, kMaxFullStretch);
-    return stretch;
-  }
+  unsigned NoteSpreadWrites() { return BeginStretch(); }
   double cycle_cost() const { return cycle_cost_; }
   double barrier_share() const { return barrier_share_; }
   double full_cost() const { return full_cost_; }
@@ -200,6 +195,13 @@ class Policy {
   size_t min_bytes() const { return min_bytes_; }
 
  private:
+  // The stretch of full collections to run now; the next one after a failed try is twice as long.
+  unsigned BeginStretch() {
+    const unsigned stretch = stretch_;
+    stretch_ = std::min(stretch_ * 2, kMaxFullStretch);
+    return stretch;
+  }
+
   double growth_ = kDefaultGrowth;
   size_t min_bytes_ = kDefaultMinBytes;
   uint64_t young_budget_ = kInitialYoungBytes;
