@@ -207,6 +207,6 @@ GC_API void GC_debug_change_stubborn(const void* p) { GC_change_stubborn(p); }
 
 // Pre-dirties the page so a store that follows needs no fault (DESIGN D5).
 // Any thread may call it, Keel's or not, for any collector's memory.
-KEEL_API void GC_write_barrier(void* p) { Collector::PreDirty(p); }
+KEEL_API void GC_write_barrier(void* p) { keel::gc::Generations::PreDirty(p); }
 
 }  // extern "C"

@@ -30,22 +30,6 @@ pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 void DestroyOnThreadExit(void*) { Collector::RetireCurrent(); }
 void MakeExitKey() { pthread_key_create(&g_exit_key, DestroyOnThreadExit); }
 
-// Zeroes the stack just below the caller. The allocation slow path calls it after its helpers
-// returned, so the page and run addresses they computed do not linger in dead frames, where a
-// later conservative scan of frames that grow over them would take them for pointers (bdwgc
-// clears its stack for the same reason). 1 KiB covers the slow path's deepest helper chain.
-// One memset, which the compiler makes a few wide stores, not 128 volatile ones; the empty asm
-// that reads the array keeps the stores. Only slow paths that went deep call it (a collection, a
-// new page, a protection call): where free slots are scattered the slow path runs at nearly
-// every allocation, only to claim the next run of a partly free page, and clearing then was
-// 39% of the mutation benchmark's time. Such a path leaves at most the bounds of the run being
-// allocated, in frames that the next slow path overwrites.
-__attribute__((noinline)) void ClearDeadFrames() {
-  uintptr_t area[128];
-  __builtin_memset(area, 0, sizeof area);
-  asm volatile("" : : "r"(area) : "memory");
-}
-
 }  // namespace
 
 Collector& Collector::CreateCurrent() {
@@ -89,7 +73,7 @@ void Collector::RetireCurrent() {
 }
 
 bool Collector::HasExplicitRoots() const {
-  return uncollectable_bytes_ != 0 || roots_.live_boxes() != 0 || roots_.pinned() != 0;
+  return bytes_.uncollectable != 0 || roots_.live_boxes() != 0 || roots_.pinned() != 0;
 }
 
 bool Collector::HoldsMemory() const { return live_bytes() != 0 || HasExplicitRoots(); }
@@ -105,7 +89,8 @@ void Collector::FreeAnywhere(void* p, const char* who) {
 void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
 bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
 
-Collector::Collector() : barrier_(MakeBarrier(*this)), heap_(this) {
+Collector::Collector()
+    : barrier_(MakeBarrier(*this)), heap_(this), generations_(heap_, *barrier_), plan_(*this, heap_, generations_, bytes_) {
   heap_.set_barrier(barrier_.get());
   all_interior_ = DefaultAllInteriorPointers();
   stress_every_ = EnvCount("KEEL_GC_STRESS", 0, 0, UINT64_MAX);
@@ -161,30 +146,7 @@ void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
     stress_count_ = 0;
     if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS, false);
   }
-  if (bytes > kMaxSmallSize) {
-    void* big = AllocateBig(bytes, kind);
-    ClearDeadFrames();
-    return big;
-  }
-  int cls = SizeClassFor(bytes);
-  AllocRun& r = runs_[static_cast<int>(kind)][cls];
-  uint32_t size = kSizeClasses[cls].size;
-  if (r.cur + size > r.end) {
-    const uint64_t collections = stats_.collections();
-    const uint64_t calls = mutator_open_calls_;
-    const Refilled refilled = Refill(kind, cls);
-    if (refilled != Refilled::kPartialPage || collections != stats_.collections() || calls != mutator_open_calls_) {
-      ClearDeadFrames();
-    }
-    if (refilled == Refilled::kFailed) return nullptr;
-  }
-  uintptr_t p = r.cur;
-  r.cur = p + size;
-  // Uncollectable objects are counted one by one, so they always take this path.
-  bool counted = IsUncollectable(kind);
-  if (counted) uncollectable_bytes_ += size;
-  r.limit = stress_every_ != 0 || counted ? r.cur : r.end;
-  return reinterpret_cast<void*>(p);
+  return plan_.AllocateSlow(bytes, kind, stress_every_ != 0);
 }
 
 // With a barrier, allocation triggers minor collections every young budget; without one, full
@@ -192,177 +154,23 @@ void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
 // with this allocation would take the heap past the bound a full collection keeps; it comes as
 // soon as they would, not at the end of the young budget, so that the heap never passes that
 // bound by up to a young generation (docs/design/barrier.md .sol.policy).
-void Collector::MaybeCollectForAllocation(size_t upcoming) {
+void Collector::CollectIfDue(size_t upcoming) {
   bool generational = barrier_->kind() != BarrierKind::kNone && full_collections_left_ == 0;
   // The bound holds for a full collection's budget too: after a minor collection that starts a
   // stretch of full ones (.sol.payoff) the budget counts promoted garbage as live.
-  const uint64_t kept = live_bytes_ + aged_bytes_;
+  const uint64_t kept = bytes_.live + bytes_.aged;
   const uint64_t room = heap_limit_ > kept ? heap_limit_ - kept : 0;
-  const uint64_t limit = std::min(generational ? policy_.YoungLimit(live_bytes_) : budget_, room);
-  if (bytes_since_gc_ + upcoming > limit && MayCollectNow()) {
-    bool over = live_bytes_ + aged_bytes_ + bytes_since_gc_ + upcoming > heap_limit_;
+  const uint64_t limit = std::min(generational ? policy_.YoungLimit(bytes_.live) : budget_, room);
+  if (bytes_.since_gc + upcoming > limit && MayCollectNow()) {
+    bool over = kept + bytes_.since_gc + upcoming > heap_limit_;
     CollectNow(KEEL_GC_REASON_ALLOCATION, over);
   }
 }
 
-void Collector::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to) {
-  // Old objects share this page: the allocator's own stores would fault, so the page is opened
-  // with one call and counted dirty, and with it the partly free pages the allocator takes
-  // next, where they follow it in memory (barrier.md .sol.alloc). Under uffd the kernel
-  // resolves the faults itself and the next scan finds the pages written: the call is made
-  // only where it costs less than the faults it saves (four per page), at the costs measured
-  // on this machine.
-  Chunk& c = *page->chunk;
-  const size_t first = c.PageIndex(page->start);
-  if (page->live_objects > 0) page->refilled = true;  // barrier.md .sol.refill
-  if (c.IsProtected(first)) {
-    size_t count = 1;
-    for (const PageDesc* n = page->next; n != nullptr && count < kOpenAhead; n = n->next, ++count) {
-      if (n->chunk != &c || n->start != page->start + (count << kPageShift) || !c.IsProtected(first + count)) break;
-    }
-    const bool let_fault = !barrier_->WritesFault() &&
-                           barrier_->event_cost_ns() * (kPageSize / os::kOsPageSize) * count < barrier_->call_cost_ns();
-    if (!let_fault) MakeWritable(c, first, count, true);
-  }
-  NoteYoungPage(page);
-  page->SetAllocRange(from, to);
-  page->scan_cursor = static_cast<uint16_t>(to);
-  uintptr_t start = page->ObjectStart(from);
-  uintptr_t end = page->ObjectStart(to);
-  if (IsPointerful(page->kind) && page->needs_zeroing) std::memset(reinterpret_cast<void*>(start), 0, end - start);
-  r.cur = start;
-  r.end = end;
-  r.limit = IsUncollectable(page->kind) ? start : end;
-  r.page = page;
-  bytes_since_gc_ += end - start;
-}
-
-PageDesc* Collector::NewSmallPage(Kind kind, int cls) {
-  PageDesc* d = heap_.AllocatePage();
-  if (d == nullptr && MayCollectNow()) {
-    CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
-    d = heap_.AllocatePage();
-  }
-  if (d == nullptr) return nullptr;
-  // A free page still protected (mprotect keeps freed pages protected, .sol.mprotect) is opened
-  // with the free pages after it, which the allocator takes next (barrier.md .sol.alloc).
-  Chunk& c = *d->chunk;
-  const size_t first = c.PageIndex(d->start);
-  size_t count = 1;
-  while (count < kOpenAhead && first + count < c.pages && c.IsProtected(first + count) &&
-         c.descs[first + count].state == PageState::kFree) {
-    ++count;
-  }
-  MakeWritable(c, first, count, false);
-  const SizeClass& sc = kSizeClasses[cls];
-  d->state = PageState::kSmall;
-  d->kind = kind;
-  d->size_class = static_cast<uint8_t>(cls);
-  d->obj_size = sc.size;
-  d->magic = sc.magic;
-  d->objects = sc.objects;
-  d->scan_cursor = 0;
-  d->live_objects = 0;
-  d->on_partial = false;
-  d->next = d->prev = nullptr;
-  stats_.NoteHeap(heap_.heap_bytes());
-  return d;
-}
-
-void Collector::FreeBig(PageDesc* d) {
-  if (d->prev != nullptr) d->prev->next = d->next; else big_objects_ = d->next;
-  if (d->next != nullptr) d->next->prev = d->prev;
-  heap_.FreeRun(d);
-}
-
-// No collection frees uncollectable objects, so GC_free offers a freed slot to the allocator at
-// once and gives an emptied page back to its chunk (docs/design/heap.md .inv.uncollectable).
-void Collector::ReuseUncollectableSlot(PageDesc* d, uint32_t idx) {
-  if (d->CountAllocated() == 0) {
-    // An empty page holds no unused run tail (.inv.runs): a run still pointing at it is used up.
-    AllocRun& r = runs_[static_cast<int>(d->kind)][d->size_class];
-    if (r.page == d) r = AllocRun{};
-    if (d->on_partial) PartialRemove(d);
-    if (d->young_listed) {
-      std::erase(young_pages_, d);
-      d->young_listed = false;
-    }
-    heap_.FreePage(d);
-    return;
-  }
-  if (idx < d->scan_cursor) d->scan_cursor = static_cast<uint16_t>(idx);
-  if (!d->on_partial) PartialAppend(d);
-}
-
-void Collector::PartialAppend(PageDesc* d) {
-  int k = static_cast<int>(d->kind);
-  PageDesc*& tail = partial_tail_[k][d->size_class];
-  d->next = nullptr;
-  d->prev = tail;
-  if (tail != nullptr) tail->next = d; else partial_[k][d->size_class] = d;
-  tail = d;
-  d->on_partial = true;
-}
-
-void Collector::PartialRemove(PageDesc* d) {
-  int k = static_cast<int>(d->kind);
-  if (d->prev != nullptr) d->prev->next = d->next; else partial_[k][d->size_class] = d->next;
-  if (d->next != nullptr) d->next->prev = d->prev; else partial_tail_[k][d->size_class] = d->prev;
-  d->next = d->prev = nullptr;
-  d->on_partial = false;
-}
-
-Collector::Refilled Collector::Refill(Kind kind, int cls) {
-  const int k = static_cast<int>(kind);
-  AllocRun& r = runs_[k][cls];
-  r = AllocRun{};
-  MaybeCollectForAllocation(kSizeClasses[cls].size);
-  // Reuse free slots of partly live pages first, in address order.
-  while (PageDesc* page = partial_[k][cls]) {
-    uint32_t from = 0, to = 0;
-    if (page->NextFreeRun(page->scan_cursor, &from, &to)) {
-      ClaimRun(r, page, from, to);
-      return Refilled::kPartialPage;
-    }
-    PartialRemove(page);
-  }
-  PageDesc* page = NewSmallPage(kind, cls);
-  if (page == nullptr) return Refilled::kFailed;
-  ClaimRun(r, page, 0, page->objects);
-  return Refilled::kNewPage;
-}
-
-void* Collector::AllocateBig(size_t bytes, Kind kind) {
-  // Anything near the size of the address space is refused before rounding can wrap, and
-  // anything the machine (or the heap limit) could never back is refused before a collection,
-  // a mapping or page-map entries are spent on it (docs/design/heap.md .sol.too-big).
-  if (bytes > (size_t{1} << 46) || bytes > heap_.largest_heap()) return nullptr;
-  uint64_t rounded = (bytes + 15) & ~uint64_t{15};
-  size_t pages = (rounded + kPageSize - 1) >> kPageShift;
-  MaybeCollectForAllocation(pages << kPageShift);
-  PageDesc* d = heap_.AllocateRun(pages);
-  if (d == nullptr && MayCollectNow()) {
-    CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
-    d = heap_.AllocateRun(pages);
-  }
-  if (d == nullptr) return nullptr;
-  MakeWritable(*d->chunk, d->chunk->PageIndex(d->start), pages, false);
-  d->state = PageState::kBigHead;
-  d->kind = kind;
-  d->objects = 1;
-  d->obj_size = 0;
-  d->big_bytes = rounded;
-  d->bits[0].alloc = 1;
-  if (IsPointerful(kind) && d->needs_zeroing) std::memset(reinterpret_cast<void*>(d->start), 0, pages << kPageShift);
-  d->prev = nullptr;
-  d->next = big_objects_;
-  if (big_objects_ != nullptr) big_objects_->prev = d;
-  big_objects_ = d;
-  young_big_.push_back(d);
-  if (IsUncollectable(kind)) uncollectable_bytes_ += rounded;
-  bytes_since_gc_ += pages << kPageShift;
-  stats_.NoteHeap(heap_.heap_bytes());
-  return reinterpret_cast<void*>(d->start);
+bool Collector::CollectForHeapLimit() {
+  if (!MayCollectNow()) return false;
+  CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
+  return true;
 }
 
 // --- explicit frees and queries -----------------------------------------------------------------
@@ -377,35 +185,13 @@ void Collector::Free(void* p, const char* who) {
     uint32_t idx = d->IndexOf(a - d->start);
     if (d->ObjectStart(idx) != a || idx >= d->objects) Fatal("%s: %p points into the middle of an object", who, p);
     if (!d->IsAllocated(idx)) Fatal("%s: %p is not allocated (freed twice?)", who, p);
-    SlotBits& b = d->bits[idx >> 6];
-    uint64_t bit = uint64_t{1} << (idx & 63);
-    if (IsUncollectable(d->kind)) {
-      uncollectable_bytes_ -= d->obj_size;
-    } else if (b.mark & bit) {
-      live_bytes_ -= d->obj_size;
-      --d->live_objects;
-    } else if (b.age & bit) {
-      aged_bytes_ -= d->obj_size;
-    }
-    b.alloc &= ~bit;
-    b.mark &= ~bit;
-    b.age &= ~bit;
-    if (IsPointerful(d->kind)) std::memset(p, 0, d->obj_size);
-    if (IsUncollectable(d->kind)) ReuseUncollectableSlot(d, idx);
+    plan_.FreeSmall(d, idx);
     return;
   }
   // The pages of a freed small page or shared big run are free pages of their chunk.
   if (d->state == PageState::kFree) Fatal("%s: %p is not allocated (freed twice?)", who, p);
   if (d->state != PageState::kBigHead || d->start != a) Fatal("%s: %p points into the middle of an object", who, p);
-  if (IsUncollectable(d->kind)) {
-    uncollectable_bytes_ -= d->big_bytes;
-  } else if (d->bits[0].mark & 1) {
-    live_bytes_ -= d->big_bytes;
-  } else if (d->bits[0].age & 1) {
-    aged_bytes_ -= d->big_bytes;
-  }
-  std::erase(young_big_, d);
-  FreeBig(d);
+  plan_.FreeLarge(d);
 }
 
 void* Collector::BaseOf(const void* p) const {
@@ -462,14 +248,14 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->total_pause_ns = stats_.total_pause_ns();
   out->max_pause_ns = stats_.max_pause_ns();
   out->total_allocated_bytes = total_allocated_bytes();
-  out->bytes_since_gc = bytes_since_gc_;
+  out->bytes_since_gc = bytes_.since_gc;
   out->live_bytes = live_bytes();
   out->peak_live_bytes = stats_.peak_live();
   out->heap_bytes = heap_.heap_bytes();
   out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());
   out->committed_bytes = heap_.committed_bytes();
   out->free_committed_bytes = heap_.committed_free_bytes();
-  out->next_collection_bytes = budget_ > bytes_since_gc_ ? budget_ - bytes_since_gc_ : 0;
+  out->next_collection_bytes = budget_ > bytes_.since_gc ? budget_ - bytes_.since_gc : 0;
 }
 
 void Collector::ReleaseMemory() { heap_.Release(0); }

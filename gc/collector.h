@@ -1,7 +1,8 @@
-// collector.h: one collector instance: its heap, allocators, roots, policy and records. The
-// calling thread's instance is reached through one thread-local pointer (DESIGN D1); nothing
-// here is a process singleton, so tests create and destroy instances freely.
-// Design notes: docs/design/heap.md, docs/design/marking.md, docs/design/roots.md.
+// collector.h: one collector instance: its heap, plan (spaces and allocation fast path),
+// generations, roots, policy and records, and the prologue and epilogue every collection
+// shares. The calling thread's instance is reached through one thread-local pointer (DESIGN
+// D1); nothing here is a process singleton, so tests create and destroy instances freely.
+// Design notes: docs/design/heap.md (.sol.spaces), docs/design/marking.md, docs/design/roots.md.
 #ifndef KEEL_GC_COLLECTOR_H
 #define KEEL_GC_COLLECTOR_H
 
@@ -11,28 +12,21 @@
 #include <vector>
 
 #include "gc/barrier.h"
+#include "gc/generations.h"
 #include "gc/heap.h"
 #include "gc/kind.h"
 #include "gc/mark_stack.h"
 #include "gc/page.h"
+#include "gc/plan.h"
 #include "gc/policy.h"
 #include "gc/roots.h"
-#include "gc/size_classes.h"
+#include "gc/space.h"
 #include "gc/stats.h"
 #include "keel_gc.h"
 
 namespace keel::gc {
 
 class Marker;
-
-// The bump region of one (kind, size class): objects are carved from [cur, end). In stress
-// mode limit stays at cur so every allocation takes the slow path and is counted.
-struct AllocRun {
-  uintptr_t cur = 0;
-  uintptr_t limit = 0;
-  uintptr_t end = 0;
-  PageDesc* page = nullptr;
-};
 
 class Collector {
  public:
@@ -57,16 +51,7 @@ class Collector {
   // Memory for `bytes` bytes of `kind`; zeroed unless the kind is atomic. nullptr when memory
   // cannot be had (the caller decides between NULL, the OOM function and an escape).
   void* Allocate(size_t bytes, Kind kind) {
-    if (bytes <= kMaxSmallSize) [[likely]] {
-      int cls = SizeClassFor(bytes);
-      AllocRun& r = runs_[static_cast<int>(kind)][cls];
-      uintptr_t p = r.cur;
-      uintptr_t next = p + kSizeClasses[cls].size;
-      if (next <= r.limit) [[likely]] {
-        r.cur = next;
-        return reinterpret_cast<void*>(p);
-      }
-    }
+    if (void* p = plan_.AllocateInline(bytes, kind)) [[likely]] return p;
     return AllocateSlow(bytes, kind);
   }
   // Frees an object explicitly (GC_free). Aborts with a message on a pointer that is not the
@@ -87,6 +72,12 @@ class Collector {
   void Collect(keel_gc_reason reason);
   // A minor collection where the barrier allows one (a major one otherwise).
   void CollectMinor();
+  // For the plan's allocation slow path: collects when `upcoming` more bytes would take the
+  // allocation past the policy's trigger (docs/design/barrier.md .sol.policy).
+  void CollectIfDue(size_t upcoming);
+  // For the plan's allocation slow path when the heap has no pages to give: a major collection
+  // if one may run now. Returns whether it ran.
+  bool CollectForHeapLimit();
   void Disable() { ++disabled_; }
   // Returns false when called more often than Disable.
   bool Enable();
@@ -104,10 +95,8 @@ class Collector {
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
   Barrier& barrier() { return *barrier_; }
-  // Marks the page holding p dirty and, where the backend would fault, writable
-  // (GC_write_barrier). Any thread may call it, for any collector's memory (docs/design/
-  // barrier.md .sol.foreign).
-  static void PreDirty(const void* p);
+  Generations& generations() { return generations_; }
+  Plan& plan() { return plan_; }
 
   // --- configuration and figures ---------------------------------------------------------------
   Policy& policy() { return policy_; }
@@ -120,10 +109,10 @@ class Collector {
   static void SetDefaultAllInteriorPointers(bool on);
   static bool DefaultAllInteriorPointers();
   bool all_interior_pointers() const { return all_interior_; }
-  uint64_t bytes_since_gc() const { return bytes_since_gc_; }
-  uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc_; }
+  uint64_t bytes_since_gc() const { return bytes_.since_gc; }
+  uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_.since_gc; }
   // Old, aged and uncollectable bytes after the last collection, less explicit frees.
-  uint64_t live_bytes() const { return live_bytes_ + aged_bytes_ + uncollectable_bytes_; }
+  uint64_t live_bytes() const { return bytes_.live + bytes_.aged + bytes_.uncollectable; }
   uint64_t collections() const { return stats_.collections(); }
   void FillStats(keel_gc_stats* out) const;
   // Gives free pages back to the OS, keeping what the next cycle will use.
@@ -155,7 +144,6 @@ class Collector {
   void* client() const { return client_; }
 
  private:
-  friend class Marker;
   friend class Verifier;
   friend class Orphanage;
 
@@ -165,90 +153,31 @@ class Collector {
 
   void* AllocateSlow(size_t bytes, Kind kind);
   void* AllocateSlowImpl(size_t bytes, Kind kind);
-  void* AllocateBig(size_t bytes, Kind kind);
-  enum class Refilled : uint8_t { kFailed, kPartialPage, kNewPage };
-  Refilled Refill(Kind kind, int cls);
-  void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to);
-  // Protected pages the allocator opens with one call when it takes the first of them: the
-  // page and those after it in memory that it takes next (barrier.md .sol.alloc).
-  static constexpr size_t kOpenAhead = 8;
-  PageDesc* NewSmallPage(Kind kind, int cls);
   bool MayCollectNow() const { return disabled_ == 0 && !in_collection_; }
-  void MaybeCollectForAllocation(size_t upcoming);
 
   void CollectNow(keel_gc_reason reason, bool want_major);
   void CollectNowImpl(keel_gc_reason reason, bool want_major);
-  void RetireRuns();
-  void PrepareMajor();
-  void Sweep();
-  void SweepBig();
-  uint64_t SweepYoung(bool ages, uint64_t* aged_survivors);
-  void RememberPages(const std::vector<uintptr_t>& pages);
-  void ResetYoungLists();
-  void NoteYoungPage(PageDesc* d) {
-    if (!d->young_listed) {
-      d->young_listed = true;
-      young_pages_.push_back(d);
-    }
-  }
-  void PartialAppend(PageDesc* d);
-  void PartialRemove(PageDesc* d);
-  // After GC_free of slot idx of an uncollectable page: the slot is reused, an empty page freed
-  // (docs/design/heap.md .inv.uncollectable).
-  void ReuseUncollectableSlot(PageDesc* d, uint32_t idx);
-  // Sweeps an uncollectable page after its run was retired: free it when empty, list it as
-  // partial when it has free slots.
-  void SweepUncollectable(PageDesc* d);
-  // Takes a big object off the big-object list and gives its pages back to the heap.
-  void FreeBig(PageDesc* d);
-  // Generations (docs/design/barrier.md .sol.minor).
-  void FindDirtyPages();
-  void ScanDirtyPages(Marker& m);
-  void ScanDirtyPage(Marker& m, Chunk& c, size_t i);
-  void ForgetDirtyPages();
-  uint64_t ProtectOldPages();
-  enum class PageChange : uint8_t { kNone, kProtect, kOpen };
-  PageChange DecideProtection(Chunk& c, size_t i, size_t* hot);
-  uint64_t ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes);
-  void ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes);
-  void MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty);
-  void MakeWritable(PageDesc* d, bool mark_dirty);
-  // Opens every protected page and marks it dirty (orphans; SIGSEGV blocked under mprotect).
-  void OpenAllPages();
-  void RenewBarrier();
   // Whether this collection may leave old pages protected: under mprotect not while the thread
   // blocks SIGSEGV, since its next write to one would kill the process (.sol.sigmask).
   bool MayProtect();
-  bool PageHoldsOldPointers(const Chunk& c, size_t i) const;
-
-  AllocRun runs_[kKindCount][kSizeClassCount];
-  PageDesc* partial_[kKindCount][kSizeClassCount] = {};  // pages with free slots, address order
-  PageDesc* partial_tail_[kKindCount][kSizeClassCount] = {};
-  PageDesc* big_objects_ = nullptr;  // doubly linked through PageDesc::next/prev
-  std::vector<PageDesc*> young_pages_;  // small pages allocated into since the last collection
-  std::vector<PageDesc*> young_big_;    // big objects allocated since the last collection
 
   std::unique_ptr<Barrier> barrier_;  // declared before heap_: chunks go first
   Heap heap_;
+  Generations generations_;
+  ByteCounts bytes_;
+  Plan plan_;  // its spaces (docs/design/heap.md .sol.spaces)
   Roots roots_;
   MarkStack mark_stack_;
   Policy policy_;
   Stats stats_;
 
-  uint64_t bytes_since_gc_ = 0;
   uint64_t total_allocated_ = 0;  // before the current cycle
-  uint64_t live_bytes_ = 0;       // old collectable bytes after the last collection, less explicit frees
-  uint64_t aged_bytes_ = 0;       // exact: objects aged by the last minor collection, less frees
-  uint64_t uncollectable_bytes_ = 0;  // exact: counted at allocation and GC_free
   uint64_t budget_ = 0;           // bytes to allocate before the next collection
   uint64_t major_threshold_ = 0;  // old bytes that make the next collection a major one
   uint64_t heap_limit_ = 0;       // old + aged + young bytes that make a collection major
   uint64_t cycle_peak_in_use_ = 0;  // most heap bytes in use at a collection since the last major one
   uint64_t peak_in_use_ = 0;        // the recent cycles' highest peak (heap.md .sol.retain)
-  size_t hot_pages_ = 0;                // left open at the last collection (barrier.md .sol.hot)
-  uint64_t protected_pages_ = 0;        // protected after the last collection (barrier.md .sol.payoff)
   unsigned full_collections_left_ = 0;  // of a stretch while generations do not pay (barrier.md .sol.payoff)
-  uint64_t mutator_open_calls_ = 0;     // protection calls the allocator made since the last collection
   uint64_t stress_every_ = 0;     // KEEL_GC_STRESS
   uint64_t stress_count_ = 0;
   int disabled_ = 0;

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstring>
 
+#include "gc/generations.h"
+
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/marker.h"
@@ -23,21 +25,21 @@ PageDesc* DescOfPage(const Chunk& c, size_t i) {
 
 }  // namespace
 
-void Collector::FindDirtyPages() {
+void Generations::FindWritten() {
   for (Chunk* c : heap_.chunks()) {
-    if (!c->untracked) barrier_->CollectWritten(*c);
+    if (!c->untracked) barrier_.CollectWritten(*c);
   }
 }
 
 // A major collection traces every old object: what was written before it needs no scan after
 // it (.sol.hot). Bits set by other threads' faults during the collection stay.
-void Collector::ForgetDirtyPages() {
+void Generations::ForgetWritten() {
   for (Chunk* c : heap_.chunks()) {
     for (size_t w = 0; w < c->MaskWords(); ++w) c->TakeDirtyWord(w);
   }
 }
 
-void Collector::ScanDirtyPages(Marker& m) {
+void Generations::ScanWritten(Marker& m) {
   for (Chunk* c : heap_.chunks()) {
     for (size_t w = 0; w < c->MaskWords(); ++w) {
       // Taken word by word: a bit that another thread's fault sets meanwhile stays for the next
@@ -54,7 +56,7 @@ void Collector::ScanDirtyPages(Marker& m) {
           c->heat_level[i] = level;
           c->heat_lease[i] = static_cast<uint8_t>(1u << level);
         }
-        ScanDirtyPage(m, *c, i);
+        ScanPage(m, *c, i);
       }
     }
   }
@@ -64,7 +66,7 @@ void Collector::ScanDirtyPages(Marker& m) {
 // on it (a big object only where it overlaps the page). Old means mark without alloc: young
 // objects the roots marked already are queued, and young and aged objects are traced only if
 // reached (.sol.minor, .sol.age).
-void Collector::ScanDirtyPage(Marker& m, Chunk& c, size_t i) {
+void Generations::ScanPage(Marker& m, Chunk& c, size_t i) {
   PageDesc* d = DescOfPage(c, i);
   if (d == nullptr || !IsPointerful(d->kind) || IsUncollectable(d->kind)) return;
   const bool rule = m.heap_interior();
@@ -85,7 +87,7 @@ void Collector::ScanDirtyPage(Marker& m, Chunk& c, size_t i) {
   }
 }
 
-bool Collector::PageHoldsOldPointers(const Chunk& c, size_t i) const {
+bool Generations::HoldsOldPointers(const Chunk& c, size_t i) {
   const PageDesc* d = DescOfPage(c, i);
   if (d == nullptr || !IsPointerful(d->kind) || IsUncollectable(d->kind)) return false;
   if (d->state == PageState::kSmall) return d->live_objects > 0;
@@ -99,8 +101,8 @@ bool Collector::PageHoldsOldPointers(const Chunk& c, size_t i) const {
 // virtual machines Keel is measured on, so calls are few: a run of pages to protect goes on
 // through pages that are protected already, and a run to open through pages already open,
 // since changing those again changes nothing. Returns the pages protected.
-uint64_t Collector::ProtectOldPages() {
-  if (barrier_->kind() == BarrierKind::kNone) return 0;
+uint64_t Generations::ProtectOldPages() {
+  if (barrier_.kind() == BarrierKind::kNone) return 0;
   uint64_t protected_pages = 0;
   size_t hot = 0;
   protected_pages_ = 0;
@@ -117,7 +119,7 @@ uint64_t Collector::ProtectOldPages() {
     };
     for (size_t i = 0; i < c->pages && !c->untracked; ++i) {
       const bool was_protected = c->IsProtected(i);
-      const PageChange change = DecideProtection(*c, i, &hot);
+      const PageChange change = Decide(*c, i, &hot);
       if (change != PageChange::kNone) {
         if (change != run) {
           flush();
@@ -143,9 +145,9 @@ uint64_t Collector::ProtectOldPages() {
 // What page i needs after this collection. Called once per page and collection: it also
 // spends one collection of a hot page's lease, and cools a page that stayed protected and
 // unwritten through the cycle (.sol.hot).
-Collector::PageChange Collector::DecideProtection(Chunk& c, size_t i, size_t* hot) {
+Generations::PageChange Generations::Decide(Chunk& c, size_t i, size_t* hot) {
   const bool is_protected = c.IsProtected(i);
-  bool want = PageHoldsOldPointers(c, i);
+  bool want = HoldsOldPointers(c, i);
   // An old page whose free slots the allocator refilled this cycle and that has free slots
   // again: the allocator comes back to it next cycle, so it stays open (.sol.refill).
   PageDesc* own = c.dedicated ? nullptr : &c.descs[i];
@@ -174,16 +176,16 @@ Collector::PageChange Collector::DecideProtection(Chunk& c, size_t i, size_t* ho
   // (.sol.mprotect) and the allocator opens it with one call when it takes it; under uffd its
   // first writes would be faults, so it is opened now, in runs.
   const bool freed = !c.dedicated && c.descs[i].state == PageState::kFree;
-  if (!want && is_protected && !(freed && barrier_->WritesFault())) return PageChange::kOpen;
+  if (!want && is_protected && !(freed && barrier_.WritesFault())) return PageChange::kOpen;
   return PageChange::kNone;
 }
 
 // Protects [first, end), of which `changes` pages were not protected yet.
-uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes) {
+uint64_t Generations::ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes) {
   // Bits first, protection second: a protected page always has its bit (.inv.masks).
   for (size_t k = first; k < end; ++k) c.SetProtected(k);
-  barrier_->CountCalls(1);
-  if (barrier_->Protect(c.base + (first << kPageShift), (end - first) << kPageShift)) return changes;
+  barrier_.CountCalls(1);
+  if (barrier_.Protect(c.base + (first << kPageShift), (end - first) << kPageShift)) return changes;
   // The OS refused (for example the mapping-count limit), perhaps after protecting part of the
   // run: the bits stay set, and this chunk's old pages are scanned at every minor collection
   // instead (.sol.batch).
@@ -194,18 +196,18 @@ uint64_t Collector::ApplyProtection(Chunk& c, size_t first, size_t end, size_t c
 }
 
 // Opens [first, end), of which `changes` pages were protected.
-void Collector::ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes) {
+void Generations::ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes) {
   // Protection first, bits second (.inv.masks). A hot page was marked dirty already.
-  barrier_->CountCalls(1);
-  if (!barrier_->Unprotect(c.base + (first << kPageShift), (end - first) << kPageShift)) {
+  barrier_.CountCalls(1);
+  if (!barrier_.Unprotect(c.base + (first << kPageShift), (end - first) << kPageShift)) {
     c.untracked = true;  // part of the run may be open: the masks are not trusted any more
     return;
   }
   for (size_t k = first; k < end; ++k) c.ClearProtected(k);
-  barrier_->CountOpened(changes);
+  barrier_.CountOpened(changes);
 }
 
-void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dirty) {
+void Generations::Open(Chunk& c, size_t first, size_t count, bool mark_dirty, bool by_mutator) {
   size_t i = first;
   while (i < first + count) {
     if (!c.IsProtected(i)) {
@@ -218,14 +220,14 @@ void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dir
     // bits, a store into them takes the fault handler's path (.sol.maplimit), and the chunk is
     // scanned whole from now on because part of the run may have been opened. Under uffd too:
     // the stores would be tracked, but each first one would be a fault (.sol.alloc).
-    barrier_->CountCalls(1);
-    if (!in_collection_) ++mutator_open_calls_;
-    if (!barrier_->Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift)) {
+    barrier_.CountCalls(1);
+    if (by_mutator) ++mutator_calls_;
+    if (!barrier_.Unprotect(c.base + (i << kPageShift), (j - i) << kPageShift)) {
       c.untracked = true;
       i = j;
       continue;
     }
-    barrier_->CountOpened(j - i);
+    barrier_.CountOpened(j - i);
     for (size_t k = i; k < j; ++k) {
       if (mark_dirty) c.SetDirty(k);
       c.ClearProtected(k);
@@ -234,28 +236,25 @@ void Collector::MakeWritable(Chunk& c, size_t first, size_t count, bool mark_dir
   }
 }
 
-void Collector::MakeWritable(PageDesc* d, bool mark_dirty) {
-  Chunk& c = *d->chunk;
-  MakeWritable(c, c.PageIndex(d->start), 1, mark_dirty);
-}
-
-void Collector::OpenAllPages() {
-  for (Chunk* c : heap_.chunks()) MakeWritable(*c, 0, c->pages, true);
+void Generations::OpenAll() {
+  for (Chunk* c : heap_.chunks()) Open(*c, 0, c->pages, true, false);
+  protected_pages_ = 0;
+  hot_pages_ = 0;
 }
 
 // After a fork the barrier's registrations belong to the parent (.sol.fork): attach every chunk
 // again; the caller makes this collection a major one, which needs no record of writes.
-void Collector::RenewBarrier() {
-  barrier_->Renew();
+void Generations::Renew() {
+  barrier_.Renew();
   for (Chunk* c : heap_.chunks()) {
     std::memset(c->protected_mask, 0, c->MaskWords() * sizeof(uint64_t));
     std::memset(c->dirty_mask, 0, c->MaskWords() * sizeof(uint64_t));
-    c->untracked = !barrier_->AttachChunk(*c);
+    c->untracked = !barrier_.AttachChunk(*c);
   }
 }
 
 // Any thread may call this (GC_write_barrier), for memory of any collector (.sol.foreign).
-void Collector::PreDirty(const void* p) {
+void Generations::PreDirty(const void* p) {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr) return;
