@@ -5,7 +5,7 @@
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
-#include "gc/marker.h"
+#include "gc/tracer.h"
 
 namespace keel::gc {
 namespace {
@@ -29,7 +29,7 @@ __attribute__((noinline)) void ClearDeadFrames() {
 // The mutator's part of the stack: from where Collector::CollectNow spilled the registers up to
 // the base of the stack it runs on. A stack pointer on no stack Keel knows stops the collection
 // before it scans unmapped memory (roots.md .sol.unknown-stack).
-void ScanCurrentStack(Collector& c, Marker& m) {
+void ScanCurrentStack(Collector& c, Tracer& t) {
   uintptr_t top = c.mutator_stack_top();
   // An exited thread's collector has no stack; another thread runs its collections
   // (heap.md .sol.orphans).
@@ -41,14 +41,22 @@ void ScanCurrentStack(Collector& c, Marker& m) {
           "call keel_gc_enter_stack before switching to another stack (or scheme_set_stack_bounds)",
           reinterpret_cast<void*>(top), reinterpret_cast<void*>(b.lo), reinterpret_cast<void*>(b.hi));
   }
-  m.ScanRange(live.lo, live.hi, true);
+  t.VisitWords(live.lo, live.hi, true, Tracer::Holder::kRoot);
 }
 
-void TraceUncollectable(const Heap& heap, Marker& m) {
-  heap.ForEachInUse([&m](PageDesc& d) {
+// An uncollectable object carries no mark bit: its contents are roots, traced by the heap's
+// interior rule like any object's.
+void TraceUncollectable(const Heap& heap, Tracer& t) {
+  const bool interior = t.heap_interior();
+  heap.ForEachInUse([&t, interior](PageDesc& d) {
     if (!IsUncollectable(d.kind) || !IsPointerful(d.kind)) return;
+    if (d.state == PageState::kBigHead) {
+      if (d.IsAllocated(0)) t.VisitWords(d.start, d.start + d.big_bytes, interior, Tracer::Holder::kRoot);
+      return;
+    }
     for (uint32_t i = 0; i < d.objects; ++i) {
-      if (d.IsAllocated(i)) m.ScanRootObject(&d, i);
+      const uintptr_t obj = d.ObjectStart(i);
+      if (d.IsAllocated(i)) t.VisitWords(obj, obj + d.obj_size, interior, Tracer::Holder::kRoot);
     }
   });
 }
@@ -111,10 +119,10 @@ void CgcPlan::PrepareMajor() {
   });
 }
 
-void CgcPlan::TraceRoots(Marker& m) {
-  ScanCurrentStack(owner_, m);
-  owner_.roots().Trace(m);
-  TraceUncollectable(heap_, m);
+void CgcPlan::TraceRoots(Tracer& t) {
+  ScanCurrentStack(owner_, t);
+  owner_.roots().Trace(t);
+  TraceUncollectable(heap_, t);
 }
 
 // The large-object space adds its survivors to the live bytes the mark-sweep space counted.

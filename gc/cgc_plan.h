@@ -19,7 +19,7 @@
 namespace keel::gc {
 
 class Collector;
-class Marker;
+class Tracer;
 
 // Owned by its collector, which it calls back to collect from the allocation slow path; touched
 // only on the collector's thread. The collector runs the shared prologue and epilogue of every
@@ -29,7 +29,7 @@ class Marker;
 //   RetireRuns()            the allocation runs' unused tails read as free again
 //   PrepareMajor()          a major collection only: old marks fold into the alloc bits
 //                           (heap.md .inv.bits)
-//   TraceRoots(marker)      the stack and registers, registered roots, uncollectable objects
+//   TraceRoots(tracer)      the stack and registers, registered roots, uncollectable objects
 //   (collector)             a minor collection scans written old pages; the marker drains;
 //                           weak callbacks run
 //   Sweep(major, ages, t)   frees what is unmarked; a minor one ages or promotes the young
@@ -64,7 +64,7 @@ class CgcPlan {
 
   void RetireRuns() { small_.RetireRuns(); }
   void PrepareMajor();
-  void TraceRoots(Marker& m);
+  void TraceRoots(Tracer& t);
   void Sweep(bool major, bool ages, MinorTotals& totals);
 
   // Every space's invariants (the verifier's part per space).

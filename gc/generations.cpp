@@ -9,7 +9,7 @@
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
-#include "gc/marker.h"
+#include "gc/tracer.h"
 #include "gc/page_map.h"
 
 namespace keel::gc {
@@ -39,7 +39,7 @@ void Generations::ForgetWritten() {
   }
 }
 
-void Generations::ScanWritten(Marker& m) {
+void Generations::ScanWritten(Tracer& t) {
   for (Chunk* c : heap_.chunks()) {
     for (size_t w = 0; w < c->MaskWords(); ++w) {
       // Taken word by word: a bit that another thread's fault sets meanwhile stays for the next
@@ -56,7 +56,7 @@ void Generations::ScanWritten(Marker& m) {
           c->heat_level[i] = level;
           c->heat_lease[i] = static_cast<uint8_t>(1u << level);
         }
-        ScanPage(m, *c, i);
+        ScanPage(t, *c, i);
       }
     }
   }
@@ -66,24 +66,24 @@ void Generations::ScanWritten(Marker& m) {
 // on it (a big object only where it overlaps the page). Old means mark without alloc: young
 // objects the roots marked already are queued, and young and aged objects are traced only if
 // reached (.sol.minor, .sol.age).
-void Generations::ScanPage(Marker& m, Chunk& c, size_t i) {
+void Generations::ScanPage(Tracer& t, Chunk& c, size_t i) {
   PageDesc* d = DescOfPage(c, i);
   if (d == nullptr || !IsPointerful(d->kind) || IsUncollectable(d->kind)) return;
-  const bool rule = m.heap_interior();
+  const bool rule = t.heap_interior();
   if (d->state == PageState::kSmall) {
     size_t words = (d->objects + 63u) / 64u;
     for (size_t w = 0; w < words; ++w) {
       for (uint64_t bits = d->bits[w].mark & ~d->bits[w].alloc; bits != 0; bits &= bits - 1) {
         uint32_t idx = static_cast<uint32_t>(w * 64 + static_cast<size_t>(std::countr_zero(bits)));
         uintptr_t obj = d->ObjectStart(idx);
-        m.ScanOldRange(obj, obj + d->obj_size, rule);
+        t.VisitWords(obj, obj + d->obj_size, rule, Tracer::Holder::kOld);
       }
     }
   } else if (d->state == PageState::kBigHead && ((d->bits[0].mark & ~d->bits[0].alloc) & 1) != 0) {
     uintptr_t page = c.base + (i << kPageShift);
     uintptr_t lo = std::max(d->start, page);
     uintptr_t hi = std::min(d->start + d->big_bytes, page + kPageSize);
-    if (lo < hi) m.ScanOldRange(lo, hi, rule);
+    if (lo < hi) t.VisitWords(lo, hi, rule, Tracer::Holder::kOld);
   }
 }
 

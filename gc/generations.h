@@ -14,7 +14,7 @@
 
 namespace keel::gc {
 
-class Marker;
+class Tracer;
 
 // One per collector, owned by it and touched only on its thread (other threads' faults change
 // the chunks' masks atomically, .sol.foreign). The collection calls the phase functions in
@@ -31,7 +31,7 @@ class Generations {
   // A major collection traces every old object: what was written before it needs no scan.
   void ForgetWritten();
   // Scans the old objects of every dirty page (a minor collection's extra roots).
-  void ScanWritten(Marker& m);
+  void ScanWritten(Tracer& t);
   // After the sweep: protects old pointer pages that are not hot, opens every other protected
   // page. Returns the pages newly protected.
   uint64_t ProtectOldPages();
@@ -71,7 +71,7 @@ class Generations {
 
  private:
   enum class PageChange : uint8_t { kNone, kProtect, kOpen };
-  void ScanPage(Marker& m, Chunk& c, size_t i);
+  void ScanPage(Tracer& t, Chunk& c, size_t i);
   PageChange Decide(Chunk& c, size_t i, size_t* hot);
   uint64_t ApplyProtection(Chunk& c, size_t first, size_t end, size_t changes);
   void ApplyOpening(Chunk& c, size_t first, size_t end, size_t changes);

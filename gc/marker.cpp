@@ -47,16 +47,23 @@ void Marker::ScanOldRange(uintptr_t lo, uintptr_t hi, bool interior) {
   Put(g);
 }
 
-void Marker::ScanRootObject(PageDesc* d, uint32_t idx) {
-  if (!IsPointerful(d->kind)) return;
+void Marker::VisitSlot(void** slot, Holder holder) {
   Grey g = Take();
-  if (d->state == PageState::kBigHead) {
-    stack_.Push(g.stack, d->start, d->start + d->big_bytes);
+  const auto w = reinterpret_cast<uintptr_t>(*slot);
+  if (holder == Holder::kOld) {
+    if (MarkWordT<true>(g, w, heap_interior_)) Remember(reinterpret_cast<uintptr_t>(slot));
   } else {
-    uintptr_t obj = d->ObjectStart(idx);
-    stack_.Push(g.stack, obj, obj + d->obj_size);
+    MarkWordT<false>(g, w, heap_interior_);
   }
   Put(g);
+}
+
+void Marker::VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) {
+  if (holder == Holder::kOld) {
+    ScanOldRange(lo, hi, interior);
+  } else {
+    ScanRange(lo, hi, interior);
+  }
 }
 
 // The drain loop pops into a ring and prefetches each object as it enters, so an object is

@@ -12,43 +12,40 @@
 #include "gc/mark_stack.h"
 #include "gc/page.h"
 #include "gc/page_map.h"
+#include "gc/tracer.h"
 
 namespace keel::gc {
 
 class Collector;
 
-// Lives for one collection, on the collecting thread.
-class Marker {
+// The conservative plan's tracer (tracer.h). Lives for one collection, on the collecting thread.
+class Marker final : public Tracer {
  public:
   // `ages`: this is a minor collection that keeps young survivors young for one more cycle
   // (docs/design/barrier.md .sol.age); otherwise every survivor is old afterwards.
   Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior, bool ages);
 
-  // Tests one word that may be a pointer. `interior`: the word comes from a stack or registers,
-  // so a pointer into the middle of any object counts (docs/design/marking.md .sol.interior).
-  void MarkWord(uintptr_t w, bool interior) {
-    Grey g = Take();
-    MarkWordT<false>(g, w, interior);
-    Put(g);
-  }
+  // A slot is marked by the heap's interior rule, like a word of a heap object; one in an old
+  // object that keeps a young object young puts its page on the remembered list.
+  void VisitSlot(void** slot, Holder holder) override;
+  void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) override;
+  bool heap_interior() const override { return heap_interior_; }
 
-  // Tests every aligned word of [lo, hi).
-  void ScanRange(uintptr_t lo, uintptr_t hi, bool interior);
-  // The same for an object that is old after this minor collection (one on a dirty page): a
-  // word that keeps a young object young puts its heap page on the remembered list, which is
-  // dirty again for the next minor collection (docs/design/barrier.md .sol.age).
-  void ScanOldRange(uintptr_t lo, uintptr_t hi, bool interior);
-  // Queues the contents of an uncollectable object (a root: it carries no mark bit).
-  void ScanRootObject(PageDesc* d, uint32_t idx);
   // Scans queued objects until none is left.
   void Drain();
 
-  bool heap_interior() const { return heap_interior_; }
   uint64_t marked_objects() const { return marked_objects_; }
   // Minor collections only: heap pages of old objects that point at objects that stay young.
   const std::vector<uintptr_t>& remembered_pages() const { return remembered_; }
 
  private:
+  // Tests every aligned word of [lo, hi) (a root).
+  void ScanRange(uintptr_t lo, uintptr_t hi, bool interior);
+  // The same for an object that is old after this minor collection (one on a dirty page): a
+  // word that keeps a young object young puts its heap page on the remembered list, which is
+  // dirty again for the next minor collection (docs/design/barrier.md .sol.age).
+  void ScanOldRange(uintptr_t lo, uintptr_t hi, bool interior);
+
   // An object reached by marking is queued. An aged one that an aging minor collection reaches
   // becomes old, so it is queued with kOldEntry and its words are scanned by ScanOldRange's
   // rules; in any other collection nothing stays young and no entry carries the flag. Objects
@@ -98,7 +95,7 @@ class Marker {
   // whether it stays young after this collection: young, not aged, and this collection ages.
   template <bool kRemember>
   bool MarkSmall(Grey& g, PageDesc* d, uint32_t idx) {
-    if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
+    if (IsUncollectable(d->kind)) return false;  // roots: traced with the roots (cgc_plan.cpp)
     SlotBits& b = d->bits[idx >> 6];
     const unsigned shift = idx & 63;
     const uint64_t bit = uint64_t{1} << shift;
@@ -114,7 +111,7 @@ class Marker {
     return stays_young;
   }
   bool MarkBig(Grey& g, PageDesc* d) {
-    if (IsUncollectable(d->kind)) return false;  // roots, scanned by ScanRootObject
+    if (IsUncollectable(d->kind)) return false;  // roots: traced with the roots (cgc_plan.cpp)
     SlotBits& b = d->bits[0];
     if (((b.alloc | b.mark) & 1) == 0) return false;
     bool stays_young = (b.alloc & ~b.age & ages_mask_ & 1) != 0;

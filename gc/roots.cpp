@@ -10,8 +10,9 @@
 #include <new>
 
 #include "gc/fatal.h"
-#include "gc/marker.h"
 #include "gc/os_memory.h"
+#include "gc/page.h"
+#include "gc/tracer.h"
 
 namespace keel::gc {
 
@@ -279,22 +280,34 @@ void Roots::RefreshDataSegments() {
   dl_subs_ = counters[1];
 }
 
-void Roots::Trace(Marker& m) {
-  for (const Range& r : stacks_) m.ScanRange(r.lo, r.hi, true);
+void Roots::Trace(Tracer& t) {
+  using Holder = Tracer::Holder;
+  for (const Range& r : stacks_) t.VisitWords(r.lo, r.hi, true, Holder::kRoot);
   for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {  // .sol.switch
-    m.ScanRange(s->suspended.lo, s->suspended.hi, true);
-    m.ScanRange(reinterpret_cast<uintptr_t>(s->registers), reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true);
+    t.VisitWords(s->suspended.lo, s->suspended.hi, true, Holder::kRoot);
+    t.VisitWords(reinterpret_cast<uintptr_t>(s->registers), reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true,
+                 Holder::kRoot);
   }
-  const bool heap_rule = m.heap_interior();
-  for (const Range& r : ranges_) m.ScanRange(r.lo, r.hi, heap_rule);
+  const bool heap_rule = t.heap_interior();
+  for (const Range& r : ranges_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
   if (auto_statics_) {
     RefreshDataSegments();
-    for (const Range& r : data_segments_) m.ScanRange(r.lo, r.hi, heap_rule);
+    for (const Range& r : data_segments_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
   }
+  // A live box is a precise slot (.sol.boxes): a moving plan updates it when its target moves.
   for (BoxSlab* s : box_slabs_) {
-    m.ScanRange(reinterpret_cast<uintptr_t>(s->words), reinterpret_cast<uintptr_t>(s->words + BoxSlab::kBoxes), heap_rule);
+    for (size_t w = 0; w < std::size(s->live); ++w) {
+      for (uint64_t bits = s->live[w]; bits != 0; bits &= bits - 1) {
+        const size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+        t.VisitSlot(reinterpret_cast<void**>(&s->words[i]), Holder::kRoot);
+      }
+    }
   }
-  for (const auto& [p, count] : pins_) m.MarkWord(reinterpret_cast<uintptr_t>(p), true);
+  // A pin keeps its object alive by the interior rule, as a conservative word (.sol.pins).
+  for (const auto& pin : pins_) {
+    const auto at = reinterpret_cast<uintptr_t>(&pin.first);
+    t.VisitWords(at, at + sizeof(void*), true, Holder::kRoot);
+  }
 }
 
 }  // namespace keel::gc

@@ -11,7 +11,7 @@
 
 namespace keel::gc {
 
-class Marker;
+class Tracer;
 
 struct Range {
   uintptr_t lo;
@@ -104,9 +104,9 @@ class Roots {
   size_t pin_count(void* p) const;
   size_t pinned() const { return pins_.size(); }
 
-  // Scans every root but the current stack and the uncollectable objects (the marker does
-  // those), with each source's interior-pointer rule.
-  void Trace(Marker& m);
+  // Visits every root but the current stack and the uncollectable objects (the plan does
+  // those), with each source's interior-pointer rule: live boxes as slots, the rest as words.
+  void Trace(Tracer& t);
 
  private:
   void RefreshDataSegments();

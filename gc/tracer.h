@@ -1,0 +1,38 @@
+// tracer.h: the one visitor that roots and written old pages are traced with: a precise slot
+// visit, which a moving plan may answer by updating the slot, and a conservative word visit,
+// which never changes memory and keeps what it reaches in place. Design note:
+// docs/design/marking.md .sol.visitor.
+#ifndef KEEL_GC_TRACER_H
+#define KEEL_GC_TRACER_H
+
+#include <cstdint>
+
+namespace keel::gc {
+
+// Implemented by each plan's marker or copier; lives for one collection on the collecting
+// thread. Callers say what holds the memory they hand over, so a generational tracer can
+// remember old objects that keep young ones alive.
+class Tracer {
+ public:
+  enum class Holder : uint8_t {
+    kRoot,  // a root: a stack, registers, static data, a box, an uncollectable object
+    kOld,   // an object that is old after this collection, on a page written since the last one
+  };
+
+  // A slot that holds a reference or something the collector ignores (NULL, a fixnum, memory
+  // it does not own): the tracer reads it and may store the referent's new address back.
+  virtual void VisitSlot(void** slot, Holder holder) = 0;
+  // The aligned words of [lo, hi), any of which may or may not be a reference: never written;
+  // an object they reach does not move. `interior`: a pointer into the middle of any object
+  // counts (stacks and registers); otherwise only where the heap's interior rule allows it.
+  virtual void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) = 0;
+  // The interior rule for words in the heap and in static data (GC_all_interior_pointers).
+  virtual bool heap_interior() const = 0;
+
+ protected:
+  ~Tracer() = default;
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_TRACER_H
