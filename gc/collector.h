@@ -94,6 +94,7 @@ class Collector {
 
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
+  const Roots& roots() const { return roots_; }
   Barrier& barrier() { return *barrier_; }
   Generations& generations() { return generations_; }
   Plan& plan() { return plan_; }

@@ -1,5 +1,7 @@
 // verifier.cpp: the heap verifier (DESIGN D12): walks every chunk and checks the page map, the
-// descriptors, the bitmaps and the counters against each other (docs/design/heap.md .inv.*).
+// descriptors, the bitmaps and the counters against each other (docs/design/heap.md .inv.*),
+// has each space check itself (.sol.spaces), and audits the thread's registered frames
+// (docs/design/roots.md .sol.frame-audit).
 #include <algorithm>
 #include <bit>
 #include <cstdarg>
@@ -8,6 +10,7 @@
 #include "gc/collector.h"
 #include "gc/page_map.h"
 #include "gc/space.h"
+#include "gc/variable_stack.h"
 
 namespace keel::gc {
 
@@ -61,7 +64,12 @@ class Verifier {
       problems_.Report("uncollectable bytes %llu recorded, %llu counted", ULL(bytes.uncollectable), ULL(counted.uncollectable));
     }
     if (strict) CheckPointers();
-    return problems_.count();
+    size_t problems = problems_.count();
+    // The registered frames are the calling thread's: audited only on the collector's own
+    // thread (not an orphan's collection, run by another thread), against the mutator's stack
+    // top during a collection (roots.md .sol.frame-audit).
+    if (!c_.orphan_ && Collector::CurrentOrNull() == &c_) problems += CheckVariableStack(c_, c_.mutator_stack_top_);
+    return problems;
   }
 
  private:

@@ -249,7 +249,7 @@ MZ_EXTERN Scheme_Object scheme_eof[1];
 
 typedef struct mz_jmp_buf {
   sigjmp_buf jb;
-  intptr_t gcvs;     /* GC_variable_stack at the setjmp (3m) */
+  intptr_t gcvs;     /* GC_variable_stack at the setjmp */
   intptr_t gcvs_cnt; /* its frame count (3m) */
 } mz_jmp_buf;
 
@@ -263,16 +263,14 @@ typedef struct Scheme_Thread {
 MZ_EXTERN Scheme_Thread *keel_current_thread(void);
 #define scheme_current_thread (keel_current_thread())
 
-#ifdef MZ_PRECISE_GC
+/* Records GC_variable_stack in both variants: in CGC the runtime's own frames are on it
+ * (docs/design/roots.md .sol.frames), and keel_longjmp puts it back. */
 #define scheme_setjmp(b) ((b).gcvs = (intptr_t)GC_variable_stack, sigsetjmp((b).jb, 0))
-#else
-#define scheme_setjmp(b) sigsetjmp((b).jb, 0)
-#endif
 #define scheme_longjmp(b, v) keel_longjmp(&(b), (v))
 #define scheme_error_buf (*(scheme_current_thread->error_buf))
 #define scheme_mz_setjmp(b) scheme_setjmp(b)
 
-/* Restores GC_variable_stack (3m) and jumps; never returns. */
+/* Restores GC_variable_stack to its value at the setjmp and jumps; never returns. */
 MZ_EXTERN void keel_longjmp(mz_jmp_buf *b, int v) __attribute__((noreturn));
 
 /* Formats like printf, with Racket's extra directives: %c takes an mzchar, %S and %V take a

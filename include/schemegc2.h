@@ -1,6 +1,7 @@
 /* schemegc2.h: the GC_* layer that scheme.h's macros expand to (Racket BC's gc2.h subset).
- * In CGC it only declares the shared typedefs; the precise-GC entry points (traversers,
- * GC_variable_stack) exist with MZ_PRECISE_GC, in keel_3m. */
+ * Both variants declare the shared typedefs and GC_variable_stack (in CGC only the runtime's
+ * own frames are on it; see docs/design/roots.md .sol.frames); the other precise-GC entry
+ * points (traversers, GC_mark, GC_fixup) exist with MZ_PRECISE_GC, in keel_3m. */
 #ifndef KEEL_SCHEMEGC2_H
 #define KEEL_SCHEMEGC2_H
 
@@ -23,8 +24,11 @@ typedef int (*Fixup_Proc)(void *obj);
 /* Pre-dirties the page holding p for the write barrier; a no-op where no barrier is active. */
 extern KEEL_API void GC_write_barrier(void *p);
 
-#ifdef MZ_PRECISE_GC
+/* The calling thread's chain of registered local-variable frames (MZ_GC_REG), innermost first,
+ * in Racket's layout: frame[0] the next frame, frame[1] the slot count, then the slots. */
 extern KEEL_API __thread void **GC_variable_stack;
+
+#ifdef MZ_PRECISE_GC
 extern KEEL_API void GC_register_traversers(short tag, Size_Proc size, Mark_Proc mark, Fixup_Proc fixup,
                                             int is_constant_size, int is_atomic);
 extern KEEL_API void *GC_resolve(void *p);

@@ -2,12 +2,14 @@
 #include "runtime/env.h"
 
 #include "runtime/alloc.h"
+#include "runtime/gc_frame.h"
 #include "runtime/runtime.h"
 
 extern "C" Scheme_Env* scheme_basic_env(void) {
   keel::rt::Runtime& rt = keel::rt::Runtime::Current();
   if (rt.env() != nullptr) return rt.env();
   Scheme_Object* name = scheme_intern_symbol("basic");
+  keel::rt::GcFrame frame(name);  // roots.md .sol.frames
   auto* env = keel::rt::NewTagged<Scheme_Env>(scheme_namespace_type);
   env->name = name;
   env->bindings = scheme_null;

@@ -14,7 +14,8 @@ namespace keel::rt {
 namespace {
 
 // No C++ object with a destructor is live in this frame or its callers inside the runtime
-// (the message lives in the Runtime), so the jump skips no cleanup.
+// (the message lives in the Runtime), bar GcFrames, whose pops keel_longjmp does instead, so
+// the jump skips no cleanup.
 [[noreturn]] void Escape(Runtime& rt) {
   mz_jmp_buf* buf = rt.thread()->error_buf;
   if (buf == nullptr) {
@@ -35,10 +36,11 @@ extern "C" {
 
 Scheme_Thread* keel_current_thread(void) { return Runtime::Current().thread(); }
 
+// In both variants: the runtime's own frames (runtime/gc_frame.h) are on GC_variable_stack in
+// CGC too, and an escape out of a runtime function skips their destructors, so the chain goes
+// back to where the handler's scheme_setjmp found it (docs/design/roots.md .sol.frames).
 void keel_longjmp(mz_jmp_buf* b, int v) {
-#ifdef MZ_PRECISE_GC
   GC_variable_stack = reinterpret_cast<void**>(b->gcvs);
-#endif
   siglongjmp(b->jb, v == 0 ? 1 : v);
 }
 

@@ -8,6 +8,7 @@
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/orphanage.h"
+#include "runtime/gc_frame.h"
 #include "scheme.h"
 
 using keel::Fatal;
@@ -70,6 +71,7 @@ KEEL_API void* scheme_calloc(size_t num, size_t size) {
 KEEL_API char* scheme_strdup(const char* str) {
   if (str == nullptr) scheme_signal_error("scheme_strdup: the string is NULL");
   size_t len = std::strlen(str);
+  keel::rt::GcFrame frame(str);  // the caller's string may be collectable (roots.md .sol.frames)
   auto* copy = static_cast<char*>(AllocateOrRaise(len + 1, Kind::kAtomic, "scheme_strdup"));
   std::memcpy(copy, str, len + 1);
   return copy;

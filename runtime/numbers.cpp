@@ -1,12 +1,14 @@
 // numbers.cpp: exact integers: fixnums, and bignums on GMP's mpn layer with limb arrays in our
 // own atomic memory (Scheme_Bignum in scheme.h). Every result is normalized: a value that fits
-// a fixnum is returned as one, so eq? and the printer never see a small bignum.
+// a fixnum is returned as one, so eq? and the printer never see a small bignum. Pointers read
+// after an allocation are registered across it (roots.md .sol.frames).
 #include <gmp.h>
 
 #include <cstring>
 #include <type_traits>
 
 #include "runtime/alloc.h"
+#include "runtime/gc_frame.h"
 #include "scheme.h"
 
 namespace keel::rt {
@@ -34,7 +36,8 @@ Scheme_Object* Normalize(uintptr_t* limbs, intptr_t len, bool positive) {
       return scheme_make_integer(-static_cast<intptr_t>(mag));
     }
   }
-  auto* b = NewTagged<Scheme_Bignum>(scheme_bignum_type);  // limbs held by this frame
+  GcFrame frame(limbs);
+  auto* b = NewTagged<Scheme_Bignum>(scheme_bignum_type);
   b->len = len;
   b->pos = positive ? 1 : 0;
   b->digits = limbs;
@@ -81,9 +84,10 @@ Scheme_Object* ReadInteger(const Ch* str, int offset, int radix, const char* who
   CheckRadix(radix, who);
   if (str == nullptr) scheme_signal_error("%s: the string is NULL", who);
   if (offset < 0) scheme_signal_error("%s: offset must be non-negative, given %d", who, offset);
-  const Ch* p = str + offset;
+  auto start = static_cast<size_t>(offset);
   bool positive = true;
-  if (*p == '+' || *p == '-') positive = *p++ == '+';
+  if (str[start] == '+' || str[start] == '-') positive = str[start++] == '+';
+  const Ch* p = str + start;
   size_t n = 0;
   for (; p[n] != 0; ++n) {
     if (DigitValue(static_cast<uint32_t>(static_cast<std::make_unsigned_t<Ch>>(p[n])), radix) < 0) {
@@ -94,7 +98,10 @@ Scheme_Object* ReadInteger(const Ch* str, int offset, int radix, const char* who
   if (n > kMaxObjectBytes / 8) scheme_raise_out_of_memory(who, "(%zu digits)", n);
 
   // Digit values, most significant first, without leading zeros (mpn_set_str's input).
-  auto* digits = static_cast<unsigned char*>(scheme_malloc_atomic(n));
+  unsigned char* digits = nullptr;
+  GcFrame frame(str, digits);  // the caller's string may be collectable
+  digits = static_cast<unsigned char*>(scheme_malloc_atomic(n));
+  p = str + start;  // reloaded after the allocation
   size_t nd = 0;
   for (size_t i = 0; i < n; ++i) {
     int v = DigitValue(static_cast<uint32_t>(static_cast<std::make_unsigned_t<Ch>>(p[i])), radix);
@@ -165,7 +172,8 @@ char* scheme_bignum_to_string(const Scheme_Object* n, int radix) {
   bool positive;
   intptr_t len;
   // mpn_get_str clobbers its input and needs a non-zero top limb: work on a copy.
-  uintptr_t* work;
+  uintptr_t* work = nullptr;
+  keel::rt::GcFrame frame(obj, work);
   if (SCHEME_INTP(obj)) {
     intptr_t v = SCHEME_INT_VAL(obj);
     if (v == 0) {

@@ -1,9 +1,11 @@
 // objects.cpp: constructors of the basic values: pairs, characters, byte strings, vectors,
 // boxes, doubles and C pointers (reference/racket_bc.md §6). Objects holding pointers are
 // tagged (scanned); payloads without pointers are atomic so their bits never retain anything.
+// Arguments stored after an allocation are registered across it (roots.md .sol.frames).
 #include <cstring>
 
 #include "runtime/alloc.h"
+#include "runtime/gc_frame.h"
 #include "runtime/objects.h"
 #include "scheme.h"
 
@@ -12,6 +14,7 @@ namespace keel::rt {
 namespace {
 
 Scheme_Object* MakePair(Scheme_Type type, Scheme_Object* car, Scheme_Object* cdr) {
+  GcFrame frame(car, cdr);
   auto* p = NewTagged<Scheme_Simple_Object>(type);
   p->u.pair_val.car = car;
   p->u.pair_val.cdr = cdr;
@@ -21,6 +24,7 @@ Scheme_Object* MakePair(Scheme_Type type, Scheme_Object* car, Scheme_Object* cdr
 }  // namespace
 
 Scheme_Object* WrapByteString(char* data, intptr_t len) {
+  GcFrame frame(data);
   auto* s = NewTagged<Scheme_Simple_Object>(scheme_byte_string_type);
   s->u.byte_str_val.string_val = data;
   s->u.byte_str_val.tag_val = len;
@@ -30,6 +34,7 @@ Scheme_Object* WrapByteString(char* data, intptr_t len) {
 }  // namespace keel::rt
 
 using keel::rt::ArrayBytes;
+using keel::rt::GcFrame;
 using keel::rt::NewAtomic;
 using keel::rt::NewAtomicArray;
 using keel::rt::NewTagged;
@@ -65,6 +70,7 @@ Scheme_Object* scheme_make_sized_byte_string(char* chars, intptr_t len, int copy
     scheme_signal_error("scheme_make_sized_byte_string: the bytes are NULL");
   }
   if (!copy && chars != nullptr) return WrapByteString(chars, len);
+  GcFrame frame(chars);  // the caller's bytes may be collectable
   char* data = NewAtomicArray<char>(len, "scheme_make_sized_byte_string");
   if (len != 0) std::memcpy(data, chars, static_cast<size_t>(len));
   return WrapByteString(data, len);
@@ -87,6 +93,7 @@ Scheme_Object* scheme_alloc_byte_string(intptr_t size, char fill) {
 Scheme_Object* scheme_make_vector(intptr_t size, Scheme_Object* fill) {
   size_t bytes = ArrayBytes(offsetof(Scheme_Vector, els), size, sizeof(Scheme_Object*),
                             "scheme_make_vector", sizeof(Scheme_Vector));
+  GcFrame frame(fill);
   auto* v = NewTagged<Scheme_Vector>(scheme_vector_type, bytes);
   v->size = size;
   Scheme_Object** els = v->els;
@@ -97,6 +104,7 @@ Scheme_Object* scheme_make_vector(intptr_t size, Scheme_Object* fill) {
 // --- boxes, doubles, C pointers ---------------------------------------------------------------
 
 Scheme_Object* scheme_box(Scheme_Object* v) {
+  GcFrame frame(v);
   auto* b = NewTagged<Scheme_Small_Object>(scheme_box_type);
   b->u.ptr_val = v;
   return reinterpret_cast<Scheme_Object*>(b);
@@ -110,6 +118,7 @@ Scheme_Object* scheme_make_double(double d) {
 
 // Both fields may be collectable (the tag is a Scheme value), so the object is scanned.
 Scheme_Object* scheme_make_cptr(void* cptr, Scheme_Object* typetag) {
+  GcFrame frame(cptr, typetag);
   auto* o = NewTagged<Scheme_Simple_Object>(scheme_cpointer_type);
   o->u.cptr_val.val = cptr;
   o->u.cptr_val.type = typetag;

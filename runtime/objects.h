@@ -17,7 +17,8 @@ inline constexpr mzchar kStaticChars = 256;
 Scheme_Object* StaticChar(mzchar c);
 
 // A char string over `data`: len code points in collectable atomic memory (NUL-terminated
-// when the runtime allocated it). May collect; `data` must be held by the caller meanwhile.
+// when the runtime allocated it). May collect; registers `data` meanwhile (roots.md
+// .sol.frames), so a caller that uses `data` afterwards registers its own copy.
 Scheme_Object* WrapCharString(mzchar* data, intptr_t len);
 
 // A byte string over `data`, as WrapCharString.

@@ -2,6 +2,7 @@
 // text is built in a GcBuffer (collectable), so an escape mid-print leaks nothing. A linear
 // pre-pass labels the values that contain themselves, which print as Racket's write prints them
 // ("#0=#(#0#)"), so cyclic data cannot hang; nesting deeper than kMaxDepth prints as "...".
+// Values and arrays held across an allocation are registered (roots.md .sol.frames).
 #include "runtime/printer.h"
 
 #include <bit>
@@ -13,6 +14,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/gc_buffer.h"
+#include "runtime/gc_frame.h"
 #include "runtime/utf8.h"
 #include "scheme.h"
 
@@ -103,8 +105,9 @@ bool IsAnyPair(Scheme_Object* o) { return SCHEME_PAIRP(o) || SCHEME_MUTABLE_PAIR
 
 // A map from objects to small values (open addressing, linear probing) in collectable atomic
 // memory, so an escape mid-print leaks nothing. Owned by one printer on the C stack, whose
-// conservative scan keeps the arrays alive. Keys are compared, never followed or kept alive: the
-// CGC collector does not move objects, and every key is reachable from the value being printed.
+// conservative scan keeps the arrays alive (and its frame registers them). Keys are compared,
+// never followed or kept alive: the CGC collector does not move objects, and every key is
+// reachable from the value being printed.
 // Invariant: keys_ == nullptr, or keys_ and values_ hold cap_ entries (a power of two) of which
 // count_ are used, and count_ <= cap_ * 3 / 4.
 template <class V>
@@ -121,7 +124,10 @@ class ObjectMap {
   // The value stored for o, inserted as V{} when absent; valid until the next Insert. May
   // escape with out of memory.
   V* Insert(Scheme_Object* o) {
-    if (4 * (count_ + 1) > 3 * cap_) Grow();
+    if (4 * (count_ + 1) > 3 * cap_) {
+      GcFrame frame(o);
+      Grow();
+    }
     return Place(o);
   }
   size_t size() const { return count_; }
@@ -157,6 +163,7 @@ class ObjectMap {
   size_t cap_ = 0;
   int shift_ = 64;  // 64 - log2(cap_)
   size_t count_ = 0;
+  GcFrame<2> gc_frame_{keys_, values_};
 };
 
 template <class V>
@@ -167,6 +174,7 @@ void ObjectMap<V>::Grow() {
   auto n = static_cast<intptr_t>(cap);
   size_t key_bytes = ArrayBytes(0, n, sizeof(Scheme_Object*), "keel printer");
   auto* keys = static_cast<Scheme_Object**>(scheme_malloc_atomic(key_bytes));
+  GcFrame frame(keys);
   std::memset(keys, 0, key_bytes);
   auto* values = static_cast<V*>(scheme_malloc_atomic(ArrayBytes(0, n, sizeof(V), "keel printer")));
   Scheme_Object** old_keys = keys_;
@@ -215,6 +223,7 @@ class CycleFinder {
   Frame* frames_ = nullptr;  // collectable atomic memory, like ObjectMap's arrays
   size_t depth_ = 0;
   size_t cap_ = 0;
+  GcFrame<1> gc_frame_{frames_};
 };
 
 bool CycleFinder::NextChild(Frame* f, Scheme_Object** child) {
@@ -242,6 +251,7 @@ void CycleFinder::Push(Scheme_Object* o) {
     // 64 frames cover ordinary nesting; doubling keeps pushes amortised O(1).
     size_t cap = cap_ == 0 ? 64 : cap_ * 2;
     size_t bytes = ArrayBytes(0, static_cast<intptr_t>(cap), sizeof(Frame), "keel printer");
+    GcFrame frame(o);
     auto* fresh = static_cast<Frame*>(scheme_malloc_atomic(bytes));
     if (depth_ != 0) std::memcpy(fresh, frames_, depth_ * sizeof(Frame));
     frames_ = fresh;
@@ -262,11 +272,12 @@ void CycleFinder::Leave(const Frame& f) {
 bool CycleFinder::Run(Scheme_Object* root, size_t budget) {
   if (!IsCompound(root)) return false;
   bool labelled = false;
+  Scheme_Object* child = nullptr;
+  GcFrame frame(root, child);
   *marks_->Insert(root) = kOnPath;
   Push(root);
   while (depth_ != 0) {
     Frame* f = &frames_[depth_ - 1];
-    Scheme_Object* child;
     if (!NextChild(f, &child)) {
       Leave(*f);
       --depth_;
@@ -274,6 +285,7 @@ bool CycleFinder::Run(Scheme_Object* root, size_t budget) {
     }
     if (!IsCompound(child)) continue;
     uint8_t* mark = marks_->Insert(child);
+    f = &frames_[depth_ - 1];  // reloaded: Insert may allocate
     if (*mark == 0) {
       if (marks_->size() > budget) return labelled;
       *mark = kOnPath;
@@ -361,6 +373,7 @@ class Printer {
 };
 
 void Printer::PrintTop(Scheme_Object* o) {
+  GcFrame frame(o);
   FindLabels(o);
   Print(o, 0);
 }
@@ -399,6 +412,7 @@ bool Printer::PrintLabel(Scheme_Object* o) {
 }
 
 void Printer::Print(Scheme_Object* o, int depth) {
+  GcFrame frame(o);
   if (Full()) return;
   if (o == nullptr) return buf_.Append("#<null>");
   if (depth > kMaxDepth) return buf_.Append("...");
@@ -431,6 +445,7 @@ void Printer::Print(Scheme_Object* o, int depth) {
 // label needs a datum of its own.
 void Printer::PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, char open,
                             char close) {
+  GcFrame frame(o);
   buf_.Append(open);
   for (bool first = true;; first = false) {
     if (!first) buf_.Append(' ');
@@ -446,6 +461,7 @@ void Printer::PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, 
 }
 
 void Printer::PrintVector(Scheme_Object* o, int depth) {
+  GcFrame frame(o);
   buf_.Append("#(");
   intptr_t n = SCHEME_VEC_SIZE(o);
   for (intptr_t i = 0; i < n && !Full(); ++i) {
@@ -467,24 +483,27 @@ void Printer::PrintChar(mzchar c) {
 }
 
 void Printer::PrintCharString(Scheme_Object* o) {
+  GcFrame frame(o);
   intptr_t n = SCHEME_CHAR_STRLEN_VAL(o);
-  const mzchar* chars = SCHEME_CHAR_STR_VAL(o);
   char tmp[kMaxEscapedChar];
   if (write_) buf_.Append('"');
   for (intptr_t i = 0; i < n; ++i) {
-    size_t len =
-        write_ ? EscapeStringChar(chars[i], tmp) : static_cast<size_t>(Utf8Encode(chars[i], tmp));
+    mzchar c = SCHEME_CHAR_STR_VAL(o)[i];  // read from o each time: Append may allocate
+    size_t len = write_ ? EscapeStringChar(c, tmp) : static_cast<size_t>(Utf8Encode(c, tmp));
     buf_.Append(tmp, len);
-    chars = SCHEME_CHAR_STR_VAL(o);  // reloaded: Append may allocate
   }
   if (write_) buf_.Append('"');
 }
 
 void Printer::PrintByteString(Scheme_Object* o) {
-  intptr_t n = SCHEME_BYTE_STRLEN_VAL(o);
-  if (!write_) return buf_.Append(SCHEME_BYTE_STR_VAL(o), static_cast<size_t>(n));
+  GcFrame frame(o);
+  auto n = static_cast<size_t>(SCHEME_BYTE_STRLEN_VAL(o));
+  if (!write_) {
+    buf_.Reserve(n);
+    return buf_.Append(SCHEME_BYTE_STR_VAL(o), n);  // the bytes read after the Reserve
+  }
   buf_.Append("#\"");
-  for (intptr_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(SCHEME_BYTE_STR_VAL(o));
     unsigned char b = bytes[i];
     if (b >= 0x20 && b < 0x7F) {
@@ -506,10 +525,16 @@ void Printer::PrintByteString(Scheme_Object* o) {
   buf_.Append('"');
 }
 
+// s is an interior pointer, good only until the first Append; the chars are appended from o
+// after a Reserve.
 void Printer::PrintSymbol(Scheme_Object* o) {
+  GcFrame frame(o);
   const char* s = SCHEME_SYM_VAL(o);
   auto n = static_cast<size_t>(SCHEME_SYM_LEN(o));
-  if (!write_) return buf_.Append(s, n);
+  if (!write_) {
+    buf_.Reserve(n);
+    return buf_.Append(SCHEME_SYM_VAL(o), n);
+  }
   bool bars = n == 0 || (n == 1 && s[0] == '.') || (s[0] == '#' && !(n > 1 && s[1] == '%')) ||
               LooksLikeNumber(s, n);
   bool has_bar = false;
@@ -517,10 +542,14 @@ void Printer::PrintSymbol(Scheme_Object* o) {
     if (IsDelimiter(static_cast<unsigned char>(s[i]))) bars = true;
     if (s[i] == '|') has_bar = true;
   }
-  if (!bars) return buf_.Append(s, n);
+  if (!bars) {
+    buf_.Reserve(n);
+    return buf_.Append(SCHEME_SYM_VAL(o), n);
+  }
   if (!has_bar) {
+    buf_.Reserve(n + 2);
     buf_.Append('|');
-    buf_.Append(SCHEME_SYM_VAL(o), n);  // reloaded: Append may allocate
+    buf_.Append(SCHEME_SYM_VAL(o), n);
     return buf_.Append('|');
   }
   for (size_t i = 0; i < n; ++i) {  // a bar inside: escape each special character instead
@@ -553,7 +582,11 @@ void Printer::PrintInteger(Scheme_Object* o) {
     auto res = std::to_chars(text, text + sizeof text, SCHEME_INT_VAL(o));
     return buf_.Append(text, static_cast<size_t>(res.ptr - text));
   }
-  buf_.Append(scheme_bignum_to_string(o, 10));
+  char* digits = scheme_bignum_to_string(o, 10);
+  GcFrame frame(digits);
+  size_t n = std::strlen(digits);
+  buf_.Reserve(n);
+  buf_.Append(digits, n);
 }
 
 void Printer::PrintOpaque(Scheme_Type type) {

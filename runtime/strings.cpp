@@ -1,8 +1,10 @@
 // strings.cpp: char strings (UCS-4 code points in a separate atomic block, NUL-terminated,
-// length in tag_val) and their UTF-8 conversions (reference/racket_bc.md §6).
+// length in tag_val) and their UTF-8 conversions (reference/racket_bc.md §6). Pointers read
+// after an allocation are registered across it (roots.md .sol.frames).
 #include <cstring>
 
 #include "runtime/alloc.h"
+#include "runtime/gc_frame.h"
 #include "runtime/objects.h"
 #include "runtime/utf8.h"
 #include "scheme.h"
@@ -10,7 +12,7 @@
 namespace keel::rt {
 
 Scheme_Object* WrapCharString(mzchar* data, intptr_t len) {
-  // data is held by this frame (and the caller's) while the header is allocated.
+  GcFrame frame(data);  // data is stored after the header's allocation
   auto* s = NewTagged<Scheme_Simple_Object>(scheme_char_string_type);
   s->u.char_str_val.string_val = data;
   s->u.char_str_val.tag_val = len;
@@ -36,6 +38,7 @@ void CheckCharString(Scheme_Object* s, const char* who) {
 
 }  // namespace keel::rt
 
+using keel::rt::GcFrame;
 using keel::rt::NewAtomicArray;
 using keel::rt::WrapCharString;
 
@@ -50,6 +53,7 @@ Scheme_Object* scheme_make_sized_utf8_string(const char* chars, intptr_t len) {
   }
   size_t bytes = static_cast<size_t>(len);
   auto count = static_cast<intptr_t>(keel::rt::Utf8CountChars(chars, bytes));
+  GcFrame frame(chars);  // the caller's bytes may be collectable
   mzchar* data = NewAtomicArray<mzchar>(count, "scheme_make_utf8_string");
   if (bytes != 0) keel::rt::Utf8Decode(chars, bytes, data);
   return WrapCharString(data, count);
@@ -70,6 +74,7 @@ Scheme_Object* scheme_make_sized_char_string(mzchar* chars, intptr_t len, int co
   // Without copy the caller's array becomes the string's (Racket's rule: it should be
   // collectable atomic memory with room for the terminator).
   if (!copy && chars != nullptr) return WrapCharString(chars, len);
+  GcFrame frame(chars);  // the caller's array may be collectable
   mzchar* data = NewAtomicArray<mzchar>(len, "scheme_make_sized_char_string");
   if (len != 0) std::memcpy(data, chars, static_cast<size_t>(len) * sizeof(mzchar));
   return WrapCharString(data, len);
@@ -95,7 +100,7 @@ Scheme_Object* scheme_append_char_string(Scheme_Object* a, Scheme_Object* b) {
   if (lb > PTRDIFF_MAX - la) {
     scheme_raise_out_of_memory("scheme_append_char_string", "(string too long)");
   }
-  // a and b stay referenced from this frame across the allocation.
+  GcFrame frame(a, b);  // read after the allocation
   mzchar* data = NewAtomicArray<mzchar>(la + lb, "scheme_append_char_string");
   std::memcpy(data, SCHEME_CHAR_STR_VAL(a), static_cast<size_t>(la) * sizeof(mzchar));
   std::memcpy(data + la, SCHEME_CHAR_STR_VAL(b), static_cast<size_t>(lb) * sizeof(mzchar));
@@ -104,6 +109,7 @@ Scheme_Object* scheme_append_char_string(Scheme_Object* a, Scheme_Object* b) {
 
 Scheme_Object* scheme_char_string_to_byte_string(Scheme_Object* s) {
   keel::rt::CheckCharString(s, "scheme_char_string_to_byte_string");
+  GcFrame frame(s);
   intptr_t len = SCHEME_CHAR_STRLEN_VAL(s);
   const mzchar* chars = SCHEME_CHAR_STR_VAL(s);
   size_t bytes = 0;
@@ -113,7 +119,7 @@ Scheme_Object* scheme_char_string_to_byte_string(Scheme_Object* s) {
   }
   char* data = NewAtomicArray<char>(static_cast<intptr_t>(bytes),
                                     "scheme_char_string_to_byte_string");
-  chars = SCHEME_CHAR_STR_VAL(s);  // reloaded after the allocation (a moving collector)
+  chars = SCHEME_CHAR_STR_VAL(s);  // reloaded after the allocation, from the registered s
   char* out = data;
   for (intptr_t i = 0; i < len; ++i) out += keel::rt::Utf8Encode(chars[i], out);
   return keel::rt::WrapByteString(data, static_cast<intptr_t>(bytes));

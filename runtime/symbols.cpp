@@ -1,10 +1,12 @@
 // symbols.cpp: interning (scheme_intern_symbol, scheme_intern_exact_symbol) over a weak,
-// per-runtime table; see symbols.h for why the table does not keep symbols alive.
+// per-runtime table; see symbols.h for why the table does not keep symbols alive. The name is
+// registered across the symbol's allocation (roots.md .sol.frames).
 #include "runtime/symbols.h"
 
 #include <cstring>
 
 #include "runtime/alloc.h"
+#include "runtime/gc_frame.h"
 #include "runtime/runtime.h"
 
 namespace keel::rt {
@@ -27,6 +29,7 @@ Scheme_Object* SymbolTable::Intern(const char* name, size_t len, const char* who
   // held across it. The symbol has no pointers, so it is atomic and never scanned.
   size_t bytes = ArrayBytes(offsetof(Scheme_Symbol, s), static_cast<intptr_t>(len) + 1, 1, who,
                             sizeof(Scheme_Symbol));
+  GcFrame frame(name);  // the caller's name may be collectable
   auto* sym = NewAtomic<Scheme_Symbol>(scheme_symbol_type, bytes);
   sym->len = static_cast<intptr_t>(len);
   if (len != 0) std::memcpy(sym->s, name, len);
