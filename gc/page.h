@@ -30,6 +30,8 @@ enum class PageState : uint8_t {
   kSmall,      // holds objects of one size class and kind
   kBigHead,    // first page of a big object's run; the descriptor of the whole run
   kBigTail,    // a later page of a run; the page map points at the head's descriptor instead
+  kNursery,    // first page of a nursery's run (docs/design/precise.md .sol.nursery); its later
+               // pages are kBigTail
 };
 
 inline constexpr size_t kBitmapWords = kMaxObjectsPerPage / 64;

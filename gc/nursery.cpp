@@ -1,0 +1,73 @@
+// nursery.cpp: the nursery's area and its checks (nursery.h, docs/design/precise.md
+// .sol.nursery, .sol.header, .sol.checked).
+#include "gc/nursery.h"
+
+#include <cstring>
+
+#include "gc/fatal.h"
+
+namespace keel::gc {
+
+namespace {
+
+// What the checked build fills an emptied area with: odd, so no pointer check accepts it as an
+// object's start, and far from any mapping, so a dereference faults at once.
+constexpr uint64_t kPoison = 0xdeadbeefdeadbeefull;
+
+}  // namespace
+
+bool Nursery::Resize(size_t bytes) {
+  if (cur_ != start_) Fatal("nursery: resized while it holds objects");
+  const size_t pages = (bytes + kPageSize - 1) >> kPageShift;
+  if (pages == 0) return false;
+  PageDesc* run = heap_.AllocateRun(pages);
+  if (run == nullptr) return false;
+  run->state = PageState::kNursery;
+  run->kind = Kind::kNormal;
+  if (run->needs_zeroing) std::memset(reinterpret_cast<void*>(run->start), 0, pages << kPageShift);
+  if (run_ != nullptr) heap_.FreeRun(run_);
+  run_ = run;
+  start_ = cur_ = run->start;
+  end_ = run->start + (pages << kPageShift);
+  return true;
+}
+
+// Objects are handed out zeroed. Normally the used part is cleared here in one pass rather
+// than object by object; a poisoned area keeps its pattern until each object is allocated, so
+// a stale pointer into it reads the poison, not zeros that look like NULL.
+void Nursery::Reset(bool poison) {
+  if (poison) {
+    for (uintptr_t p = start_; p < cur_; p += sizeof(uint64_t)) *reinterpret_cast<uint64_t*>(p) = kPoison;
+  } else {
+    std::memset(reinterpret_cast<void*>(start_), 0, cur_ - start_);
+  }
+  zero_on_allocation_ = poison || zero_on_allocation_;
+  cur_ = start_;
+}
+
+void Nursery::ZeroObject(void* p, size_t words) { std::memset(p, 0, words << 3); }
+
+void Nursery::Check(Problems& problems) const {
+  if (start_ > cur_ || cur_ > end_) {
+    problems.Report("nursery: cursor %p outside its area [%p, %p)", reinterpret_cast<void*>(cur_),
+                    reinterpret_cast<void*>(start_), reinterpret_cast<void*>(end_));
+    return;
+  }
+  if (run_ != nullptr && run_->state != PageState::kNursery) problems.Report("nursery: its run's head is in state %d", int(run_->state));
+  for (uintptr_t p = start_; p < cur_;) {
+    const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
+    const size_t bytes = BytesOf(header);
+    if ((header & 0xe) != 0 || bytes == 0 || bytes > kMaxObjectBytes + 7 ||
+        static_cast<int>(KindOf(header)) >= kKindCount) {
+      problems.Report("nursery: bad header %#llx at %p", static_cast<unsigned long long>(header), reinterpret_cast<void*>(p));
+      return;
+    }
+    if (p + kHeaderBytes + bytes > cur_) {
+      problems.Report("nursery: object at %p runs past the cursor", reinterpret_cast<void*>(p + kHeaderBytes));
+      return;
+    }
+    p += kHeaderBytes + bytes;
+  }
+}
+
+}  // namespace keel::gc

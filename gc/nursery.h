@@ -1,0 +1,111 @@
+// nursery.h: the precise plan's copying nursery: one contiguous run of heap pages, bump
+// allocated with a header word before each object, emptied by every collection and reused,
+// never released or protected (docs/design/precise.md .sol.nursery, .sol.header).
+#ifndef KEEL_GC_NURSERY_H
+#define KEEL_GC_NURSERY_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gc/heap.h"
+#include "gc/kind.h"
+#include "gc/space.h"
+
+namespace keel::gc {
+
+// Owned by a plan; touched only on its collector's thread. The area is [start, end); objects
+// lie back to back from start up to the cursor, each a header word and then the object, whose
+// address is what the program sees. The header (.sol.header):
+//
+//   | bits 63..12                          | bits 11..4 | bits 3..1 | bit 0     |
+//   | object size in 8-byte words (>= 1)   | kind       | 0         | forwarded |
+//
+// When the copier moves an object it sets the forwarded bit and stores the new address in the
+// object's first word (the object's contents live on in the copy), so the header keeps the
+// size and the area can still be walked. Invariants (checked by Check): every header from start
+// to the cursor is well formed and its object ends at or before the cursor; the cursor never
+// passes end.
+class Nursery {
+ public:
+  // Bytes of header before every object.
+  static constexpr size_t kHeaderBytes = sizeof(uintptr_t);
+  // The largest object the nursery takes; bigger ones go to the other spaces. Large objects
+  // copied out of the nursery would cost more than they save (a big object never moves).
+  static constexpr size_t kMaxObjectBytes = 8192;
+
+  // The area's pages go back with the heap's chunks when the heap is destroyed.
+  explicit Nursery(Heap& heap) : heap_(heap) {}
+  Nursery(const Nursery&) = delete;
+  Nursery& operator=(const Nursery&) = delete;
+
+  // Takes `bytes` (rounded up to whole pages) of heap pages for the area, giving back the old
+  // area, which must be empty. False when the heap cannot have them (the old area is kept).
+  bool Resize(size_t bytes);
+  size_t capacity() const { return end_ - start_; }
+  size_t used() const { return cur_ - start_; }
+
+  // The inline fast path: a zeroed object of `bytes` bytes of `kind` (at least one word, where
+  // a forwarding address goes), or nullptr when the area is full (the plan then collects) or
+  // the object is too big for the nursery.
+  void* AllocateInline(size_t bytes, Kind kind) {
+    const size_t words = bytes == 0 ? 1 : (bytes + 7) >> 3;  // room for the forwarding address
+    const uintptr_t need = kHeaderBytes + (words << 3);
+    if (bytes > kMaxObjectBytes || need > end_ - cur_) [[unlikely]] return nullptr;
+    auto* header = reinterpret_cast<uintptr_t*>(cur_);
+    *header = MakeHeader(words, kind);
+    cur_ += need;
+    if (zero_on_allocation_) [[unlikely]] ZeroObject(header + 1, words);
+    return header + 1;
+  }
+
+  bool Contains(const void* p) const {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    return a - start_ < end_ - start_;
+  }
+  // The header word of the object at p (a nursery object's address).
+  static uintptr_t& HeaderOf(void* p) { return reinterpret_cast<uintptr_t*>(p)[-1]; }
+  static uintptr_t MakeHeader(size_t words, Kind kind) {
+    return (uintptr_t{words} << 12) | (uintptr_t{static_cast<uint8_t>(kind)} << 4);
+  }
+  static bool IsForwarded(uintptr_t header) { return (header & 1) != 0; }
+  static size_t BytesOf(uintptr_t header) { return (header >> 12) << 3; }
+  static Kind KindOf(uintptr_t header) { return static_cast<Kind>((header >> 4) & 0xff); }
+  // Records that the object at p now lives at `to`.
+  static void Forward(void* p, void* to) {
+    HeaderOf(p) |= 1;
+    *static_cast<void**>(p) = to;
+  }
+  // Where a forwarded object at p lives now.
+  static void* ForwardedTo(void* p) { return *static_cast<void**>(p); }
+
+  // Calls f(object, header) for every object from start to the cursor, in allocation order.
+  template <class F>
+  void ForEachObject(F&& f) const {
+    for (uintptr_t p = start_; p < cur_;) {
+      const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
+      f(reinterpret_cast<void*>(p + kHeaderBytes), header);
+      p += kHeaderBytes + BytesOf(header);
+    }
+  }
+
+  // Empties the area after a collection copied out its survivors. `poison` (the checked build,
+  // precise.md .sol.checked): what was used is filled with a pattern no pointer check accepts,
+  // and from then on each object is zeroed as it is allocated instead of the area at Reset.
+  void Reset(bool poison);
+
+  void Check(Problems& problems) const;
+
+ private:
+  static void ZeroObject(void* p, size_t words);
+
+  Heap& heap_;
+  PageDesc* run_ = nullptr;  // the heap run holding the area
+  uintptr_t start_ = 0;
+  uintptr_t cur_ = 0;
+  uintptr_t end_ = 0;
+  bool zero_on_allocation_ = false;  // the area was poisoned once (checked builds): zero each object
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_NURSERY_H
