@@ -10,24 +10,16 @@
 #include "gc/collector.h"
 #include "gc/nursery.h"
 #include "gc/page_map.h"
+#include "tests/unit/fresh_collector.h"
 
 namespace {
 
-using keel::gc::Collector;
 using keel::gc::Kind;
 using keel::gc::Nursery;
 using keel::gc::PageMap;
 using keel::gc::PageState;
 using keel::gc::Problems;
-
-struct FreshHeap {
-  static Collector& Fresh() {
-    Collector::DestroyCurrent();
-    return Collector::Current();
-  }
-  ~FreshHeap() { Collector::DestroyCurrent(); }
-  Collector& c = Fresh();
-};
+using keel_test::FreshCollector;
 
 bool AllZero(const void* p, size_t bytes) {
   const auto* b = static_cast<const unsigned char*>(p);
@@ -42,7 +34,7 @@ bool AllZero(const void* p, size_t bytes) {
 BOOST_AUTO_TEST_SUITE(nursery)
 
 BOOST_AUTO_TEST_CASE(allocates_back_to_back_with_headers_until_full) {
-  FreshHeap h;
+  FreshCollector h;
   Nursery n(h.c.heap());
   BOOST_TEST_REQUIRE(n.Resize(256 << 10));
   BOOST_TEST(n.capacity() == size_t{256 << 10});
@@ -93,7 +85,7 @@ BOOST_AUTO_TEST_CASE(allocates_back_to_back_with_headers_until_full) {
 }
 
 BOOST_AUTO_TEST_CASE(forwarding_keeps_the_area_walkable) {
-  FreshHeap h;
+  FreshCollector h;
   Nursery n(h.c.heap());
   BOOST_TEST_REQUIRE(n.Resize(64 << 10));
   void* a = n.AllocateInline(40, Kind::kNormal);
@@ -113,7 +105,7 @@ BOOST_AUTO_TEST_CASE(forwarding_keeps_the_area_walkable) {
 }
 
 BOOST_AUTO_TEST_CASE(reset_reuses_the_area_zeroed_and_poisons_on_request) {
-  FreshHeap h;
+  FreshCollector h;
   Nursery n(h.c.heap());
   BOOST_TEST_REQUIRE(n.Resize(64 << 10));
   const size_t heap_before = h.c.heap().heap_bytes();
@@ -141,7 +133,7 @@ BOOST_AUTO_TEST_CASE(reset_reuses_the_area_zeroed_and_poisons_on_request) {
 }
 
 BOOST_AUTO_TEST_CASE(check_reports_a_broken_header) {
-  FreshHeap h;
+  FreshCollector h;
   Nursery n(h.c.heap());
   BOOST_TEST_REQUIRE(n.Resize(64 << 10));
   void* p = n.AllocateInline(24, Kind::kNormal);
@@ -162,7 +154,7 @@ BOOST_AUTO_TEST_CASE(check_reports_a_broken_header) {
 }
 
 BOOST_AUTO_TEST_CASE(resize_gives_the_old_area_back) {
-  FreshHeap h;
+  FreshCollector h;
   Nursery n(h.c.heap());
   BOOST_TEST_REQUIRE(n.Resize(1 << 20));
   const size_t in_use = h.c.heap().in_use_bytes();

@@ -8,6 +8,7 @@
 
 #include "gc/collector.h"
 #include "gc/page_map.h"
+#include "tests/unit/fresh_collector.h"
 
 namespace {
 
@@ -15,16 +16,7 @@ using keel::gc::Collector;
 using keel::gc::Kind;
 using keel::gc::PageDesc;
 using keel::gc::PageMap;
-
-// Each case gets a fresh collector on this thread and destroys it with everything it holds.
-struct FreshCollector {
-  static Collector& Fresh() {
-    Collector::DestroyCurrent();
-    return Collector::Current();
-  }
-  ~FreshCollector() { Collector::DestroyCurrent(); }
-  Collector& c = Fresh();
-};
+using keel_test::FreshCollector;  // each case gets its own collector
 
 PageDesc* DescOf(const void* p) { return PageMap::Lookup(reinterpret_cast<uintptr_t>(p)); }
 
