@@ -11,6 +11,7 @@ const char* KindName(Kind k) {
     case Kind::kAtomicInterior: return "atomic allow-interior";
     case Kind::kUncollectable: return "uncollectable";
     case Kind::kAtomicUncollectable: return "atomic uncollectable";
+    case Kind::kTagged: return "tagged";
   }
   return "unknown";
 }

@@ -13,12 +13,14 @@ enum class Kind : uint8_t {
   kInterior,            // scanned; interior and one-past-the-end pointers keep it alive
   kAtomicInterior,      // never scanned; interior pointers keep it alive
   kUncollectable,       // scanned, a root, freed only explicitly
-  kAtomicUncollectable  // never scanned, freed only explicitly
+  kAtomicUncollectable,  // never scanned, freed only explicitly
+  kTagged,               // scanned; a tagged object (its first short is a type tag): a precise
+                         // plan traces it with the tag's registered traversers, CGC like kNormal
 };
-inline constexpr int kKindCount = 6;
+inline constexpr int kKindCount = 7;
 
 constexpr bool IsPointerful(Kind k) {
-  return k == Kind::kNormal || k == Kind::kInterior || k == Kind::kUncollectable;
+  return k == Kind::kNormal || k == Kind::kInterior || k == Kind::kUncollectable || k == Kind::kTagged;
 }
 constexpr bool AllowsInterior(Kind k) { return k == Kind::kInterior || k == Kind::kAtomicInterior; }
 constexpr bool IsUncollectable(Kind k) {

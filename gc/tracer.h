@@ -28,6 +28,8 @@ class Tracer {
   virtual void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) = 0;
   // The interior rule for words in the heap and in static data (GC_all_interior_pointers).
   virtual bool heap_interior() const = 0;
+  // Where the object at p lives now (GC_resolve): p itself unless this tracer moved it.
+  virtual void* Resolve(void* p) const { return p; }
 
  protected:
   ~Tracer() = default;

@@ -40,7 +40,7 @@ extern "C" {
 
 KEEL_API void* scheme_malloc(size_t n) { return AllocateOrRaise(n, Kind::kNormal, "scheme_malloc"); }
 KEEL_API void* scheme_malloc_atomic(size_t n) { return AllocateOrRaise(n, Kind::kAtomic, "scheme_malloc_atomic"); }
-KEEL_API void* scheme_malloc_tagged(size_t n) { return AllocateOrRaise(n, Kind::kNormal, "scheme_malloc_tagged"); }
+KEEL_API void* scheme_malloc_tagged(size_t n) { return AllocateOrRaise(n, Kind::kTagged, "scheme_malloc_tagged"); }
 KEEL_API void* scheme_malloc_uncollectable(size_t n) {
   return AllocateOrRaise(n, Kind::kUncollectable, "scheme_malloc_uncollectable");
 }

@@ -1,0 +1,94 @@
+// copier.cpp: copying nursery survivors and tracing the copies (copier.h,
+// docs/design/precise.md .sol.copy, .sol.traversers).
+#include "gc/copier.h"
+
+#include <cstring>
+
+#include "gc/fatal.h"
+#include "gc/page_map.h"
+#include "gc/traversers.h"
+
+namespace keel::gc {
+
+void Copier::VisitSlot(void** slot, Holder) {
+  void* p = *slot;
+  if ((reinterpret_cast<uintptr_t>(p) & 1) != 0 || !nursery_.Contains(p)) return;
+  *slot = Evacuate(p);
+}
+
+void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
+  lo = (lo + sizeof(uintptr_t) - 1) & ~(sizeof(uintptr_t) - 1);
+  for (uintptr_t at = lo; at + sizeof(uintptr_t) <= hi; at += sizeof(uintptr_t)) {
+    const auto w = *reinterpret_cast<const uintptr_t*>(at);
+    if (nursery_.Contains(reinterpret_cast<void*>(w))) {
+      Fatal("precise collection: the conservative word at %p holds %p, an object of the nursery, which "
+            "moves; register the location as a root slot instead",
+            reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
+    }
+  }
+}
+
+void* Copier::Resolve(void* p) const {
+  if ((reinterpret_cast<uintptr_t>(p) & 1) != 0 || !nursery_.Contains(p)) return p;
+  return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+}
+
+// The header has the size and kind; the copy is marked so that the old space's minor sweep
+// keeps it as old, and queued if it may hold references.
+void* Copier::Evacuate(void* p) {
+  const uintptr_t header = Nursery::HeaderOf(p);
+  if (Nursery::IsForwarded(header)) return Nursery::ForwardedTo(p);
+  const size_t bytes = Nursery::BytesOf(header);
+  const Kind kind = Nursery::KindOf(header);
+  void* q = old_.AllocateWithoutCollecting(bytes, kind);
+  if (q == nullptr) {
+    Fatal("precise collection: out of memory while copying a %zu-byte %s object out of the nursery", bytes,
+          KindName(kind));
+  }
+  std::memcpy(q, p, bytes);
+  Nursery::Forward(p, q);
+  const auto a = reinterpret_cast<uintptr_t>(q);
+  PageDesc* d = PageMap::Lookup(a);
+  d->TestAndMark(d->IndexOf(a - d->start));
+  ++copied_objects_;
+  copied_bytes_ += bytes;
+  if (IsPointerful(kind)) {
+    MarkCursor c = stack_.Take();
+    stack_.Push(c, a, a + bytes);
+    stack_.Put(c);
+  }
+  return q;
+}
+
+void Copier::Drain() {
+  for (;;) {
+    MarkCursor c = stack_.Take();
+    MarkEntry e;
+    const bool more = MarkStack::Pop(c, &e);
+    stack_.Put(c);
+    if (!more) return;
+    TraceCopy(e.start, e.end);
+  }
+}
+
+// A tagged copy is traced by its tag's mark procedure, whose gcMARK calls come back to
+// VisitSlot; an untagged one is an array of slots (precise.md .req.slots).
+void Copier::TraceCopy(uintptr_t start, uintptr_t end) {
+  const PageDesc* d = PageMap::Lookup(start);
+  if (d->kind != Kind::kTagged) {
+    for (uintptr_t at = start; at < end; at += sizeof(void*)) VisitSlot(reinterpret_cast<void**>(at), Holder::kOld);
+    return;
+  }
+  const short tag = *reinterpret_cast<const short*>(start);
+  const Traversers* t = TraverserTable::Find(tag);
+  if (t == nullptr) {
+    Fatal("precise collection: tagged object %p has tag %d, for which no traversers are registered "
+          "(GC_register_traversers)",
+          reinterpret_cast<void*>(start), tag);
+  }
+  if (t->atomic) return;
+  TraversalScope scope(*this, Holder::kOld);
+  t->mark(reinterpret_cast<void*>(start));
+}
+
+}  // namespace keel::gc
