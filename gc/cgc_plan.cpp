@@ -44,19 +44,17 @@ void ScanCurrentStack(Collector& c, Tracer& t) {
   t.VisitWords(live.lo, live.hi, true, Tracer::Holder::kRoot);
 }
 
-// An uncollectable object carries no mark bit: its contents are roots, traced by the heap's
-// interior rule like any object's.
+// An uncollectable object carries no mark bit: its contents are roots.
 void TraceUncollectable(const Heap& heap, Tracer& t) {
-  const bool interior = t.heap_interior();
-  heap.ForEachInUse([&t, interior](PageDesc& d) {
+  heap.ForEachInUse([&t](PageDesc& d) {
     if (!IsUncollectable(d.kind) || !IsPointerful(d.kind)) return;
     if (d.state == PageState::kBigHead) {
-      if (d.IsAllocated(0)) t.VisitWords(d.start, d.start + d.big_bytes, interior, Tracer::Holder::kRoot);
+      if (d.IsAllocated(0)) t.VisitObject(d.start, d.start + d.big_bytes, d.kind, Tracer::Holder::kRoot);
       return;
     }
     for (uint32_t i = 0; i < d.objects; ++i) {
       const uintptr_t obj = d.ObjectStart(i);
-      if (d.IsAllocated(i)) t.VisitWords(obj, obj + d.obj_size, interior, Tracer::Holder::kRoot);
+      if (d.IsAllocated(i)) t.VisitObject(obj, obj + d.obj_size, d.kind, Tracer::Holder::kRoot);
     }
   });
 }

@@ -67,15 +67,18 @@ void Copier::Drain() {
     const bool more = MarkStack::Pop(c, &e);
     stack_.Put(c);
     if (!more) return;
-    TraceCopy(e.start, e.end);
+    TraceObject(e.start, e.end, PageMap::Lookup(e.start)->kind);
   }
 }
 
-// A tagged copy is traced by its tag's mark procedure, whose gcMARK calls come back to
+void Copier::VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder) {
+  if (IsPointerful(kind)) TraceObject(start, end, kind);
+}
+
+// A tagged object is traced by its tag's mark procedure, whose gcMARK calls come back to
 // VisitSlot; an untagged one is an array of slots (precise.md .req.slots).
-void Copier::TraceCopy(uintptr_t start, uintptr_t end) {
-  const PageDesc* d = PageMap::Lookup(start);
-  if (d->kind != Kind::kTagged) {
+void Copier::TraceObject(uintptr_t start, uintptr_t end, Kind kind) {
+  if (kind != Kind::kTagged) {
     for (uintptr_t at = start; at < end; at += sizeof(void*)) VisitSlot(reinterpret_cast<void**>(at), Holder::kOld);
     return;
   }

@@ -30,6 +30,9 @@ class Copier final : public Tracer {
   // Roots of the precise plan are slots. A conservative word that reaches a nursery object could
   // not be updated, so it stops the collection with a message naming it.
   void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) override;
+  // Traces the object's slots (precise.md .req.slots): every word of an untagged object, the
+  // mark procedure's of a tagged one.
+  void VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder holder) override;
   bool heap_interior() const override { return false; }
   void* Resolve(void* p) const override;
   // Traces the copies until none is left to trace.
@@ -40,7 +43,7 @@ class Copier final : public Tracer {
 
  private:
   void* Evacuate(void* p);
-  void TraceCopy(uintptr_t start, uintptr_t end);
+  void TraceObject(uintptr_t start, uintptr_t end, Kind kind);
 
   Nursery& nursery_;
   MarkSweepSpace& old_;

@@ -69,21 +69,20 @@ void Generations::ScanWritten(Tracer& t) {
 void Generations::ScanPage(Tracer& t, Chunk& c, size_t i) {
   PageDesc* d = DescOfPage(c, i);
   if (d == nullptr || !IsPointerful(d->kind) || IsUncollectable(d->kind)) return;
-  const bool rule = t.heap_interior();
   if (d->state == PageState::kSmall) {
     size_t words = (d->objects + 63u) / 64u;
     for (size_t w = 0; w < words; ++w) {
       for (uint64_t bits = d->bits[w].mark & ~d->bits[w].alloc; bits != 0; bits &= bits - 1) {
         uint32_t idx = static_cast<uint32_t>(w * 64 + static_cast<size_t>(std::countr_zero(bits)));
         uintptr_t obj = d->ObjectStart(idx);
-        t.VisitWords(obj, obj + d->obj_size, rule, Tracer::Holder::kOld);
+        t.VisitObject(obj, obj + d->obj_size, d->kind, Tracer::Holder::kOld);
       }
     }
   } else if (d->state == PageState::kBigHead && ((d->bits[0].mark & ~d->bits[0].alloc) & 1) != 0) {
     uintptr_t page = c.base + (i << kPageShift);
     uintptr_t lo = std::max(d->start, page);
     uintptr_t hi = std::min(d->start + d->big_bytes, page + kPageSize);
-    if (lo < hi) t.VisitWords(lo, hi, rule, Tracer::Holder::kOld);
+    if (lo < hi) t.VisitObject(lo, hi, d->kind, Tracer::Holder::kOld);
   }
 }
 

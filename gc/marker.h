@@ -29,6 +29,9 @@ class Marker final : public Tracer {
   // object that keeps a young object young puts its page on the remembered list.
   void VisitSlot(void** slot, Holder holder) override;
   void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) override;
+  void VisitObject(uintptr_t start, uintptr_t end, Kind, Holder holder) override {
+    VisitWords(start, end, heap_interior_, holder);
+  }
   bool heap_interior() const override { return heap_interior_; }
 
   // Scans queued objects until none is left.

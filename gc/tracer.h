@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "gc/kind.h"
+
 namespace keel::gc {
 
 // Implemented by each plan's marker or copier; lives for one collection on the collecting
@@ -26,6 +28,11 @@ class Tracer {
   // an object they reach does not move. `interior`: a pointer into the middle of any object
   // counts (stacks and registers); otherwise only where the heap's interior rule allows it.
   virtual void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) = 0;
+  // A whole object [start, end) of `kind` that may hold references (an old object on a written
+  // page, an uncollectable object's contents): a conservative tracer scans its words by the
+  // heap's interior rule, a precise one visits its slots (by the tag's mark procedure for a
+  // tagged object, every word of an untagged one).
+  virtual void VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder holder) = 0;
   // The interior rule for words in the heap and in static data (GC_all_interior_pointers).
   virtual bool heap_interior() const = 0;
   // Where the object at p lives now (GC_resolve): p itself unless this tracer moved it.

@@ -9,6 +9,7 @@
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
+#include "gc/tracer.h"
 
 // One chain per thread (per place), like Racket's (reference/racket_bc.md §2.3). Defined in
 // every variant: in CGC the runtime's own frames are on it.
@@ -21,15 +22,9 @@ namespace keel::gc {
 
 namespace {
 
-// A frame with more slots is corrupt: a frame holds one function's locals, a few hundred at most.
-constexpr intptr_t kMaxFrameSlots = intptr_t{1} << 16;
 // A longer chain is cyclic or corrupt: one frame per active registering call, and 2^20 of them
 // would fill an 8 MiB stack with frames alone.
 constexpr size_t kMaxFrames = size_t{1} << 20;
-// No variable lies below this address (Linux keeps the first 64 KiB unmapped: the default
-// vm.mmap_min_addr), and no array entry is this long, so the third slot of `0, &array, length`
-// tells an array entry from an empty slot followed by variables (.sol.frame-audit).
-constexpr uintptr_t kMinAddress = uintptr_t{1} << 16;
 // Problems printed in full: enough to diagnose; the rest are only counted.
 constexpr size_t kMaxPrinted = 50;
 
@@ -55,7 +50,7 @@ class VariableStackCheck {
   // False when the walk must stop at this frame.
   bool CheckFrame(void** frame, size_t depth) {
     auto addr = reinterpret_cast<uintptr_t>(frame);
-    if (addr < kMinAddress || addr % alignof(void*) != 0) {
+    if (addr < kMinVariableAddress || addr % alignof(void*) != 0) {
       Problem("frame %zu is at %p, not a frame's address (corrupt chain); stopped", depth,
               static_cast<void*>(frame));
       return false;
@@ -72,38 +67,24 @@ class VariableStackCheck {
               static_cast<void*>(frame), depth, count);
       return false;
     }
-    void** slots = frame + 2;
-    for (intptr_t i = 0; i < count;) {
-      if (slots[i] != nullptr) {
-        CheckVariable(frame, depth, i, -1, slots[i]);
-        ++i;
-        continue;
-      }
-      // `0, &array, length` needs three slots and a length where an empty slot followed by a
-      // variable would have an address; otherwise the 0 is an empty slot (MZ_GC_NO_VAR_IN_REG).
-      // Racket BC's walker always reads an array here, past the frame's end if need be.
-      if (count - i < 3 || reinterpret_cast<uintptr_t>(slots[i + 2]) >= kMinAddress) {
-        ++i;
-        continue;
-      }
-      auto* array = static_cast<void**>(slots[i + 1]);
-      auto len = reinterpret_cast<intptr_t>(slots[i + 2]);
-      if (len != 0 && reinterpret_cast<uintptr_t>(array) < kMinAddress) {
+    ForEachFrameEntry(frame, count, [&](const FrameEntry& e) {
+      if (!e.array) {
+        CheckVariable(frame, depth, e.slot, -1, e.first);
+      } else if (e.length != 0 && reinterpret_cast<uintptr_t>(e.first) < kMinVariableAddress) {
         Problem("frame %p (depth %zu), slot %" PRIdPTR ": array entry of length %" PRIdPTR
                 " at %p, not an array's address",
-                static_cast<void*>(frame), depth, i, len, static_cast<void*>(array));
+                static_cast<void*>(frame), depth, e.slot, e.length, static_cast<void*>(e.first));
       } else {
-        for (intptr_t k = 0; k < len; ++k) CheckVariable(frame, depth, i, k, &array[k]);
+        for (intptr_t k = 0; k < e.length; ++k) CheckVariable(frame, depth, e.slot, k, &e.first[k]);
       }
-      i += 3;
-    }
+    });
     return true;
   }
 
   // The variable at var, registered in slot `slot` (element `element` of an array entry, or -1).
   void CheckVariable(void** frame, size_t depth, intptr_t slot, intptr_t element, void* var) {
     auto addr = reinterpret_cast<uintptr_t>(var);
-    if (addr < kMinAddress || addr % alignof(void*) != 0) {
+    if (addr < kMinVariableAddress || addr % alignof(void*) != 0) {
       Problem("frame %p (depth %zu), slot %" PRIdPTR ": %p is not a variable's address",
               static_cast<void*>(frame), depth, slot, var);
       return;
@@ -139,6 +120,20 @@ class VariableStackCheck {
 };
 
 }  // namespace
+
+void TraceVariableStack(Tracer& t) {
+  size_t depth = 0;
+  for (void** frame = GC_variable_stack; frame != nullptr && ++depth <= kMaxFrames;
+       frame = static_cast<void**>(frame[0])) {
+    const auto count = reinterpret_cast<intptr_t>(frame[1]);
+    if (count < 0 || count > kMaxFrameSlots) return;
+    ForEachFrameEntry(frame, count, [&t](const FrameEntry& e) {
+      const auto at = reinterpret_cast<uintptr_t>(e.first);
+      if (at < kMinVariableAddress || at % alignof(void*) != 0) return;
+      for (intptr_t k = 0; k < e.length; ++k) t.VisitSlot(&e.first[k], Tracer::Holder::kRoot);
+    });
+  }
+}
 
 size_t CheckVariableStack(const Collector& c, uintptr_t live_stack_lo) {
   return VariableStackCheck(c, c.roots().stack_bounds(), live_stack_lo).Run();

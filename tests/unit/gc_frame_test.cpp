@@ -7,16 +7,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/kind.h"
+#include "gc/tracer.h"
 #include "gc/variable_stack.h"
 #include "runtime/gc_frame.h"
 #include "scheme.h"
@@ -188,6 +191,36 @@ BOOST_AUTO_TEST_CASE(audit_accepts_good_frames) {
   HandFrame f1(end1), f2(end2), f3(middle3), f4(middle2), f5(array), f6(array_end), f7(empty);
   BOOST_TEST(Check() == 0u);
   BOOST_TEST(g_warnings.empty(), g_warnings);
+}
+
+// The precise plan's root walk visits exactly the registered variables and array elements,
+// each as a slot, across nested frames with empty slots anywhere (precise.md .req.roots).
+BOOST_AUTO_TEST_CASE(root_walk_visits_every_registered_slot_once) {
+  struct Recorder final : keel::gc::Tracer {
+    void VisitSlot(void** slot, Holder holder) override {
+      BOOST_TEST((holder == Holder::kRoot));
+      slots.push_back(slot);
+    }
+    void VisitWords(uintptr_t, uintptr_t, bool, Holder) override { BOOST_FAIL("a frame is no word range"); }
+    void VisitObject(uintptr_t, uintptr_t, Kind, Holder) override { BOOST_FAIL("a frame is no object"); }
+    bool heap_interior() const override { return false; }
+    std::vector<void**> slots;
+  } recorder;
+  void* a = nullptr;
+  void* b = nullptr;
+  void* d = nullptr;
+  void* elements[3] = {};
+  void* outer[] = {nullptr, Slots(4), &a, nullptr, &b, nullptr};  // empty slots inside and last
+  void* inner[] = {nullptr, Slots(5), nullptr, elements, Slots(3), nullptr, &d};
+  void* empty[] = {nullptr, Slots(0)};
+  std::vector<void**> expected = {&d, &elements[0], &elements[1], &elements[2], &a, &b};
+  {
+    HandFrame f1(outer), f2(inner), f3(empty);
+    keel::gc::TraceVariableStack(recorder);
+  }
+  std::sort(recorder.slots.begin(), recorder.slots.end());
+  std::sort(expected.begin(), expected.end());
+  BOOST_TEST(recorder.slots == expected, boost::test_tools::per_element());
 }
 
 // Leaves GC_variable_stack pointing at a frame in its own, soon dead, stack frame.

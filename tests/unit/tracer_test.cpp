@@ -31,6 +31,9 @@ class RecordingTracer final : public Tracer {
     BOOST_TEST((holder == Holder::kRoot));
     words.push_back(Words{lo, hi, interior});
   }
+  void VisitObject(uintptr_t start, uintptr_t end, keel::gc::Kind, Holder holder) override {
+    VisitWords(start, end, false, holder);
+  }
   bool heap_interior() const override { return false; }
 
   bool Covers(const void* p, size_t bytes) const {
