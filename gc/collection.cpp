@@ -98,11 +98,12 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const bool ages = !major && policy_.AgeNextMinor();
 
   Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_, ages);
+  MarkerTracer tracer(marker);
   const uint64_t mark_start = NowNs();
-  plan_.TraceRoots(marker);
+  plan_.TraceRoots(tracer);
   if (!major) {
     const uint64_t t0 = NowNs();
-    generations_.ScanWritten(marker);
+    generations_.ScanWritten(tracer);
     barrier_pause_ns += NowNs() - t0;
   }
   marker.Drain();

@@ -3,16 +3,27 @@
 #include "gc/traversers.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <new>
+#include <vector>
 
 #include "gc/fatal.h"
 
 namespace keel::gc {
 namespace {
 
-std::atomic<const Traversers*> g_table[TraverserTable::kMaxTags];
+using Slot = std::atomic<const Traversers*>;
+
+// The table lives in malloc memory, allocated at the first registration: as a static array it
+// would be 32 KiB of the library's data that CGC scans at every collection (roots.md
+// .sol.statics), 4096 words for nothing.
+std::atomic<Slot*> g_table{nullptr};
 std::mutex g_register_mu;  // registrations are rare; lookups take no lock
+// Records replaced by a later registration of their tag: kept, since another thread may still
+// read one, and reachable, so that leak checkers do not report them.
+std::vector<std::unique_ptr<const Traversers>> g_replaced;
 
 constinit thread_local Tracer* t_tracer __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local Tracer::Holder t_holder __attribute__((tls_model("initial-exec"))) = Tracer::Holder::kRoot;
@@ -28,16 +39,21 @@ void TraverserTable::Register(int tag, const Traversers& t) {
           t.atomic ? "" : " and, unless it is atomic, mark and fixup procedures");
   }
   std::lock_guard<std::mutex> lock(g_register_mu);
-  // The record a reader may still hold stays valid: records are never freed (a handful per
-  // tag over a process's life).
-  const auto* record = new (std::nothrow) Traversers(t);
+  Slot* table = g_table.load(std::memory_order_acquire);
+  if (table == nullptr) {
+    table = static_cast<Slot*>(std::calloc(kMaxTags, sizeof(Slot)));  // all null
+    if (table == nullptr) Fatal("GC_register_traversers: out of memory for the traverser table");
+    g_table.store(table, std::memory_order_release);
+  }
+  auto* record = new (std::nothrow) Traversers(t);
   if (record == nullptr) Fatal("GC_register_traversers: out of memory for tag %d", tag);
-  g_table[tag].store(record, std::memory_order_release);
+  if (const Traversers* old = table[tag].exchange(record, std::memory_order_acq_rel)) g_replaced.emplace_back(old);
 }
 
 const Traversers* TraverserTable::Find(int tag) {
   if (tag < 0 || tag >= kMaxTags) return nullptr;
-  return g_table[tag].load(std::memory_order_acquire);
+  const Slot* table = g_table.load(std::memory_order_acquire);
+  return table == nullptr ? nullptr : table[tag].load(std::memory_order_acquire);
 }
 
 TraversalScope::TraversalScope(Tracer& tracer, Tracer::Holder holder)
