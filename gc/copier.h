@@ -34,6 +34,7 @@ class Copier final : public Tracer {
   // mark procedure's of a tagged one.
   void VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder holder) override;
   bool heap_interior() const override { return false; }
+  bool moves_objects() const override { return true; }
   void* Resolve(void* p) const override;
   // Traces the copies until none is left to trace.
   void Drain();

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <bit>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "gc/fatal.h"
 #include "gc/os_memory.h"
@@ -289,7 +291,17 @@ void Roots::Trace(Tracer& t) {
                  Holder::kRoot);
   }
   const bool heap_rule = t.heap_interior();
-  for (const Range& r : ranges_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
+  const bool moves = t.moves_objects();
+  for (const Range& r : ranges_) {
+    if (!moves) {
+      t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
+      continue;
+    }
+    // Registered statics are slots to a moving tracer (.sol.statics).
+    for (uintptr_t at = (r.lo + sizeof(void*) - 1) & ~(sizeof(void*) - 1); at + sizeof(void*) <= r.hi; at += sizeof(void*)) {
+      t.VisitSlot(reinterpret_cast<void**>(at), Holder::kRoot);
+    }
+  }
   if (auto_statics_) {
     RefreshDataSegments();
     for (const Range& r : data_segments_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
@@ -303,10 +315,25 @@ void Roots::Trace(Tracer& t) {
       }
     }
   }
-  // A pin keeps its object alive by the interior rule, as a conservative word (.sol.pins).
+  // A pin keeps its object alive: as a conservative word by the interior rule, or, for a moving
+  // tracer, as a slot whose new address re-keys the pin (.sol.pins).
+  if (!moves) {
+    for (const auto& pin : pins_) {
+      const auto at = reinterpret_cast<uintptr_t>(&pin.first);
+      t.VisitWords(at, at + sizeof(void*), true, Holder::kRoot);
+    }
+    return;
+  }
+  std::vector<std::pair<void*, void*>> moved;
   for (const auto& pin : pins_) {
-    const auto at = reinterpret_cast<uintptr_t>(&pin.first);
-    t.VisitWords(at, at + sizeof(void*), true, Holder::kRoot);
+    void* slot = pin.first;
+    t.VisitSlot(&slot, Holder::kRoot);
+    if (slot != pin.first) moved.emplace_back(pin.first, slot);
+  }
+  for (const auto& [from, to] : moved) {
+    auto node = pins_.extract(from);
+    node.key() = to;
+    pins_.insert(std::move(node));
   }
 }
 

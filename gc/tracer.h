@@ -35,6 +35,9 @@ class Tracer {
   virtual void VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder holder) = 0;
   // The interior rule for words in the heap and in static data (GC_all_interior_pointers).
   virtual bool heap_interior() const = 0;
+  // Whether this tracer may move objects: then the roots hand registered static ranges and pins
+  // over as slots, which it updates, instead of as words (precise.md .req.roots).
+  virtual bool moves_objects() const { return false; }
   // Where the object at p lives now (GC_resolve): p itself unless this tracer moved it.
   virtual void* Resolve(void* p) const { return p; }
 

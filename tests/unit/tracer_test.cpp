@@ -35,6 +35,7 @@ class RecordingTracer final : public Tracer {
     VisitWords(start, end, false, holder);
   }
   bool heap_interior() const override { return false; }
+  bool moves_objects() const override { return moves; }
 
   bool Covers(const void* p, size_t bytes) const {
     const auto a = reinterpret_cast<uintptr_t>(p);
@@ -48,6 +49,7 @@ class RecordingTracer final : public Tracer {
   std::vector<Words> words;
   void* from = nullptr;
   void* to = nullptr;
+  bool moves = false;
 };
 
 void* g_static_words[4];
@@ -89,6 +91,44 @@ BOOST_AUTO_TEST_CASE(roots_visit_boxes_as_slots_and_ranges_as_words) {
 
   c.roots().Unpin(pinned);
   c.roots().FreeImmobileBox(box);
+  Collector::DestroyCurrent();
+}
+
+// A tracer that moves objects gets registered statics and pins as slots: a static word and a
+// pin follow their object to its new address, as a copier moves it.
+BOOST_AUTO_TEST_CASE(a_moving_tracer_updates_statics_and_pins) {
+  Collector::DestroyCurrent();
+  Collector& c = Collector::Current();
+  void* object = c.Allocate(32, Kind::kNormal);
+  void* moved = c.Allocate(32, Kind::kNormal);
+  void* other = c.Allocate(32, Kind::kNormal);
+  c.roots().set_auto_statics(false);
+  g_static_words[0] = object;
+  g_static_words[1] = reinterpret_cast<void*>(intptr_t{9});
+  g_static_words[2] = other;
+  g_static_words[3] = nullptr;
+  c.roots().AddRange(g_static_words, g_static_words + 4, false, "test");
+  c.roots().Pin(object);
+  c.roots().Pin(object);  // counted twice
+  c.roots().Pin(other);
+
+  RecordingTracer t;
+  t.moves = true;
+  t.from = object;
+  t.to = moved;
+  c.roots().Trace(t);
+
+  BOOST_TEST(t.words.empty());  // nothing conservative: every registered root was a slot
+  BOOST_TEST(g_static_words[0] == moved);
+  BOOST_TEST(g_static_words[1] == reinterpret_cast<void*>(intptr_t{9}));
+  BOOST_TEST(g_static_words[2] == other);
+  BOOST_TEST(c.roots().pin_count(moved) == 2u);  // the pin moved with its object, count kept
+  BOOST_TEST(c.roots().pin_count(object) == 0u);
+  BOOST_TEST(c.roots().pin_count(other) == 1u);
+  c.roots().Unpin(moved);
+  c.roots().Unpin(moved);
+  c.roots().Unpin(other);
+  c.roots().RemoveRanges(g_static_words, g_static_words + 4);
   Collector::DestroyCurrent();
 }
 
