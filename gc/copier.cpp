@@ -12,13 +12,11 @@ namespace keel::gc {
 
 void Copier::VisitSlot(void** slot, Holder) {
   void* p = *slot;
-  if ((reinterpret_cast<uintptr_t>(p) & 1) != 0 || !nursery_.Contains(p)) return;
-  *slot = Evacuate(p);
+  if (InNursery(p)) *slot = Evacuate(p);
 }
 
 void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
-  lo = (lo + sizeof(uintptr_t) - 1) & ~(sizeof(uintptr_t) - 1);
-  for (uintptr_t at = lo; at + sizeof(uintptr_t) <= hi; at += sizeof(uintptr_t)) {
+  for (uintptr_t at = FirstAlignedWord(lo); at + sizeof(uintptr_t) <= hi; at += sizeof(uintptr_t)) {
     const auto w = *reinterpret_cast<const uintptr_t*>(at);
     if (nursery_.Contains(reinterpret_cast<void*>(w))) {
       Fatal("precise collection: the conservative word at %p holds %p, an object of the nursery, which "
@@ -29,7 +27,7 @@ void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
 }
 
 void* Copier::Resolve(void* p) const {
-  if ((reinterpret_cast<uintptr_t>(p) & 1) != 0 || !nursery_.Contains(p)) return p;
+  if (!InNursery(p)) return p;
   return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
 }
 

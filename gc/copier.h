@@ -43,6 +43,10 @@ class Copier final : public Tracer {
   uint64_t copied_bytes() const { return copied_bytes_; }
 
  private:
+  // Whether p refers to a nursery object (a fixnum, odd, never does).
+  bool InNursery(const void* p) const {
+    return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.Contains(p);
+  }
   void* Evacuate(void* p);
   void TraceObject(uintptr_t start, uintptr_t end, Kind kind);
 

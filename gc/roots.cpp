@@ -298,7 +298,7 @@ void Roots::Trace(Tracer& t) {
       continue;
     }
     // Registered statics are slots to a moving tracer (.sol.statics).
-    for (uintptr_t at = (r.lo + sizeof(void*) - 1) & ~(sizeof(void*) - 1); at + sizeof(void*) <= r.hi; at += sizeof(void*)) {
+    for (uintptr_t at = FirstAlignedWord(r.lo); at + sizeof(void*) <= r.hi; at += sizeof(void*)) {
       t.VisitSlot(reinterpret_cast<void**>(at), Holder::kRoot);
     }
   }

@@ -11,6 +11,9 @@
 
 namespace keel::gc {
 
+// The first word-aligned address at or above lo: where the aligned words of [lo, hi) begin.
+constexpr uintptr_t FirstAlignedWord(uintptr_t lo) { return (lo + sizeof(uintptr_t) - 1) & ~(sizeof(uintptr_t) - 1); }
+
 // Implemented by each plan's marker or copier; lives for one collection on the collecting
 // thread. Callers say what holds the memory they hand over, so a generational tracer can
 // remember old objects that keep young ones alive.

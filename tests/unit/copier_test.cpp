@@ -103,6 +103,20 @@ void CheckEdge(const Edge& e, void* value, std::vector<void*>& copies, const Nur
   }
 }
 
+// What a copier works on, over a fresh collector's heap: an old space of its own, a nursery of
+// `nursery_bytes` and a grey stack; the pair tag's traversers are registered.
+struct CopierSetup {
+  explicit CopierSetup(size_t nursery_bytes) {
+    GC_register_traversers(kPairTag, PairSize, PairMark, PairMark, 1, 0);
+    BOOST_TEST_REQUIRE(n.Resize(nursery_bytes));
+  }
+  FreshCollector f;
+  ByteCounts bytes;
+  MarkSweepSpace old{f.c.heap(), f.c.generations(), bytes};
+  Nursery n{f.c.heap()};
+  MarkStack stack;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(copier)
@@ -111,14 +125,8 @@ BOOST_AUTO_TEST_CASE(copies_exactly_the_reachable_graph_once) {
   const uint64_t seed = Seed();
   BOOST_TEST_MESSAGE("copier seed " << seed << " (KEEL_TEST_SEED=" << seed << " repeats it)");
   std::mt19937_64 rng(seed);
-  GC_register_traversers(kPairTag, PairSize, PairMark, PairMark, 1, 0);
-
-  FreshCollector f;
-  ByteCounts bytes;
-  MarkSweepSpace old(f.c.heap(), f.c.generations(), bytes);
-  Nursery n(f.c.heap());
-  BOOST_TEST_REQUIRE(n.Resize(2 << 20));
-  MarkStack stack;
+  CopierSetup s(2 << 20);
+  Nursery& n = s.n;
 
   // Objects first, then their slots (so an edge may point at any object, cycles included).
   constexpr int kObjects = 6000;
@@ -176,7 +184,7 @@ BOOST_AUTO_TEST_CASE(copies_exactly_the_reachable_graph_once) {
     roots[i] = ValueOf(root_edges[i], nodes);
   }
 
-  Copier copier(n, old, stack);
+  Copier copier(s.n, s.old, s.stack);
   for (void*& root : roots) copier.VisitSlot(&root, Tracer::Holder::kRoot);
   copier.Drain();
 
@@ -191,7 +199,7 @@ BOOST_AUTO_TEST_CASE(copies_exactly_the_reachable_graph_once) {
     ++reached;
     const Node& node = nodes[id];
     void* copy = copies[id];
-    BOOST_TEST_REQUIRE(f.c.BaseOf(copy) == copy);
+    BOOST_TEST_REQUIRE(s.f.c.BaseOf(copy) == copy);
     const keel::gc::PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(copy));
     BOOST_TEST_REQUIRE(d->IsMarked(d->IndexOf(reinterpret_cast<uintptr_t>(copy) - d->start)));
     BOOST_TEST_REQUIRE(copier.Resolve(node.original) == copy);
@@ -231,13 +239,9 @@ BOOST_AUTO_TEST_CASE(copies_exactly_the_reachable_graph_once) {
 // An old object on a written page is a minor collection's root: its slots are visited
 // precisely (every word of an untagged array, the mark procedure's of a tagged one) and updated.
 BOOST_AUTO_TEST_CASE(old_objects_are_traced_precisely_by_kind) {
-  GC_register_traversers(kPairTag, PairSize, PairMark, PairMark, 1, 0);
-  FreshCollector f;
-  ByteCounts bytes;
-  MarkSweepSpace old(f.c.heap(), f.c.generations(), bytes);
-  Nursery n(f.c.heap());
-  BOOST_TEST_REQUIRE(n.Resize(64 << 10));
-  MarkStack stack;
+  CopierSetup s(64 << 10);
+  Nursery& n = s.n;
+  MarkSweepSpace& old = s.old;
   void* young_a = n.AllocateInline(16, Kind::kNormal);
   void* young_b = n.AllocateInline(16, Kind::kAtomic);
   auto** array = static_cast<void**>(old.AllocateWithoutCollecting(4 * sizeof(void*), Kind::kNormal));
@@ -251,7 +255,7 @@ BOOST_AUTO_TEST_CASE(old_objects_are_traced_precisely_by_kind) {
   pair->a = young_b;
   pair->b = nullptr;
 
-  Copier copier(n, old, stack);
+  Copier copier(s.n, s.old, s.stack);
   const auto at = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
   copier.VisitObject(at(array), at(array + 4), Kind::kNormal, Tracer::Holder::kOld);
   copier.VisitObject(at(pair), at(pair + 1), Kind::kTagged, Tracer::Holder::kOld);

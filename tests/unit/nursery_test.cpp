@@ -21,6 +21,13 @@ using keel::gc::PageState;
 using keel::gc::Problems;
 using keel_test::FreshCollector;
 
+// The problems Check finds in n.
+size_t ProblemsIn(const Nursery& n) {
+  Problems problems;
+  n.Check(problems);
+  return problems.count();
+}
+
 bool AllZero(const void* p, size_t bytes) {
   const auto* b = static_cast<const unsigned char*>(p);
   for (size_t i = 0; i < bytes; ++i) {
@@ -73,9 +80,7 @@ BOOST_AUTO_TEST_CASE(allocates_back_to_back_with_headers_until_full) {
     ++i;
   });
   BOOST_TEST(i == made.size());
-  Problems problems;
-  n.Check(problems);
-  BOOST_TEST(problems.count() == 0u);
+  BOOST_TEST(ProblemsIn(n) == 0u);
   // The area is heap memory the page map knows as the nursery's, and the heap verifier, which
   // does not know nurseries yet, finds nothing wrong with it.
   const keel::gc::PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(made.back().p));
@@ -99,9 +104,7 @@ BOOST_AUTO_TEST_CASE(forwarding_keeps_the_area_walkable) {
   std::vector<void*> seen;
   n.ForEachObject([&](void* p, uintptr_t) { seen.push_back(p); });
   BOOST_TEST((seen == std::vector<void*>{a, b, c}));
-  Problems problems;
-  n.Check(problems);
-  BOOST_TEST(problems.count() == 0u);
+  BOOST_TEST(ProblemsIn(n) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(reset_reuses_the_area_zeroed_and_poisons_on_request) {
@@ -140,17 +143,11 @@ BOOST_AUTO_TEST_CASE(check_reports_a_broken_header) {
   n.AllocateInline(24, Kind::kNormal);
   const uintptr_t saved = Nursery::HeaderOf(p);
   Nursery::HeaderOf(p) = Nursery::MakeHeader(100000, Kind::kNormal);  // runs past the cursor
-  Problems broken;
-  n.Check(broken);
-  BOOST_TEST(broken.count() > 0u);
+  BOOST_TEST(ProblemsIn(n) > 0u);
   Nursery::HeaderOf(p) = saved | 0x4;  // a reserved bit set
-  Problems reserved;
-  n.Check(reserved);
-  BOOST_TEST(reserved.count() > 0u);
+  BOOST_TEST(ProblemsIn(n) > 0u);
   Nursery::HeaderOf(p) = saved;
-  Problems fine;
-  n.Check(fine);
-  BOOST_TEST(fine.count() == 0u);
+  BOOST_TEST(ProblemsIn(n) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(resize_gives_the_old_area_back) {
