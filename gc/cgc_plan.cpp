@@ -1,30 +1,16 @@
-// cgc_plan.cpp: the conservative plan's allocation slow path, phases and root tracing
-// (cgc_plan.h, docs/design/heap.md .sol.spaces, docs/design/roots.md .sol.stacks,
-// .sol.unknown-stack).
+// cgc_plan.cpp: the conservative plan's phases and root tracing (cgc_plan.h,
+// docs/design/heap.md .sol.spaces, docs/design/roots.md .sol.stacks, .sol.unknown-stack).
 #include "gc/cgc_plan.h"
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
+#include "gc/marker.h"
+#include "gc/non_moving.h"
+#include "gc/page_map.h"
 #include "gc/tracer.h"
 
 namespace keel::gc {
 namespace {
-
-// Zeroes the stack just below the caller. The allocation slow path calls it after its helpers
-// returned, so the page and run addresses they computed do not linger in dead frames, where a
-// later conservative scan of frames that grow over them would take them for pointers (bdwgc
-// clears its stack for the same reason). 1 KiB covers the slow path's deepest helper chain.
-// One memset, which the compiler makes a few wide stores, not 128 volatile ones; the empty asm
-// that reads the array keeps the stores. Only slow paths that went deep call it (a collection, a
-// new page, a protection call): where free slots are scattered the slow path runs at nearly
-// every allocation, only to claim the next run of a partly free page, and clearing then was
-// 39% of the mutation benchmark's time. Such a path leaves at most the bounds of the run being
-// allocated, in frames that the next slow path overwrites.
-__attribute__((noinline)) void ClearDeadFrames() {
-  uintptr_t area[128];
-  __builtin_memset(area, 0, sizeof area);
-  asm volatile("" : : "r"(area) : "memory");
-}
 
 // The mutator's part of the stack: from where Collector::CollectNow spilled the registers up to
 // the base of the stack it runs on. A stack pointer on no stack Keel knows stops the collection
@@ -44,94 +30,38 @@ void ScanCurrentStack(Collector& c, Tracer& t) {
   t.VisitWords(live.lo, live.hi, true, Tracer::Holder::kRoot);
 }
 
-// An uncollectable object carries no mark bit: its contents are roots.
-void TraceUncollectable(const Heap& heap, Tracer& t) {
-  heap.ForEachInUse([&t](PageDesc& d) {
-    if (!IsUncollectable(d.kind) || !IsPointerful(d.kind)) return;
-    if (d.state == PageState::kBigHead) {
-      if (d.IsAllocated(0)) t.VisitObject(d.start, d.start + d.big_bytes, d.kind, Tracer::Holder::kRoot);
-      return;
-    }
-    for (uint32_t i = 0; i < d.objects; ++i) {
-      const uintptr_t obj = d.ObjectStart(i);
-      if (d.IsAllocated(i)) t.VisitObject(obj, obj + d.obj_size, d.kind, Tracer::Holder::kRoot);
-    }
-  });
+// Old pages whose objects point at objects that stay young are dirty again for the next minor
+// collection, which must trace from them (barrier.md .sol.age). Whatever protection they have
+// stays: uffd keeps tracking them and an mprotect fault only sets the bit again.
+void RememberPages(const Collector& owner, const std::vector<uintptr_t>& pages) {
+  for (uintptr_t page : pages) {
+    PageDesc* d = PageMap::Lookup(page);
+    if (d == nullptr || d->owner != &owner) continue;
+    Chunk& c = *d->chunk;
+    c.SetDirty(c.PageIndex(page));
+  }
 }
 
 }  // namespace
 
-void* CgcPlan::AllocateSlow(size_t bytes, Kind kind, bool counted) {
-  if (bytes > kMaxSmallSize) {
-    void* big = AllocateLarge(bytes, kind);
-    ClearDeadFrames();
-    return big;
+// Roots, then (minor) the old objects of written pages, then the marker's drain.
+void CgcPlan::Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals) {
+  Marker marker(owner_, stack, heap_.lo(), heap_.hi(), owner_.all_interior_pointers(), ages);
+  MarkerTracer tracer(marker);
+  ScanCurrentStack(owner_, tracer);
+  owner_.roots().Trace(tracer);
+  TraceUncollectable(heap_, tracer);
+  if (!major) {
+    const uint64_t t0 = NowNs();
+    generations_.ScanWritten(tracer);
+    totals.barrier_ns += NowNs() - t0;
   }
-  const int cls = SizeClassFor(bytes);
-  if (!small_.RunHasRoom(kind, cls)) {
-    const uint64_t collections = owner_.collections();
-    const uint64_t calls = generations_.mutator_calls();
-    const Refilled refilled = Refill(kind, cls);
-    if (refilled != Refilled::kPartialPage || collections != owner_.collections() || calls != generations_.mutator_calls()) {
-      ClearDeadFrames();
-    }
-    if (refilled == Refilled::kFailed) return nullptr;
+  marker.Drain();
+  if (!major) {
+    RememberPages(owner_, marker.remembered_pages());
+    totals.remembered_pages = marker.remembered_pages().size();
   }
-  return small_.TakeSlot(kind, cls, counted);
-}
-
-// Free slots of partly live pages first, in address order; then a new page, after a collection
-// if the heap has none to give.
-CgcPlan::Refilled CgcPlan::Refill(Kind kind, int cls) {
-  small_.DropRun(kind, cls);
-  owner_.CollectIfDue(kSizeClasses[cls].size);
-  if (small_.ClaimPartial(kind, cls, true)) return Refilled::kPartialPage;
-  PageDesc* page = small_.ClaimNewPage(kind, cls, true);
-  if (page == nullptr && owner_.CollectForHeapLimit()) page = small_.ClaimNewPage(kind, cls, true);
-  if (page == nullptr) return Refilled::kFailed;
-  owner_.stats().NoteHeap(heap_.heap_bytes());
-  return Refilled::kNewPage;
-}
-
-void* CgcPlan::AllocateLarge(size_t bytes, Kind kind) {
-  if (large_.Refuses(bytes)) return nullptr;
-  owner_.CollectIfDue(LargeObjectSpace::FootprintOf(bytes));
-  void* p = large_.Allocate(bytes, kind, true);
-  if (p == nullptr && owner_.CollectForHeapLimit()) p = large_.Allocate(bytes, kind, true);
-  if (p == nullptr) return nullptr;
-  owner_.stats().NoteHeap(heap_.heap_bytes());
-  return p;
-}
-
-// A major collection starts from "everything allocated is a candidate": old marks fold into the
-// alloc bits and are cleared, and ages are forgotten: every survivor of a major collection is
-// old (heap.md .inv.bits). Uncollectable pages keep their state.
-void CgcPlan::PrepareMajor() {
-  heap_.ForEachInUse([](PageDesc& d) {
-    size_t words = d.state == PageState::kSmall ? (d.objects + 63u) / 64u : 1u;
-    for (size_t w = 0; w < words; ++w) {
-      d.bits[w].alloc |= d.bits[w].mark;
-      d.bits[w].mark = 0;
-      d.bits[w].age = 0;
-    }
-  });
-}
-
-void CgcPlan::TraceRoots(Tracer& t) {
-  ScanCurrentStack(owner_, t);
-  owner_.roots().Trace(t);
-  TraceUncollectable(heap_, t);
-}
-
-// The large-object space adds its survivors to the live bytes the mark-sweep space counted.
-void CgcPlan::Sweep(bool major, bool ages, MinorTotals& totals) {
-  if (major) {
-    small_.SweepMajor();
-    large_.SweepMajor();
-    return;
-  }
-  small_.SweepYoung(ages, totals);
-  large_.SweepYoung(ages, totals);
+  totals.marked_objects = marker.marked_objects();
 }
 
 }  // namespace keel::gc

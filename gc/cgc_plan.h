@@ -12,14 +12,15 @@
 #include "gc/heap.h"
 #include "gc/kind.h"
 #include "gc/large_object_space.h"
+#include "gc/mark_stack.h"
 #include "gc/mark_sweep_space.h"
+#include "gc/non_moving.h"
 #include "gc/size_classes.h"
 #include "gc/space.h"
 
 namespace keel::gc {
 
 class Collector;
-class Tracer;
 
 // Owned by its collector, which it calls back to collect from the allocation slow path; touched
 // only on the collector's thread. The collector runs the shared prologue and epilogue of every
@@ -29,20 +30,18 @@ class Tracer;
 //   RetireRuns()            the allocation runs' unused tails read as free again
 //   PrepareMajor()          a major collection only: old marks fold into the alloc bits
 //                           (heap.md .inv.bits)
-//   TraceRoots(tracer)      the stack and registers, registered roots, uncollectable objects
-//   (collector)             a minor collection scans written old pages; the marker drains;
-//                           weak callbacks run
+//   Trace(...)              the stack and registers, registered roots, uncollectable objects,
+//                           (minor) the old objects of written pages; the marker drains
+//   (collector)             weak callbacks run
 //   Sweep(major, ages, t)   frees what is unmarked; a minor one ages or promotes the young
-class CgcPlan {
+class CgcPlan : public NonMovingPlan {
  public:
   static constexpr bool kMovesObjects = false;
   static constexpr const char* kName = "cgc";
+  // Young survivors of a minor collection may stay young for one more (barrier.md .sol.age).
+  static constexpr bool kAgesSurvivors = true;
 
-  CgcPlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes)
-      : owner_(owner), heap_(heap), generations_(generations), small_(heap, generations, bytes),
-        large_(heap, generations, bytes) {}
-  CgcPlan(const CgcPlan&) = delete;
-  CgcPlan& operator=(const CgcPlan&) = delete;
+  using NonMovingPlan::NonMovingPlan;
 
   // The inline fast path; nullptr sends the caller to its slow path.
   void* AllocateInline(size_t bytes, Kind kind) {
@@ -52,37 +51,21 @@ class CgcPlan {
   // The slow path: refills the run, or allocates a big object, collecting when the policy says
   // so or the heap is full. `counted`: every allocation takes this path (stress mode). nullptr
   // when memory cannot be had.
-  void* AllocateSlow(size_t bytes, Kind kind, bool counted);
-  // Objects a collection allocates (none here: nothing moves); never collects.
-  void* AllocateWithoutCollecting(size_t bytes, Kind kind) {
-    if (bytes <= kMaxSmallSize) return small_.AllocateWithoutCollecting(bytes, kind);
-    return large_.Refuses(bytes) ? nullptr : large_.Allocate(bytes, kind, false);
-  }
-  // GC_free of a live object, already validated by the collector.
-  void FreeSmall(PageDesc* d, uint32_t idx) { small_.Free(d, idx); }
-  void FreeLarge(PageDesc* d) { large_.Free(d); }
+  void* AllocateSlow(size_t bytes, Kind kind, bool counted) { return AllocateNonMovingSlow(bytes, kind, counted); }
+
+  // Nothing is allocated outside the spaces' counts, and nothing moves.
+  uint64_t pending_bytes() const { return 0; }
+  bool FindMovingObject(const void*, void**, size_t*, Kind*) const { return false; }
+  bool MovingObjectSurvived(const void*) const { return false; }
+  void* Forwarded(void* p) const { return p; }
 
   void RetireRuns() { small_.RetireRuns(); }
-  void PrepareMajor();
-  void TraceRoots(Tracer& t);
-  void Sweep(bool major, bool ages, MinorTotals& totals);
-
+  void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
+  void Sweep(bool major, bool ages, MinorTotals& totals) { SweepNonMoving(major, ages, totals); }
   // Every space's invariants (the verifier's part per space).
   void Check(Problems& problems, CheckedBytes& counted, bool in_collection) const {
-    small_.Check(problems, counted, in_collection);
-    large_.Check(problems, counted, in_collection);
+    CheckNonMoving(problems, counted, in_collection);
   }
-
- private:
-  enum class Refilled : uint8_t { kFailed, kPartialPage, kNewPage };
-  Refilled Refill(Kind kind, int cls);
-  void* AllocateLarge(size_t bytes, Kind kind);
-
-  Collector& owner_;
-  Heap& heap_;
-  Generations& generations_;
-  MarkSweepSpace small_;
-  LargeObjectSpace large_;
 };
 
 }  // namespace keel::gc

@@ -1,6 +1,6 @@
 // collection.cpp: one stop-the-world collection, minor or major: the shared prologue (barrier,
-// major or minor), the plan's phases (retire runs, prepare, trace roots, sweep) around the
-// marking of written old pages and the weak callbacks, and the shared epilogue (protect old
+// major or minor), the plan's phases (retire runs, prepare, trace, sweep) around the weak
+// callbacks, and the shared epilogue (protect old
 // pages, size the next cycle, give memory back, record, verify).
 // Design notes: docs/design/heap.md (.sol.sweep, .sol.policy), docs/design/barrier.md.
 #include <pthread.h>
@@ -10,7 +10,6 @@
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
-#include "gc/marker.h"
 #include "gc/orphanage.h"
 #include "gc/os_memory.h"
 #include "gc/page_map.h"
@@ -26,18 +25,6 @@ void Collector::Collect(keel_gc_reason reason) {
 void Collector::CollectMinor() {
   if (!MayCollectNow()) return;
   CollectNow(KEEL_GC_REASON_EXPLICIT, false);
-}
-
-// Old pages whose objects point at objects that stay young are dirty again for the next minor
-// collection, which must trace from them (barrier.md .sol.age). Whatever protection they have
-// stays: uffd keeps tracking them and an mprotect fault only sets the bit again.
-static void RememberPages(const Collector& owner, const std::vector<uintptr_t>& pages) {
-  for (uintptr_t page : pages) {
-    PageDesc* d = PageMap::Lookup(page);
-    if (d == nullptr || d->owner != &owner) continue;
-    Chunk& c = *d->chunk;
-    c.SetDirty(c.PageIndex(page));
-  }
 }
 
 // Every collection enters here. The mutator's callee-saved registers are spilled into this
@@ -95,19 +82,12 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     generations_.ForgetWritten();
     plan_.PrepareMajor();
   }
-  const bool ages = !major && policy_.AgeNextMinor();
+  const bool ages = !major && Plan::kAgesSurvivors && policy_.AgeNextMinor();
 
-  Marker marker(*this, mark_stack_, heap_.lo(), heap_.hi(), all_interior_, ages);
-  MarkerTracer tracer(marker);
+  TraceTotals traced;
   const uint64_t mark_start = NowNs();
-  plan_.TraceRoots(tracer);
-  if (!major) {
-    const uint64_t t0 = NowNs();
-    generations_.ScanWritten(tracer);
-    barrier_pause_ns += NowNs() - t0;
-  }
-  marker.Drain();
-  if (!major) RememberPages(*this, marker.remembered_pages());
+  plan_.Trace(major, ages, mark_stack_, traced);
+  barrier_pause_ns += traced.barrier_ns;
   const uint64_t mark_ns = NowNs() - mark_start;
   mark_stack_.Trim();
 
@@ -168,11 +148,13 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.freed_bytes = live_before + allocated > live_after ? live_before + allocated - live_after : 0;
   r.promoted_bytes = minor.promoted;
   r.aged_bytes = bytes_.aged;
-  r.remembered_pages = major ? 0 : marker.remembered_pages().size();
+  r.remembered_pages = traced.remembered_pages;
   r.heap_bytes = heap_.heap_bytes();
   r.committed_bytes = heap_.committed_bytes();
   r.released_bytes = released;
-  r.marked_objects = marker.marked_objects();
+  r.marked_objects = traced.marked_objects;
+  r.copied_objects = traced.copied_objects;
+  r.copied_bytes = traced.copied_bytes;
   r.pages_protected = protected_pages;
   r.barrier_faults = faults + barrier_->TakeFaults();
   r.pages_written = barrier_->TakeWrittenPages();

@@ -161,8 +161,9 @@ void Collector::CollectIfDue(size_t upcoming) {
   const uint64_t kept = bytes_.live + bytes_.aged;
   const uint64_t room = heap_limit_ > kept ? heap_limit_ - kept : 0;
   const uint64_t limit = std::min(generational ? policy_.YoungLimit(bytes_.live) : budget_, room);
-  if (bytes_.since_gc + upcoming > limit && MayCollectNow()) {
-    bool over = kept + bytes_.since_gc + upcoming > heap_limit_;
+  const uint64_t since_gc = bytes_since_gc();
+  if (since_gc + upcoming > limit && MayCollectNow()) {
+    bool over = kept + since_gc + upcoming > heap_limit_;
     CollectNow(KEEL_GC_REASON_ALLOCATION, over);
   }
 }
@@ -170,6 +171,12 @@ void Collector::CollectIfDue(size_t upcoming) {
 bool Collector::CollectForHeapLimit() {
   if (!MayCollectNow()) return false;
   CollectNow(KEEL_GC_REASON_HEAP_LIMIT, true);
+  return true;
+}
+
+bool Collector::CollectWhenFull() {
+  if (!MayCollectNow()) return false;
+  CollectNow(KEEL_GC_REASON_ALLOCATION, false);
   return true;
 }
 
@@ -181,6 +188,14 @@ void Collector::Free(void* p, const char* who) {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != this) Fatal("%s: %p was not allocated by this collector", who, p);
+  void* start = nullptr;
+  size_t bytes = 0;
+  Kind kind;
+  if (plan_.FindMovingObject(p, &start, &bytes, &kind)) {
+    // A nursery object's memory comes back when the next collection empties the nursery.
+    if (start != p) Fatal("%s: %p points into the middle of an object", who, p);
+    return;
+  }
   if (d->state == PageState::kSmall) {
     uint32_t idx = d->IndexOf(a - d->start);
     if (d->ObjectStart(idx) != a || idx >= d->objects) Fatal("%s: %p points into the middle of an object", who, p);
@@ -198,6 +213,10 @@ void* Collector::BaseOf(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != this) return nullptr;
+  void* start = nullptr;
+  size_t bytes = 0;
+  Kind kind;
+  if (d->state == PageState::kNursery) return plan_.FindMovingObject(p, &start, &bytes, &kind) ? start : nullptr;
   if (d->state == PageState::kSmall) {
     uint32_t idx = d->IndexOf(a - d->start);
     if (idx >= d->objects || !d->IsAllocated(idx)) return nullptr;
@@ -213,12 +232,19 @@ size_t Collector::SizeOf(const void* p) const {
   void* base = BaseOf(p);
   if (base == nullptr || base != p) return 0;
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  void* start = nullptr;
+  size_t bytes = 0;
+  Kind kind;
+  if (d->state == PageState::kNursery) return plan_.FindMovingObject(p, &start, &bytes, &kind) ? bytes : 0;
   return d->state == PageState::kSmall ? d->obj_size : d->big_bytes;
 }
 
 bool Collector::KindOf(const void* p, Kind* kind) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
   if (d == nullptr || d->owner != this || d->state == PageState::kFree) return false;
+  void* start = nullptr;
+  size_t bytes = 0;
+  if (d->state == PageState::kNursery) return plan_.FindMovingObject(p, &start, &bytes, kind);
   *kind = d->kind;
   return true;
 }
@@ -232,6 +258,7 @@ bool Collector::IsMarked(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != this) return true;
+  if (d->state == PageState::kNursery) return plan_.MovingObjectSurvived(p);
   if (d->state == PageState::kSmall) {
     uint32_t idx = d->IndexOf(a - d->start);
     return idx < d->objects && (IsUncollectable(d->kind) ? d->IsAllocated(idx) : d->IsMarked(idx));
@@ -248,14 +275,14 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->total_pause_ns = stats_.total_pause_ns();
   out->max_pause_ns = stats_.max_pause_ns();
   out->total_allocated_bytes = total_allocated_bytes();
-  out->bytes_since_gc = bytes_.since_gc;
+  out->bytes_since_gc = bytes_since_gc();
   out->live_bytes = live_bytes();
   out->peak_live_bytes = stats_.peak_live();
   out->heap_bytes = heap_.heap_bytes();
   out->peak_heap_bytes = std::max<uint64_t>(stats_.peak_heap(), heap_.heap_bytes());
   out->committed_bytes = heap_.committed_bytes();
   out->free_committed_bytes = heap_.committed_free_bytes();
-  out->next_collection_bytes = budget_ > bytes_.since_gc ? budget_ - bytes_.since_gc : 0;
+  out->next_collection_bytes = budget_ > bytes_since_gc() ? budget_ - bytes_since_gc() : 0;
 }
 
 void Collector::ReleaseMemory() { heap_.Release(0); }

@@ -78,6 +78,9 @@ class Collector {
   // For the plan's allocation slow path when the heap has no pages to give: a major collection
   // if one may run now. Returns whether it ran.
   bool CollectForHeapLimit();
+  // For a moving plan's slow path when its nursery is full: a collection (minor unless the
+  // policy makes it major) if one may run now. Returns whether it ran.
+  bool CollectWhenFull();
   void Disable() { ++disabled_; }
   // Returns false when called more often than Disable.
   bool Enable();
@@ -91,6 +94,9 @@ class Collector {
   void RemoveWeakCallback(WeakCallback fn, void* data);
   // During a weak callback: whether the object holding p survives (non-heap addresses do).
   bool IsMarked(const void* p) const;
+  // During a weak callback: where the object at p lives after this collection (3m moves
+  // objects; p itself otherwise).
+  void* Forwarded(void* p) const { return plan_.Forwarded(p); }
 
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
@@ -110,8 +116,8 @@ class Collector {
   static void SetDefaultAllInteriorPointers(bool on);
   static bool DefaultAllInteriorPointers();
   bool all_interior_pointers() const { return all_interior_; }
-  uint64_t bytes_since_gc() const { return bytes_.since_gc; }
-  uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_.since_gc; }
+  uint64_t bytes_since_gc() const { return bytes_.since_gc + plan_.pending_bytes(); }
+  uint64_t total_allocated_bytes() const { return total_allocated_ + bytes_since_gc(); }
   // Old, aged and uncollectable bytes after the last collection, less explicit frees.
   uint64_t live_bytes() const { return bytes_.live + bytes_.aged + bytes_.uncollectable; }
   uint64_t collections() const { return stats_.collections(); }

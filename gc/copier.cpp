@@ -1,18 +1,35 @@
-// copier.cpp: copying nursery survivors and tracing the copies (copier.h,
-// docs/design/precise.md .sol.copy, .sol.traversers).
+// copier.cpp: copying nursery survivors, marking non-moving objects in place, and tracing both
+// (copier.h, docs/design/precise.md .sol.copy, .sol.major, .sol.traversers, .sol.checked).
 #include "gc/copier.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "gc/fatal.h"
 #include "gc/page_map.h"
+#include "gc/size_classes.h"
 #include "gc/traversers.h"
 
 namespace keel::gc {
 
+// Every nursery object fits a size class: a copy never needs a page run of its own.
+static_assert(Nursery::kMaxObjectBytes <= kMaxSmallSize);
+
+Copier::Copier(const Collector& owner, Nursery& nursery, MarkSweepSpace& old, MarkStack& stack, uintptr_t heap_lo,
+               uintptr_t heap_hi, bool checked)
+    : owner_(&owner), nursery_(nursery), old_(old), stack_(stack), lo_(heap_lo),
+      span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0), checked_(checked) {}
+
 void Copier::VisitSlot(void** slot, Holder) {
   void* p = *slot;
-  if (InNursery(p)) *slot = Evacuate(p);
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  if ((a & 1) != 0 || a - lo_ >= span_) return;  // a fixnum, NULL, or not this heap's
+  if (checked_) [[unlikely]] CheckSlot(slot, a);
+  if (nursery_.Contains(p)) {
+    *slot = Evacuate(p, slot);
+  } else {
+    MarkInPlace(a);
+  }
 }
 
 void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
@@ -23,6 +40,7 @@ void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
             "moves; register the location as a root slot instead",
             reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
     }
+    if (w - lo_ < span_) MarkInPlace(w);
   }
 }
 
@@ -31,11 +49,18 @@ void* Copier::Resolve(void* p) const {
   return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
 }
 
-// The header has the size and kind; the copy is marked so that the old space's minor sweep
-// keeps it as old, and queued if it may hold references.
-void* Copier::Evacuate(void* p) {
+// The header has the size and kind; the copy is marked so that the old space's sweep keeps it
+// as old, and queued if it may hold references.
+void* Copier::Evacuate(void* p, const void* slot) {
   const uintptr_t header = Nursery::HeaderOf(p);
   if (Nursery::IsForwarded(header)) return Nursery::ForwardedTo(p);
+  if (!nursery_.IsObjectHeader(p, header)) [[unlikely]] {
+    Fatal("precise collection: slot %p (%s %p) holds %p, which is not the start of a nursery object "
+          "(header %#llx): an interior pointer into a moving object, or a stale pointer that a missing "
+          "MZ_GC_VAR_IN_REG left behind (docs/gc3m.md)",
+          slot, tracing_ != 0 ? "in object" : "a root, object", reinterpret_cast<void*>(tracing_), p,
+          static_cast<unsigned long long>(header));
+  }
   const size_t bytes = Nursery::BytesOf(header);
   const Kind kind = Nursery::KindOf(header);
   void* q = old_.AllocateWithoutCollecting(bytes, kind);
@@ -50,12 +75,60 @@ void* Copier::Evacuate(void* p) {
   d->TestAndMark(d->IndexOf(a - d->start));
   ++copied_objects_;
   copied_bytes_ += bytes;
-  if (IsPointerful(kind)) {
-    MarkCursor c = stack_.Take();
-    stack_.Push(c, a, a + bytes);
-    stack_.Put(c);
-  }
+  if (IsPointerful(kind)) Queue(a, a + bytes);
   return q;
+}
+
+void Copier::MarkInPlace(uintptr_t a) {
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != owner_) return;
+  if (d->state == PageState::kSmall) {
+    const uint32_t idx = d->IndexOf(a - d->start);
+    // One past the end of an allow-interior object is its pointer too (marking.md .sol.interior).
+    if (AllowsInterior(d->kind) && idx > 0 && d->ObjectStart(idx) == a) MarkSmall(d, idx - 1);
+    if (idx < d->objects) MarkSmall(d, idx);
+  } else if (d->state == PageState::kBigHead) {
+    MarkBig(d);
+  }
+  // A page-aligned address one past the end of an allow-interior object on the previous page.
+  if ((a & (kPageSize - 1)) == 0) {
+    PageDesc* prev = PageMap::Lookup(a - 1);
+    if (prev == nullptr || prev->owner != owner_ || !AllowsInterior(prev->kind)) return;
+    if (prev->state == PageState::kSmall && prev->objects > 0 && prev->ObjectStart(prev->objects) == a) {
+      MarkSmall(prev, prev->objects - 1u);
+    } else if (prev->state == PageState::kBigHead && prev->start + prev->big_bytes == a) {
+      MarkBig(prev);
+    }
+  }
+}
+
+// Uncollectable objects are roots, traced with the roots; free slots are not objects.
+void Copier::MarkSmall(PageDesc* d, uint32_t idx) {
+  if (IsUncollectable(d->kind)) return;
+  SlotBits& b = d->bits[idx >> 6];
+  const uint64_t bit = uint64_t{1} << (idx & 63);
+  if ((b.mark & bit) != 0 || (b.alloc & bit) == 0) return;  // old, marked already, or free
+  b.mark |= bit;
+  ++marked_objects_;
+  if (IsPointerful(d->kind)) {
+    const uintptr_t obj = d->ObjectStart(idx);
+    Queue(obj, obj + d->obj_size);
+  }
+}
+
+void Copier::MarkBig(PageDesc* d) {
+  if (IsUncollectable(d->kind)) return;
+  SlotBits& b = d->bits[0];
+  if ((b.mark & 1) != 0 || (b.alloc & 1) == 0) return;
+  b.mark |= 1;
+  ++marked_objects_;
+  if (IsPointerful(d->kind)) Queue(d->start, d->start + d->big_bytes);
+}
+
+void Copier::Queue(uintptr_t start, uintptr_t end) {
+  MarkCursor c = stack_.Take();
+  stack_.Push(c, start, end);
+  stack_.Put(c);
 }
 
 void Copier::Drain() {
@@ -76,8 +149,11 @@ void Copier::VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder) {
 // A tagged object is traced by its tag's mark procedure, whose gcMARK calls come back to
 // VisitSlot; an untagged one is an array of slots (precise.md .req.slots).
 void Copier::TraceObject(uintptr_t start, uintptr_t end, Kind kind) {
+  const uintptr_t saved = tracing_;
+  tracing_ = start;
   if (kind != Kind::kTagged) {
     for (uintptr_t at = start; at < end; at += sizeof(void*)) VisitSlot(reinterpret_cast<void**>(at), Holder::kOld);
+    tracing_ = saved;
     return;
   }
   const short tag = *reinterpret_cast<const short*>(start);
@@ -87,9 +163,51 @@ void Copier::TraceObject(uintptr_t start, uintptr_t end, Kind kind) {
           "(GC_register_traversers)",
           reinterpret_cast<void*>(start), tag);
   }
-  if (t->atomic) return;
-  TraversalScope scope(*this, Holder::kOld);
-  t->mark(reinterpret_cast<void*>(start));
+  if (!t->atomic) {
+    TraversalScope scope(*this, Holder::kOld);
+    t->mark(reinterpret_cast<void*>(start));
+  }
+  tracing_ = saved;
+}
+
+// precise.md .req.slots: a heap address in a slot is a nursery object's start (Evacuate checks
+// that), or lies in an allocated non-moving object, at its start unless the object allows
+// interior pointers.
+void Copier::CheckSlot(const void* slot, uintptr_t a) const {
+  const char* problem = nullptr;
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != owner_) return;
+  char tag_text[32] = "";
+  if (tracing_ != 0) {
+    PageDesc* holder = PageMap::Lookup(tracing_);
+    if (holder != nullptr && holder->kind == Kind::kTagged) {
+      std::snprintf(tag_text, sizeof tag_text, ", tag %d", *reinterpret_cast<const short*>(tracing_));
+    }
+  }
+  if (d->state == PageState::kNursery) {
+    if (a >= nursery_.cursor()) problem = "points past the nursery's last object (a stale pointer into emptied space)";
+  } else if (d->state == PageState::kSmall) {
+    const uint32_t idx = d->IndexOf(a - d->start);
+    const bool one_past = AllowsInterior(d->kind) && idx > 0 && d->ObjectStart(idx) == a && d->IsAllocated(idx - 1);
+    if (idx >= d->objects || (!d->IsAllocated(idx) && !one_past)) {
+      problem = "points at a free slot (a stale pointer to an object the collector freed)";
+    } else if (d->ObjectStart(idx) != a && !AllowsInterior(d->kind)) {
+      problem = "points into the middle of an object that does not allow interior pointers";
+    }
+  } else if (d->state == PageState::kBigHead) {
+    if (!d->IsAllocated(0)) {
+      problem = "points at a freed big object";
+    } else if (a != d->start && !AllowsInterior(d->kind) && a != d->start + d->big_bytes) {
+      problem = "points into the middle of a big object that does not allow interior pointers";
+    }
+  } else {
+    problem = "points at a free page of the heap";
+  }
+  if (problem == nullptr) return;
+  Fatal("precise collection (checked): slot %p (%s %p%s) holds %p, which %s; a variable that is not "
+        "registered with MZ_GC_VAR_IN_REG keeps such stale values (docs/gc3m.md)",
+        slot, tracing_ != 0 ? "in object" : "a root", reinterpret_cast<void*>(tracing_), tag_text,
+        reinterpret_cast<void*>(a), problem);
 }
 
 }  // namespace keel::gc

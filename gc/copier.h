@@ -1,7 +1,9 @@
-// copier.h: the precise plan's tracer for a minor collection: every nursery object that a slot
-// reaches is copied into the old generation once, the slot gets the copy's address, and the
-// copies are traced in turn, tagged ones through their registered mark procedures. Design note:
-// docs/design/precise.md (.sol.copy, .sol.header, .sol.traversers).
+// copier.h: the precise plan's tracer: every nursery object that a slot reaches is copied into
+// the old generation once and the slot gets the copy's address; every non-moving object it
+// reaches (allow-interior, big, and, in a major collection, old objects) is marked in place.
+// Copies and newly marked objects are traced in turn, tagged ones through their registered mark
+// procedures. Design note: docs/design/precise.md (.sol.copy, .sol.major, .sol.header,
+// .sol.traversers, .sol.checked).
 #ifndef KEEL_GC_COPIER_H
 #define KEEL_GC_COPIER_H
 
@@ -11,24 +13,32 @@
 #include "gc/mark_stack.h"
 #include "gc/mark_sweep_space.h"
 #include "gc/nursery.h"
+#include "gc/page.h"
 #include "gc/tracer.h"
 
 namespace keel::gc {
 
+class Collector;
+
 // Lives for one collection, on the collecting thread. A copy is allocated with the old space's
-// path that never collects, and marked there: the space's minor sweep then makes it old (heap.md
-// .inv.bits). The nursery's objects stay readable until the plan resets it, so a slot visited
-// late still finds the forwarding address.
+// path that never collects, and marked there: the space's sweep then makes it old (heap.md
+// .inv.bits). Which non-moving objects are candidates follows from the bits: in a minor
+// collection old objects are marked already, in a major one (after PrepareMajor) nothing is.
+// The nursery's objects stay readable until the plan resets it, so a slot visited late still
+// finds the forwarding address.
 class Copier final : public Tracer {
  public:
-  Copier(Nursery& nursery, MarkSweepSpace& old, MarkStack& stack) : nursery_(nursery), old_(old), stack_(stack) {}
+  // `checked`: every slot is validated against precise.md .req.slots and a bad one stops the
+  // collection with a report naming its holder (the checked build, .sol.checked).
+  Copier(const Collector& owner, Nursery& nursery, MarkSweepSpace& old, MarkStack& stack, uintptr_t heap_lo,
+         uintptr_t heap_hi, bool checked);
 
-  // A slot holding a nursery object's address gets its copy's; anything else is left alone
-  // (old and big objects do not move in a minor collection; NULL, fixnums and memory the
-  // collector does not own are not references).
+  // A slot holding a nursery object's address gets its copy's; a non-moving object is marked;
+  // NULL, fixnums and memory the collector does not own are left alone.
   void VisitSlot(void** slot, Holder holder) override;
   // Roots of the precise plan are slots. A conservative word that reaches a nursery object could
-  // not be updated, so it stops the collection with a message naming it.
+  // not be updated, so it stops the collection with a message naming it; other objects it
+  // reaches are marked by the interior rule.
   void VisitWords(uintptr_t lo, uintptr_t hi, bool interior, Holder holder) override;
   // Traces the object's slots (precise.md .req.slots): every word of an untagged object, the
   // mark procedure's of a tagged one.
@@ -36,25 +46,40 @@ class Copier final : public Tracer {
   bool heap_interior() const override { return false; }
   bool moves_objects() const override { return true; }
   void* Resolve(void* p) const override;
-  // Traces the copies until none is left to trace.
+  // Traces copies and marked objects until none is left to trace.
   void Drain();
 
   uint64_t copied_objects() const { return copied_objects_; }
   uint64_t copied_bytes() const { return copied_bytes_; }
+  uint64_t marked_objects() const { return marked_objects_; }
 
  private:
   // Whether p refers to a nursery object (a fixnum, odd, never does).
   bool InNursery(const void* p) const {
     return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.Contains(p);
   }
-  void* Evacuate(void* p);
+  void* Evacuate(void* p, const void* slot);
+  // Marks the non-moving object holding a (interior pointers count: a slot that points into the
+  // middle of an object keeps all of it) and queues it if it is newly marked and pointerful.
+  void MarkInPlace(uintptr_t a);
+  void MarkSmall(PageDesc* d, uint32_t idx);
+  void MarkBig(PageDesc* d);
+  void Queue(uintptr_t start, uintptr_t end);
   void TraceObject(uintptr_t start, uintptr_t end, Kind kind);
+  // The checked build's slot rule (precise.md .req.slots); aborts with a report on a bad slot.
+  void CheckSlot(const void* slot, uintptr_t value) const;
 
+  const Collector* owner_;
   Nursery& nursery_;
   MarkSweepSpace& old_;
   MarkStack& stack_;
+  uintptr_t lo_;
+  uintptr_t span_;
+  bool checked_;
+  uintptr_t tracing_ = 0;  // the object being traced (for reports), 0 while visiting roots
   uint64_t copied_objects_ = 0;
   uint64_t copied_bytes_ = 0;
+  uint64_t marked_objects_ = 0;
 };
 
 }  // namespace keel::gc

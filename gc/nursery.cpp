@@ -28,7 +28,7 @@ bool Nursery::Resize(size_t bytes) {
   if (run_ != nullptr) heap_.FreeRun(run_);
   run_ = run;
   start_ = cur_ = run->start;
-  end_ = run->start + (pages << kPageShift);
+  end_ = limit_ = run->start + (pages << kPageShift);
   return true;
 }
 
@@ -43,6 +43,7 @@ void Nursery::Reset(bool poison) {
   }
   zero_on_allocation_ = poison || zero_on_allocation_;
   cur_ = start_;
+  if (limit_ != end_) limit_ = cur_;  // counted allocation stays counted
 }
 
 void Nursery::ZeroObject(void* p, size_t words) { std::memset(p, 0, words << 3); }

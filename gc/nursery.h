@@ -45,19 +45,19 @@ class Nursery {
   size_t used() const { return cur_ - start_; }
 
   // The inline fast path: a zeroed object of `bytes` bytes of `kind` (at least one word, where
-  // a forwarding address goes), or nullptr when the area is full (the plan then collects) or
-  // the object is too big for the nursery.
-  void* AllocateInline(size_t bytes, Kind kind) {
-    const size_t words = bytes == 0 ? 1 : (bytes + 7) >> 3;  // room for the forwarding address
-    const uintptr_t need = kHeaderBytes + (words << 3);
-    if (bytes > kMaxObjectBytes || need > end_ - cur_) [[unlikely]] return nullptr;
-    auto* header = reinterpret_cast<uintptr_t*>(cur_);
-    *header = MakeHeader(words, kind);
-    cur_ += need;
-    if (zero_on_allocation_) [[unlikely]] ZeroObject(header + 1, words);
-    return header + 1;
+  // a forwarding address goes), or nullptr when the area is full (the plan then collects), the
+  // object is too big for the nursery, or every allocation is counted (stress mode).
+  void* AllocateInline(size_t bytes, Kind kind) { return Bump(bytes, kind, limit_); }
+  // The slow path's: the same up to the area's end. `counted`: every later allocation takes the
+  // slow path until the next call says otherwise (KEEL_GC_STRESS).
+  void* Allocate(size_t bytes, Kind kind, bool counted) {
+    void* p = Bump(bytes, kind, end_);
+    limit_ = counted ? cur_ : end_;
+    return p;
   }
 
+  // Where the next object's header goes: objects lie below it.
+  uintptr_t cursor() const { return cur_; }
   bool Contains(const void* p) const {
     const auto a = reinterpret_cast<uintptr_t>(p);
     return a - start_ < end_ - start_;
@@ -70,6 +70,16 @@ class Nursery {
   static bool IsForwarded(uintptr_t header) { return (header & 1) != 0; }
   static size_t BytesOf(uintptr_t header) { return (header >> 12) << 3; }
   static Kind KindOf(uintptr_t header) { return static_cast<Kind>((header >> 4) & 0xff); }
+  // Whether `header`, read before p, is a well-formed header of an object that ends at or before
+  // the cursor: a cheap test that p is an object's start, which catches most stale and interior
+  // pointers (an exact test needs a walk from the start, Check's).
+  bool IsObjectHeader(const void* p, uintptr_t header) const {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    const size_t bytes = BytesOf(header);
+    return (header & 0xe) == 0 && bytes != 0 && bytes <= kMaxObjectBytes + 7 &&
+           static_cast<unsigned>(KindOf(header)) < static_cast<unsigned>(kKindCount) && a >= start_ + kHeaderBytes &&
+           a + bytes <= cur_;
+  }
   // Records that the object at p now lives at `to`.
   static void Forward(void* p, void* to) {
     HeaderOf(p) |= 1;
@@ -96,12 +106,23 @@ class Nursery {
   void Check(Problems& problems) const;
 
  private:
+  void* Bump(size_t bytes, Kind kind, uintptr_t limit) {
+    const size_t words = bytes == 0 ? 1 : (bytes + 7) >> 3;  // room for the forwarding address
+    const uintptr_t need = kHeaderBytes + (words << 3);
+    if (bytes > kMaxObjectBytes || need > limit - cur_) [[unlikely]] return nullptr;
+    auto* header = reinterpret_cast<uintptr_t*>(cur_);
+    *header = MakeHeader(words, kind);
+    cur_ += need;
+    if (zero_on_allocation_) [[unlikely]] ZeroObject(header + 1, words);
+    return header + 1;
+  }
   static void ZeroObject(void* p, size_t words);
 
   Heap& heap_;
   PageDesc* run_ = nullptr;  // the heap run holding the area
   uintptr_t start_ = 0;
   uintptr_t cur_ = 0;
+  uintptr_t limit_ = 0;  // end_, or cur_ while every allocation is counted
   uintptr_t end_ = 0;
   bool zero_on_allocation_ = false;  // the area was poisoned once (checked builds): zero each object
 };

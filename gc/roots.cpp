@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gc/fatal.h"
+#include "gc/heap.h"
 #include "gc/os_memory.h"
 #include "gc/page.h"
 #include "gc/tracer.h"
@@ -335,6 +336,20 @@ void Roots::Trace(Tracer& t) {
     node.key() = to;
     pins_.insert(std::move(node));
   }
+}
+
+void TraceUncollectable(const Heap& heap, Tracer& t) {
+  heap.ForEachInUse([&t](PageDesc& d) {
+    if (!IsUncollectable(d.kind) || !IsPointerful(d.kind)) return;
+    if (d.state == PageState::kBigHead) {
+      if (d.IsAllocated(0)) t.VisitObject(d.start, d.start + d.big_bytes, d.kind, Tracer::Holder::kRoot);
+      return;
+    }
+    for (uint32_t i = 0; i < d.objects; ++i) {
+      const uintptr_t obj = d.ObjectStart(i);
+      if (d.IsAllocated(i)) t.VisitObject(obj, obj + d.obj_size, d.kind, Tracer::Holder::kRoot);
+    }
+  });
 }
 
 }  // namespace keel::gc

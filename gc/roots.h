@@ -11,6 +11,7 @@
 
 namespace keel::gc {
 
+class Heap;
 class Tracer;
 
 struct Range {
@@ -130,6 +131,10 @@ class Roots {
 
   std::unordered_map<void*, size_t> pins_;
 };
+
+// Uncollectable objects carry no mark bit: their contents are roots of every plan, visited as
+// whole objects (Tracer::VisitObject).
+void TraceUncollectable(const Heap& heap, Tracer& t);
 
 }  // namespace keel::gc
 

@@ -26,6 +26,15 @@ struct MinorTotals {
   uint64_t aged = 0;            // bytes aged now (young survivors that stay young)
 };
 
+// What a plan's trace phase reports for the collection's record.
+struct TraceTotals {
+  uint64_t marked_objects = 0;    // marked in place
+  uint64_t copied_objects = 0;    // moved (a moving plan)
+  uint64_t copied_bytes = 0;
+  uint64_t remembered_pages = 0;  // old pages kept dirty for the next minor collection
+  uint64_t barrier_ns = 0;        // of the trace, scanning written old pages
+};
+
 // Collects the problems a check finds and prints the first 50 (the count is always kept).
 class Problems {
  public:

@@ -102,21 +102,23 @@ class Verifier {
         if (!d.IsAllocated(i)) continue;
         uintptr_t start = d.state == PageState::kSmall ? d.ObjectStart(i) : d.start;
         uintptr_t end = start + (d.state == PageState::kSmall ? d.obj_size : d.big_bytes);
-        for (uintptr_t p = start; p < end; p += sizeof(uintptr_t)) CheckWord(p, *reinterpret_cast<const uintptr_t*>(p));
+        for (uintptr_t p = start; p < end; p += sizeof(uintptr_t)) CheckWord(start, d.kind, p, *reinterpret_cast<const uintptr_t*>(p));
       }
     });
   }
 
-  void CheckWord(uintptr_t at, uintptr_t w) {
+  void CheckWord(uintptr_t obj, Kind kind, uintptr_t at, uintptr_t w) {
     PageDesc* t = PageMap::Lookup(w);
     if (t == nullptr || t->owner != &c_) return;
     if (t->state == PageState::kSmall) {
       uint32_t idx = t->IndexOf(w - t->start);
       if (idx < t->objects && t->ObjectStart(idx) == w && !t->IsAllocated(idx)) {
-        problems_.Report("word at %p points at free slot %p", reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
+        problems_.Report("word at %p (of %s object %p) points at free slot %p", reinterpret_cast<void*>(at), KindName(kind),
+                         reinterpret_cast<void*>(obj), reinterpret_cast<void*>(w));
       }
     } else if (t->state == PageState::kFree && (w & 15) == 0) {
-      problems_.Report("word at %p points into free page %p", reinterpret_cast<void*>(at), reinterpret_cast<void*>(t->start));
+      problems_.Report("word at %p (of %s object %p) points into free page %p", reinterpret_cast<void*>(at), KindName(kind),
+                       reinterpret_cast<void*>(obj), reinterpret_cast<void*>(t->start));
     }
   }
 

@@ -60,6 +60,9 @@ typedef struct keel_gc_record {
                              * are tried again, because the barrier did not pay (0: none) */
   uint64_t scan_calls;      /* write barrier (uffd): page-table walks that looked for written
                              * pages (PAGEMAP_SCAN; they change no protection) */
+  uint64_t copied_objects;  /* 3m: objects moved (nursery survivors copied into the old
+                             * generation); 0 under CGC */
+  uint64_t copied_bytes;    /* 3m: bytes of the objects moved */
 } keel_gc_record;
 
 typedef struct keel_gc_stats {

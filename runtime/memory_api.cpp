@@ -9,6 +9,7 @@
 #include "gc/fatal.h"
 #include "gc/orphanage.h"
 #include "runtime/gc_frame.h"
+#include "runtime/type_traversers.h"
 #include "scheme.h"
 
 using keel::Fatal;
@@ -16,6 +17,12 @@ using keel::gc::Collector;
 using keel::gc::Kind;
 
 namespace {
+
+// The runtime's tagged types are traced by a precise collector from the first collection on:
+// their traversers are registered when the library is loaded, before main and before any thread
+// can allocate. Every runtime object is allocated through this file, so a static link that
+// holds a runtime object holds this initializer too.
+[[maybe_unused]] const bool kTypeTraversersRegistered = (keel::rt::RegisterTypeTraversers(), true);
 
 void* AllocateOrRaise(size_t n, Kind kind, const char* who) {
   void* p = Collector::Current().Allocate(n, kind);

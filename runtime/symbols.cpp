@@ -26,11 +26,14 @@ Scheme_Object* SymbolTable::Intern(const char* name, size_t len, const char* who
   if (found != map_.end()) return reinterpret_cast<Scheme_Object*>(found->second);
 
   // The allocation may collect, and the weak callback may then erase entries: no iterator is
-  // held across it. The symbol has no pointers, so it is atomic and never scanned.
+  // held across it. The symbol has no pointers, so it is atomic and never scanned. It never
+  // moves (an allow-interior kind): the table's key is a view of its characters, and
+  // SCHEME_SYM_VAL hands out an interior pointer (precise.md .req.never-move).
   size_t bytes = ArrayBytes(offsetof(Scheme_Symbol, s), static_cast<intptr_t>(len) + 1, 1, who,
                             sizeof(Scheme_Symbol));
   GcFrame frame(name);  // the caller's name may be collectable
-  auto* sym = NewAtomic<Scheme_Symbol>(scheme_symbol_type, bytes);
+  auto* sym = static_cast<Scheme_Symbol*>(scheme_malloc_atomic_allow_interior(bytes));
+  InitHeader(sym, scheme_symbol_type);
   sym->len = static_cast<intptr_t>(len);
   if (len != 0) std::memcpy(sym->s, name, len);
   sym->s[len] = '\0';

@@ -115,6 +115,10 @@ struct CopierSetup {
   MarkSweepSpace old{f.c.heap(), f.c.generations(), bytes};
   Nursery n{f.c.heap()};
   MarkStack stack;
+  // The copier of one collection over these parts; `checked` validates every slot.
+  Copier MakeCopier(bool checked = false) {
+    return Copier(f.c, n, old, stack, f.c.heap().lo(), f.c.heap().hi(), checked);
+  }
 };
 
 }  // namespace
@@ -184,7 +188,7 @@ BOOST_AUTO_TEST_CASE(copies_exactly_the_reachable_graph_once) {
     roots[i] = ValueOf(root_edges[i], nodes);
   }
 
-  Copier copier(s.n, s.old, s.stack);
+  Copier copier = s.MakeCopier();
   for (void*& root : roots) copier.VisitSlot(&root, Tracer::Holder::kRoot);
   copier.Drain();
 
@@ -255,7 +259,7 @@ BOOST_AUTO_TEST_CASE(old_objects_are_traced_precisely_by_kind) {
   pair->a = young_b;
   pair->b = nullptr;
 
-  Copier copier(s.n, s.old, s.stack);
+  Copier copier = s.MakeCopier();
   const auto at = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
   copier.VisitObject(at(array), at(array + 4), Kind::kNormal, Tracer::Holder::kOld);
   copier.VisitObject(at(pair), at(pair + 1), Kind::kTagged, Tracer::Holder::kOld);

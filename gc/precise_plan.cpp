@@ -1,0 +1,93 @@
+// precise_plan.cpp: the precise plan's allocation slow path, roots and trace (precise_plan.h,
+// docs/design/precise.md .sol.plan, .sol.nursery, .sol.copy, .sol.major, .sol.checked).
+#include "gc/precise_plan.h"
+
+#include "gc/collector.h"
+#include "gc/copier.h"
+#include "gc/fatal.h"
+#include "gc/variable_stack.h"
+
+namespace keel::gc {
+namespace {
+
+#ifdef KEEL_GC_CHECKED
+constexpr bool kChecked = true;
+#else
+constexpr bool kChecked = false;
+#endif
+
+}  // namespace
+
+// A nursery object when the nursery has room, after a collection empties it otherwise. While
+// collections cannot run (disabled, or the nursery cannot be had) the object goes to the
+// mark-sweep space, where it does not move and is collected like any young object.
+void* PrecisePlan::AllocateSlow(size_t bytes, Kind kind, bool counted) {
+  if (Moves(kind) && bytes <= Nursery::kMaxObjectBytes) {
+    if (nursery_.capacity() == 0 && !nursery_.Resize(kDefaultNurseryBytes)) {
+      return AllocateNonMovingSlow(bytes, kind, counted);
+    }
+    if (void* p = nursery_.Allocate(bytes, kind, counted)) return p;
+    if (owner_.CollectWhenFull()) {
+      if (void* p = nursery_.Allocate(bytes, kind, counted)) return p;
+    }
+  }
+  return AllocateNonMovingSlow(bytes, kind, counted);
+}
+
+bool PrecisePlan::FindMovingObject(const void* p, void** start, size_t* bytes, Kind* kind) const {
+  if (!nursery_.Contains(p)) return false;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  bool found = false;
+  nursery_.ForEachObject([&](void* obj, uintptr_t header) {
+    const auto o = reinterpret_cast<uintptr_t>(obj);
+    if (found || a < o || a >= o + Nursery::BytesOf(header)) return;
+    found = true;
+    *start = obj;
+    *bytes = Nursery::BytesOf(header);
+    *kind = Nursery::KindOf(header);
+  });
+  return found;
+}
+
+// The nursery's objects were allocated since the last collection: they join the cycle's count
+// here, as the runs' unused tails leave it.
+void PrecisePlan::RetireRuns() {
+  small_.RetireRuns();
+  bytes_.since_gc += nursery_.used();
+}
+
+// Roots are the registered ones only (precise.md .req.roots): the thread's GC_variable_stack
+// frames, registered ranges, boxes and pins, and uncollectable objects' contents. The copies'
+// runs are retired before the sweep, so their unused tails read as free to it.
+void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals) {
+  Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), kChecked);
+  if (!owner_.orphan()) TraceVariableStack(copier);
+  owner_.roots().Trace(copier);
+  TraceUncollectable(heap_, copier);
+  if (!major) {
+    const uint64_t t0 = NowNs();
+    generations_.ScanWritten(copier);
+    totals.barrier_ns += NowNs() - t0;
+  }
+  copier.Drain();
+  const uint64_t since = bytes_.since_gc;
+  small_.RetireRuns();
+  bytes_.since_gc = since;  // the copies are not allocation by the program
+  totals.marked_objects = copier.marked_objects();
+  totals.copied_objects = copier.copied_objects();
+  totals.copied_bytes = copier.copied_bytes();
+}
+
+// The nursery is emptied after the weak callbacks have read its forwarding addresses; the
+// checked build poisons what it held (.sol.checked).
+void PrecisePlan::Sweep(bool major, bool ages, MinorTotals& totals) {
+  SweepNonMoving(major, ages, totals);
+  nursery_.Reset(kChecked);
+}
+
+void PrecisePlan::Check(Problems& problems, CheckedBytes& counted, bool in_collection) const {
+  CheckNonMoving(problems, counted, in_collection);
+  nursery_.Check(problems);
+}
+
+}  // namespace keel::gc

@@ -1,0 +1,96 @@
+// precise_plan.h: the precise, moving, generational plan of libkeel_3m (DESIGN D3): a copying
+// nursery for the objects that may move, the mark-sweep space as the old generation and home of
+// the objects that never move, and the large-object space. Roots are only what the program
+// registered; no stack is scanned. Design note: docs/design/precise.md.
+#ifndef KEEL_GC_PRECISE_PLAN_H
+#define KEEL_GC_PRECISE_PLAN_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gc/generations.h"
+#include "gc/heap.h"
+#include "gc/kind.h"
+#include "gc/large_object_space.h"
+#include "gc/mark_stack.h"
+#include "gc/mark_sweep_space.h"
+#include "gc/non_moving.h"
+#include "gc/nursery.h"
+#include "gc/size_classes.h"
+#include "gc/space.h"
+
+namespace keel::gc {
+
+class Collector;
+
+// Owned by its collector, which it calls back to collect from the allocation slow path; touched
+// only on the collector's thread. The collector runs the plan's phases in the order CgcPlan
+// lists; here they mean (precise.md .sol.plan, .sol.copy, .sol.major):
+//
+//   RetireRuns()            the runs' unused tails read as free; the nursery's objects count as
+//                           allocated since the last collection
+//   PrepareMajor()          a major collection only: every old object is a candidate again
+//   Trace(...)              roots, written old pages (minor), then the copier's drain: nursery
+//                           survivors are copied into the mark-sweep space, non-moving objects
+//                           marked in place
+//   (collector)             weak callbacks, while the nursery still holds forwarding addresses
+//   Sweep(major, ages, t)   the non-moving spaces as in CGC; the nursery is emptied
+class PrecisePlan : public NonMovingPlan {
+ public:
+  static constexpr bool kMovesObjects = true;
+  static constexpr const char* kName = "3m";
+  // Every survivor of a collection is old: the copier keeps no remembered set, so an object
+  // that stayed young could be reached only through old objects no minor collection scans.
+  static constexpr bool kAgesSurvivors = false;
+  // The nursery's size until the policy sizes it (precise.md .sol.nursery).
+  static constexpr size_t kDefaultNurseryBytes = size_t{4} << 20;
+
+  PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes)
+      : NonMovingPlan(owner, heap, generations, bytes), nursery_(heap), bytes_(bytes) {}
+
+  // Whether objects of `kind` start in the nursery: the kinds that may move. Allow-interior
+  // and uncollectable objects never move (precise.md .req.never-move).
+  static constexpr bool Moves(Kind kind) {
+    return kind == Kind::kNormal || kind == Kind::kAtomic || kind == Kind::kTagged;
+  }
+
+  // The inline fast path; nullptr sends the caller to its slow path.
+  void* AllocateInline(size_t bytes, Kind kind) {
+    if (Moves(kind)) [[likely]] return nursery_.AllocateInline(bytes, kind);
+    if (bytes <= kMaxSmallSize) return small_.AllocateInline(kind, SizeClassFor(bytes));
+    return nullptr;
+  }
+  // The slow path: a nursery object after a minor collection when the nursery is full (or in
+  // the mark-sweep space, not moving, while collections are disabled); big and non-moving
+  // objects as CGC allocates them. `counted`: every allocation takes this path (stress mode).
+  void* AllocateSlow(size_t bytes, Kind kind, bool counted);
+
+  // Bytes allocated in the nursery since the last collection (not yet in ByteCounts).
+  uint64_t pending_bytes() const { return nursery_.used(); }
+  // A nursery object holding p: its start, size and kind. False when p is not in the nursery or
+  // lies in no object (the nursery is walked: for queries, not for hot paths).
+  bool FindMovingObject(const void* p, void** start, size_t* bytes, Kind* kind) const;
+  // During the weak callbacks: whether the nursery object at p survived (was copied).
+  bool MovingObjectSurvived(const void* p) const {
+    return nursery_.Contains(p) && Nursery::IsForwarded(Nursery::HeaderOf(const_cast<void*>(p)));
+  }
+  // During the weak callbacks: where the object at p lives now.
+  void* Forwarded(void* p) const {
+    return nursery_.Contains(p) && Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+  }
+
+  void RetireRuns();
+  void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
+  void Sweep(bool major, bool ages, MinorTotals& totals);
+  void Check(Problems& problems, CheckedBytes& counted, bool in_collection) const;
+
+  const Nursery& nursery() const { return nursery_; }
+
+ private:
+  Nursery nursery_;
+  ByteCounts& bytes_;
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_PRECISE_PLAN_H
