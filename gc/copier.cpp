@@ -55,11 +55,12 @@ void* Copier::Evacuate(void* p, const void* slot) {
   const uintptr_t header = Nursery::HeaderOf(p);
   if (Nursery::IsForwarded(header)) return Nursery::ForwardedTo(p);
   if (!nursery_.IsObjectHeader(p, header)) [[unlikely]] {
-    Fatal("precise collection: slot %p (%s %p) holds %p, which is not the start of a nursery object "
+    char holder[64];
+    DescribeHolder(holder, sizeof holder);
+    Fatal("precise collection: slot %p (%s) holds %p, which is not the start of a nursery object "
           "(header %#llx): an interior pointer into a moving object, or a stale pointer that a missing "
           "MZ_GC_VAR_IN_REG left behind (docs/gc3m.md)",
-          slot, tracing_ != 0 ? "in object" : "a root, object", reinterpret_cast<void*>(tracing_), p,
-          static_cast<unsigned long long>(header));
+          slot, holder, p, static_cast<unsigned long long>(header));
   }
   const size_t bytes = Nursery::BytesOf(header);
   const Kind kind = Nursery::KindOf(header);
@@ -177,13 +178,6 @@ void Copier::CheckSlot(const void* slot, uintptr_t a) const {
   const char* problem = nullptr;
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != owner_) return;
-  char tag_text[32] = "";
-  if (tracing_ != 0) {
-    PageDesc* holder = PageMap::Lookup(tracing_);
-    if (holder != nullptr && holder->kind == Kind::kTagged) {
-      std::snprintf(tag_text, sizeof tag_text, ", tag %d", *reinterpret_cast<const short*>(tracing_));
-    }
-  }
   if (d->state == PageState::kNursery) {
     if (a >= nursery_.cursor()) problem = "points past the nursery's last object (a stale pointer into emptied space)";
   } else if (d->state == PageState::kSmall) {
@@ -204,10 +198,25 @@ void Copier::CheckSlot(const void* slot, uintptr_t a) const {
     problem = "points at a free page of the heap";
   }
   if (problem == nullptr) return;
-  Fatal("precise collection (checked): slot %p (%s %p%s) holds %p, which %s; a variable that is not "
+  char holder[64];
+  DescribeHolder(holder, sizeof holder);
+  Fatal("precise collection (checked): slot %p (%s) holds %p, which %s; a variable that is not "
         "registered with MZ_GC_VAR_IN_REG keeps such stale values (docs/gc3m.md)",
-        slot, tracing_ != 0 ? "in object" : "a root", reinterpret_cast<void*>(tracing_), tag_text,
-        reinterpret_cast<void*>(a), problem);
+        slot, holder, reinterpret_cast<void*>(a), problem);
+}
+
+// "a root", or the object being traced with its tag when it is tagged.
+void Copier::DescribeHolder(char* out, size_t size) const {
+  if (tracing_ == 0) {
+    std::snprintf(out, size, "a root");
+    return;
+  }
+  const PageDesc* d = PageMap::Lookup(tracing_);
+  if (d != nullptr && d->kind == Kind::kTagged) {
+    std::snprintf(out, size, "in object %p, tag %d", reinterpret_cast<void*>(tracing_), *reinterpret_cast<const short*>(tracing_));
+  } else {
+    std::snprintf(out, size, "in object %p", reinterpret_cast<void*>(tracing_));
+  }
 }
 
 }  // namespace keel::gc

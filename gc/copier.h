@@ -68,6 +68,8 @@ class Copier final : public Tracer {
   void TraceObject(uintptr_t start, uintptr_t end, Kind kind);
   // The checked build's slot rule (precise.md .req.slots); aborts with a report on a bad slot.
   void CheckSlot(const void* slot, uintptr_t value) const;
+  // Names what holds the slot being visited, for reports.
+  void DescribeHolder(char* out, size_t size) const;
 
   const Collector* owner_;
   Nursery& nursery_;
