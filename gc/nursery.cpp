@@ -2,6 +2,7 @@
 // .sol.nursery, .sol.header, .sol.checked).
 #include "gc/nursery.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "gc/fatal.h"
@@ -24,33 +25,34 @@ bool Nursery::Resize(size_t bytes) {
   if (run == nullptr) return false;
   run->state = PageState::kNursery;
   run->kind = Kind::kNormal;
-  if (run->needs_zeroing) std::memset(reinterpret_cast<void*>(run->start), 0, pages << kPageShift);
   if (run_ != nullptr) heap_.FreeRun(run_);
   run_ = run;
   start_ = cur_ = run->start;
-  end_ = limit_ = run->start + (pages << kPageShift);
+  end_ = run->start + (pages << kPageShift);
+  // Fresh pages are zero; reused ones are zeroed as allocation reaches them.
+  zeroed_ = limit_ = run->needs_zeroing ? start_ : end_;
   return true;
 }
 
-// Objects are handed out zeroed. Normally the used part is cleared here in one pass rather
-// than object by object; a poisoned area keeps its pattern until each object is allocated, so
-// a stale pointer into it reads the poison, not zeros that look like NULL.
+// A poisoned area keeps its pattern until the zeroing ahead of the cursor reaches it, so a
+// stale pointer past the cursor reads the poison, not zeros that look like NULL.
 void Nursery::Reset(bool poison) {
   if (poison) {
-    for (uintptr_t p = start_; p < cur_; p += sizeof(uint64_t)) *reinterpret_cast<uint64_t*>(p) = kPoison;
-  } else {
-    std::memset(reinterpret_cast<void*>(start_), 0, cur_ - start_);
+    for (uintptr_t p = start_; p < zeroed_; p += sizeof(uint64_t)) *reinterpret_cast<uint64_t*>(p) = kPoison;
   }
-  zero_on_allocation_ = poison || zero_on_allocation_;
-  cur_ = start_;
-  if (limit_ != end_) limit_ = cur_;  // counted allocation stays counted
+  cur_ = zeroed_ = limit_ = start_;
 }
 
-void Nursery::ZeroObject(void* p, size_t words) { std::memset(p, 0, words << 3); }
+void Nursery::ZeroAhead(uintptr_t upto) {
+  const uintptr_t to = std::min(end_, std::max(upto, zeroed_ + kZeroBlock));
+  std::memset(reinterpret_cast<void*>(zeroed_), 0, to - zeroed_);
+  zeroed_ = to;
+}
 
 void Nursery::Check(Problems& problems) const {
-  if (start_ > cur_ || cur_ > end_) {
-    problems.Report("nursery: cursor %p outside its area [%p, %p)", reinterpret_cast<void*>(cur_),
+  if (start_ > cur_ || cur_ > zeroed_ || zeroed_ > end_ || limit_ > zeroed_) {
+    problems.Report("nursery: cursor %p, zeroed up to %p and limit %p out of order in its area [%p, %p)",
+                    reinterpret_cast<void*>(cur_), reinterpret_cast<void*>(zeroed_), reinterpret_cast<void*>(limit_),
                     reinterpret_cast<void*>(start_), reinterpret_cast<void*>(end_));
     return;
   }

@@ -45,17 +45,22 @@ class Nursery {
   size_t used() const { return cur_ - start_; }
 
   // The inline fast path: a zeroed object of `bytes` bytes of `kind` (at least one word, where
-  // a forwarding address goes), or nullptr when the area is full (the plan then collects), the
-  // object is too big for the nursery, or every allocation is counted (stress mode).
+  // a forwarding address goes), or nullptr when the zeroed part ahead of the cursor is used up
+  // (the slow path zeroes more, or the plan collects when the area is full), the object is too
+  // big for the nursery, or every allocation is counted (stress mode).
   void* AllocateInline(size_t bytes, Kind kind) { return Bump(bytes, kind, limit_); }
-  // The slow path's: the same up to the area's end. `counted`: every later allocation takes the
-  // slow path until the next call says otherwise (KEEL_GC_STRESS).
+  // The slow path's: the same up to the area's end, zeroing the area ahead of the cursor first
+  // where it must. `counted`: every later allocation takes the slow path until the next call
+  // says otherwise (KEEL_GC_STRESS).
   void* Allocate(size_t bytes, Kind kind, bool counted) {
-    void* p = Bump(bytes, kind, end_);
-    limit_ = counted ? cur_ : end_;
+    void* p = nullptr;
+    if (bytes <= kMaxObjectBytes && NeedOf(bytes) <= end_ - cur_) {
+      if (NeedOf(bytes) > zeroed_ - cur_) ZeroAhead(cur_ + NeedOf(bytes));
+      p = Bump(bytes, kind, zeroed_);
+    }
+    limit_ = counted ? cur_ : zeroed_;
     return p;
   }
-
   // Where the next object's header goes: objects lie below it.
   uintptr_t cursor() const { return cur_; }
   bool Contains(const void* p) const {
@@ -99,32 +104,39 @@ class Nursery {
   }
 
   // Empties the area after a collection copied out its survivors. `poison` (the checked build,
-  // precise.md .sol.checked): what was used is filled with a pattern no pointer check accepts,
-  // and from then on each object is zeroed as it is allocated instead of the area at Reset.
+  // precise.md .sol.checked): what was used is filled with a pattern no pointer check accepts.
+  // Either way the area is zeroed again block by block just ahead of the cursor, as allocation
+  // reaches it (.sol.nursery: the block is in the cache when its objects are written), not all
+  // at once here.
   void Reset(bool poison);
 
   void Check(Problems& problems) const;
 
  private:
+  // Bytes zeroed ahead of the cursor at a time.
+  static constexpr size_t kZeroBlock = size_t{32} << 10;
+
+  static size_t WordsOf(size_t bytes) { return bytes == 0 ? 1 : (bytes + 7) >> 3; }  // room for the forwarding address
+  static size_t NeedOf(size_t bytes) { return kHeaderBytes + (WordsOf(bytes) << 3); }
+  // The object, if it fits below `limit` (at most zeroed_, so it is zero already).
   void* Bump(size_t bytes, Kind kind, uintptr_t limit) {
-    const size_t words = bytes == 0 ? 1 : (bytes + 7) >> 3;  // room for the forwarding address
-    const uintptr_t need = kHeaderBytes + (words << 3);
+    const uintptr_t need = NeedOf(bytes);
     if (bytes > kMaxObjectBytes || need > limit - cur_) [[unlikely]] return nullptr;
     auto* header = reinterpret_cast<uintptr_t*>(cur_);
-    *header = MakeHeader(words, kind);
+    *header = MakeHeader(WordsOf(bytes), kind);
     cur_ += need;
-    if (zero_on_allocation_) [[unlikely]] ZeroObject(header + 1, words);
     return header + 1;
   }
-  static void ZeroObject(void* p, size_t words);
+  // Zeroes from zeroed_ up to at least `upto` (within the area), a whole block at least.
+  void ZeroAhead(uintptr_t upto);
 
   Heap& heap_;
   PageDesc* run_ = nullptr;  // the heap run holding the area
   uintptr_t start_ = 0;
   uintptr_t cur_ = 0;
-  uintptr_t limit_ = 0;  // end_, or cur_ while every allocation is counted
+  uintptr_t zeroed_ = 0;  // [cur_, zeroed_) is zero
+  uintptr_t limit_ = 0;   // of the inline path: zeroed_, or cur_ while every allocation is counted
   uintptr_t end_ = 0;
-  bool zero_on_allocation_ = false;  // the area was poisoned once (checked builds): zero each object
 };
 
 }  // namespace keel::gc

@@ -4,6 +4,7 @@
 
 #include "gc/collector.h"
 #include "gc/copier.h"
+#include "gc/env.h"
 #include "gc/fatal.h"
 #include "gc/variable_stack.h"
 
@@ -18,12 +19,17 @@ constexpr bool kChecked = false;
 
 }  // namespace
 
+PrecisePlan::PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes)
+    : NonMovingPlan(owner, heap, generations, bytes), nursery_(heap), bytes_(bytes),
+      nursery_bytes_(static_cast<size_t>(
+          EnvBytes("KEEL_GC_NURSERY", kDefaultNurseryBytes, kMinNurseryBytes, kMaxNurseryBytes))) {}
+
 // A nursery object when the nursery has room, after a collection empties it otherwise. While
 // collections cannot run (disabled, or the nursery cannot be had) the object goes to the
 // mark-sweep space, where it does not move and is collected like any young object.
 void* PrecisePlan::AllocateSlow(size_t bytes, Kind kind, bool counted) {
   if (Moves(kind) && bytes <= Nursery::kMaxObjectBytes) {
-    if (nursery_.capacity() == 0 && !nursery_.Resize(kDefaultNurseryBytes)) {
+    if (nursery_.capacity() == 0 && !nursery_.Resize(nursery_bytes_)) {
       return AllocateNonMovingSlow(bytes, kind, counted);
     }
     if (void* p = nursery_.Allocate(bytes, kind, counted)) return p;

@@ -42,11 +42,13 @@ class PrecisePlan : public NonMovingPlan {
   // Every survivor of a collection is old: the copier keeps no remembered set, so an object
   // that stayed young could be reached only through old objects no minor collection scans.
   static constexpr bool kAgesSurvivors = false;
-  // The nursery's size until the policy sizes it (precise.md .sol.nursery).
+  // The nursery's size (precise.md .sol.nursery); KEEL_GC_NURSERY sets another, within
+  // [kMinNurseryBytes, kMaxNurseryBytes].
   static constexpr size_t kDefaultNurseryBytes = size_t{4} << 20;
+  static constexpr size_t kMinNurseryBytes = size_t{256} << 10;
+  static constexpr size_t kMaxNurseryBytes = size_t{1} << 30;
 
-  PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes)
-      : NonMovingPlan(owner, heap, generations, bytes), nursery_(heap), bytes_(bytes) {}
+  PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes);
 
   // Whether objects of `kind` start in the nursery: the kinds that may move. Allow-interior
   // and uncollectable objects never move (precise.md .req.never-move).
@@ -89,6 +91,7 @@ class PrecisePlan : public NonMovingPlan {
  private:
   Nursery nursery_;
   ByteCounts& bytes_;
+  size_t nursery_bytes_;  // what the nursery is sized to when first used
 };
 
 }  // namespace keel::gc

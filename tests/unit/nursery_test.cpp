@@ -110,29 +110,39 @@ BOOST_AUTO_TEST_CASE(forwarding_keeps_the_area_walkable) {
 BOOST_AUTO_TEST_CASE(reset_reuses_the_area_zeroed_and_poisons_on_request) {
   FreshCollector h;
   Nursery n(h.c.heap());
-  BOOST_TEST_REQUIRE(n.Resize(64 << 10));
+  BOOST_TEST_REQUIRE(n.Resize(256 << 10));
   const size_t heap_before = h.c.heap().heap_bytes();
   void* first = n.AllocateInline(64, Kind::kNormal);
   std::memset(first, 0x77, 64);
   n.Reset(false);
   BOOST_TEST(n.used() == 0u);
-  void* again = n.AllocateInline(64, Kind::kNormal);
+  // After a reset the inline path waits for the slow path to zero the area ahead.
+  BOOST_TEST(n.AllocateInline(64, Kind::kNormal) == nullptr);
+  void* again = n.Allocate(64, Kind::kNormal, false);
   BOOST_TEST(again == first);  // the same memory, reused
   BOOST_TEST(AllZero(again, 64));
+  BOOST_TEST(n.AllocateInline(64, Kind::kNormal) != nullptr, "the inline path runs on through the zeroed block");
   BOOST_TEST(h.c.heap().heap_bytes() == heap_before);  // nothing given back or taken
 
-  std::memset(again, 0x77, 64);
-  void* second = n.AllocateInline(64, Kind::kNormal);
+  // Fill well past one zeroing block, dirtying every object, then reset with poison.
+  void* far = nullptr;
+  for (int i = 0; i < 1200; ++i) {
+    void* p = n.Allocate(64, Kind::kNormal, false);
+    BOOST_TEST_REQUIRE(p != nullptr);
+    std::memset(p, 0x77, 64);
+    far = p;
+  }
   n.Reset(true);
   // A stale pointer reads the poison, which is odd (no object start) ...
-  const uint64_t stale = *static_cast<uint64_t*>(second);
+  const uint64_t stale = *static_cast<uint64_t*>(far);
   BOOST_TEST((stale & 1) == 1u);
   BOOST_TEST(stale != 0u);
-  // ... and new objects still come zeroed, while the rest stays poisoned.
-  void* fresh = n.AllocateInline(64, Kind::kNormal);
+  // ... and new objects still come zeroed, while the area beyond the zeroed block stays poisoned.
+  void* fresh = n.Allocate(64, Kind::kNormal, false);
   BOOST_TEST(fresh == first);
   BOOST_TEST(AllZero(fresh, 64));
-  BOOST_TEST(*static_cast<uint64_t*>(second) == stale);
+  BOOST_TEST(*static_cast<uint64_t*>(far) == stale);
+  BOOST_TEST(ProblemsIn(n) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(check_reports_a_broken_header) {
