@@ -10,7 +10,11 @@
 
 #if defined(BENCH_ALLOC_KEEL)
 #include "keel_gc.h"
+#ifdef MZ_PRECISE_GC
+#define BENCH_ALLOC_NAME "keel-3m"
+#else
 #define BENCH_ALLOC_NAME "keel-cgc"
+#endif
 #elif defined(BENCH_ALLOC_BDWGC)
 #include <gc/gc.h>
 #define BENCH_ALLOC_NAME "bdwgc"
