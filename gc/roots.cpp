@@ -285,14 +285,19 @@ void Roots::RefreshDataSegments() {
 
 void Roots::Trace(Tracer& t) {
   using Holder = Tracer::Holder;
-  for (const Range& r : stacks_) t.VisitWords(r.lo, r.hi, true, Holder::kRoot);
-  for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {  // .sol.switch
-    t.VisitWords(s->suspended.lo, s->suspended.hi, true, Holder::kRoot);
-    t.VisitWords(reinterpret_cast<uintptr_t>(s->registers), reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true,
-                 Holder::kRoot);
-  }
   const bool heap_rule = t.heap_interior();
+  // A moving tracer is a precise plan's: its roots are only what the program registered, so
+  // stacks, saved registers and the data of loaded objects are not scanned (precise.md
+  // .req.roots).
   const bool moves = t.moves_objects();
+  if (!moves) {
+    for (const Range& r : stacks_) t.VisitWords(r.lo, r.hi, true, Holder::kRoot);
+    for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {  // .sol.switch
+      t.VisitWords(s->suspended.lo, s->suspended.hi, true, Holder::kRoot);
+      t.VisitWords(reinterpret_cast<uintptr_t>(s->registers),
+                   reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true, Holder::kRoot);
+    }
+  }
   for (const Range& r : ranges_) {
     if (!moves) {
       t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
@@ -303,7 +308,7 @@ void Roots::Trace(Tracer& t) {
       t.VisitSlot(reinterpret_cast<void**>(at), Holder::kRoot);
     }
   }
-  if (auto_statics_) {
+  if (auto_statics_ && !moves) {
     RefreshDataSegments();
     for (const Range& r : data_segments_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
   }

@@ -107,6 +107,8 @@ class Roots {
 
   // Visits every root but the current stack and the uncollectable objects (the plan does
   // those), with each source's interior-pointer rule: live boxes as slots, the rest as words.
+  // A moving tracer gets the registered roots only, all as slots: ranges, boxes and pins (no
+  // stacks, saved registers or data segments; precise.md .req.roots).
   void Trace(Tracer& t);
 
  private:
