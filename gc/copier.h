@@ -28,10 +28,12 @@ class Collector;
 // finds the forwarding address.
 class Copier final : public Tracer {
  public:
-  // `checked`: every slot is validated against precise.md .req.slots and a bad one stops the
-  // collection with a report naming its holder (the checked build, .sol.checked).
+  // `mark_in_place`: objects outside the nursery may be candidates (a major collection, or a
+  // minor one after non-moving objects were allocated); otherwise only nursery objects are
+  // traced. `checked`: every slot is validated against precise.md .req.slots and a bad one
+  // stops the collection with a report naming its holder (the checked build, .sol.checked).
   Copier(const Collector& owner, Nursery& nursery, MarkSweepSpace& old, MarkStack& stack, uintptr_t heap_lo,
-         uintptr_t heap_hi, bool checked);
+         uintptr_t heap_hi, bool mark_in_place, bool checked);
 
   // A slot holding a nursery object's address gets its copy's; a non-moving object is marked;
   // NULL, fixnums and memory the collector does not own are left alone.
@@ -77,6 +79,7 @@ class Copier final : public Tracer {
   MarkStack& stack_;
   uintptr_t lo_;
   uintptr_t span_;
+  bool mark_in_place_;
   bool checked_;
   uintptr_t tracing_ = 0;  // the object being traced (for reports), 0 while visiting roots
   uint64_t copied_objects_ = 0;

@@ -64,11 +64,13 @@ PageDesc* MarkSweepSpace::ClaimNewPage(Kind kind, int cls, bool by_mutator) {
 
 void* MarkSweepSpace::AllocateWithoutCollecting(size_t bytes, Kind kind) {
   const int cls = SizeClassFor(bytes);
-  if (!RunHasRoom(kind, cls)) {
-    DropRun(kind, cls);
-    if (!ClaimPartial(kind, cls, false) && ClaimNewPage(kind, cls, false) == nullptr) return nullptr;
-  }
+  if (!RunHasRoom(kind, cls) && !RefillWithoutCollecting(kind, cls)) return nullptr;
   return TakeSlot(kind, cls, false);
+}
+
+bool MarkSweepSpace::RefillWithoutCollecting(Kind kind, int cls) {
+  DropRun(kind, cls);
+  return ClaimPartial(kind, cls, false) || ClaimNewPage(kind, cls, false) != nullptr;
 }
 
 void MarkSweepSpace::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to, bool by_mutator) {

@@ -71,6 +71,24 @@ class MarkSweepSpace {
   // the heap cannot have a page.
   void* AllocateWithoutCollecting(size_t bytes, Kind kind);
 
+  // A slot for an object that a collection copies here, marked already so that the sweep keeps
+  // it (heap.md .inv.bits); never collects. nullptr when the heap cannot have a page. The copy
+  // runs are the collection's own: the plan retires them before the sweep.
+  void* AllocateMarked(size_t bytes, Kind kind) {
+    const int cls = SizeClassFor(bytes);
+    AllocRun& r = runs_[static_cast<int>(kind)][cls];
+    uintptr_t p = r.cur;
+    if (p + kSizeClasses[cls].size > r.end) [[unlikely]] {
+      if (!RefillWithoutCollecting(kind, cls)) return nullptr;
+      p = r.cur;
+    }
+    r.cur = p + kSizeClasses[cls].size;
+    PageDesc* d = r.page;
+    const uint32_t idx = d->IndexOf(p - d->start);
+    d->bits[idx >> 6].mark |= uint64_t{1} << (idx & 63);
+    return reinterpret_cast<void*>(p);
+  }
+
   // GC_free of slot idx of small page d (a live allocated object's start).
   void Free(PageDesc* d, uint32_t idx);
 
@@ -88,6 +106,8 @@ class MarkSweepSpace {
   // page and those after it in memory that it takes next (barrier.md .sol.alloc).
   static constexpr size_t kOpenAhead = 8;
   void ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32_t to, bool by_mutator);
+  // A new run for (kind, cls) from a partly free page or a new one; false when the heap has none.
+  bool RefillWithoutCollecting(Kind kind, int cls);
   void NoteYoung(PageDesc* d) {
     if (!d->young_listed) {
       d->young_listed = true;

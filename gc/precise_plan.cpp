@@ -59,6 +59,7 @@ bool PrecisePlan::FindMovingObject(const void* p, void** start, size_t* bytes, K
 // here, as the runs' unused tails leave it.
 void PrecisePlan::RetireRuns() {
   small_.RetireRuns();
+  non_moving_allocated_ = bytes_.since_gc;
   bytes_.since_gc += nursery_.used();
 }
 
@@ -66,7 +67,10 @@ void PrecisePlan::RetireRuns() {
 // frames, registered ranges, boxes and pins, and uncollectable objects' contents. The copies'
 // runs are retired before the sweep, so their unused tails read as free to it.
 void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals) {
-  Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), kChecked);
+  // A minor collection marks in place only where there is something young to mark: objects of
+  // the non-moving spaces allocated since the last collection. Without them every slot that
+  // does not point into the nursery is left alone at once.
+  Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), major || non_moving_allocated_ != 0, kChecked);
   if (!owner_.orphan()) TraceVariableStack(copier);
   owner_.roots().Trace(copier);
   TraceUncollectable(heap_, copier);

@@ -92,6 +92,7 @@ class PrecisePlan : public NonMovingPlan {
   Nursery nursery_;
   ByteCounts& bytes_;
   size_t nursery_bytes_;  // what the nursery is sized to when first used
+  uint64_t non_moving_allocated_ = 0;  // bytes of the non-moving spaces allocated this cycle
 };
 
 }  // namespace keel::gc

@@ -117,7 +117,7 @@ struct CopierSetup {
   MarkStack stack;
   // The copier of one collection over these parts; `checked` validates every slot.
   Copier MakeCopier(bool checked = false) {
-    return Copier(f.c, n, old, stack, f.c.heap().lo(), f.c.heap().hi(), checked);
+    return Copier(f.c, n, old, stack, f.c.heap().lo(), f.c.heap().hi(), true, checked);
   }
 };
 
