@@ -239,6 +239,15 @@ size_t Collector::SizeOf(const void* p) const {
   return d->state == PageState::kSmall ? d->obj_size : d->big_bytes;
 }
 
+bool Collector::IsEndOfInteriorObject(const void* p) const {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  const PageDesc* d = PageMap::Lookup(a);
+  if (d != nullptr && d->owner == this && d->IsEndOfInteriorObject(a)) return true;
+  if ((a & (kPageSize - 1)) != 0) return false;
+  const PageDesc* prev = PageMap::Lookup(a - 1);
+  return prev != nullptr && prev->owner == this && prev->IsEndOfInteriorObject(a);
+}
+
 bool Collector::KindOf(const void* p, Kind* kind) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
   if (d == nullptr || d->owner != this || d->state == PageState::kFree) return false;

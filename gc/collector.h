@@ -63,6 +63,9 @@ class Collector {
   void* BaseOf(const void* p) const;
   // Usable bytes of the object starting at p; 0 if p is not an object start.
   size_t SizeOf(const void* p) const;
+  // Whether p is one past the end of an allocated allow-interior object of this heap (on the
+  // object's last page, or the first byte of the page after it), which keeps the object.
+  bool IsEndOfInteriorObject(const void* p) const;
   // The kind of the object holding p; false if p is not in this collector's heap.
   bool KindOf(const void* p, Kind* kind) const;
   bool IsHeapAddress(const void* p) const;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "gc/collector.h"
 #include "gc/fatal.h"
 #include "gc/page_map.h"
 #include "gc/size_classes.h"
@@ -25,7 +26,7 @@ void Copier::VisitSlot(void** slot, Holder) {
   const auto a = reinterpret_cast<uintptr_t>(p);
   if ((a & 1) != 0 || a - lo_ >= span_) return;  // a fixnum, NULL, or not this heap's
   if (checked_) [[unlikely]] CheckSlot(slot, a);
-  if (nursery_.Contains(p)) {
+  if (nursery_.MayHoldObject(p)) {
     *slot = Evacuate(p, slot);
   } else if (mark_in_place_) {
     MarkInPlace(a);
@@ -35,7 +36,7 @@ void Copier::VisitSlot(void** slot, Holder) {
 void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
   for (uintptr_t at = FirstAlignedWord(lo); at + sizeof(uintptr_t) <= hi; at += sizeof(uintptr_t)) {
     const auto w = *reinterpret_cast<const uintptr_t*>(at);
-    if (nursery_.Contains(reinterpret_cast<void*>(w))) {
+    if (nursery_.MayHoldObject(reinterpret_cast<void*>(w))) {
       Fatal("precise collection: the conservative word at %p holds %p, an object of the nursery, which "
             "moves; register the location as a root slot instead",
             reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
@@ -174,17 +175,18 @@ void Copier::TraceObject(uintptr_t start, uintptr_t end, Kind kind) {
 
 // precise.md .req.slots: a heap address in a slot is a nursery object's start (Evacuate checks
 // that), or lies in an allocated non-moving object, at its start unless the object allows
-// interior pointers.
+// interior pointers, or is one past the end of an allow-interior object (on its page, or at the
+// start of the next page, whatever that page holds: the rule MarkInPlace follows).
 void Copier::CheckSlot(const void* slot, uintptr_t a) const {
-  const char* problem = nullptr;
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != owner_) return;
+  if (owner_->IsEndOfInteriorObject(reinterpret_cast<void*>(a))) return;
+  const char* problem = nullptr;
   if (d->state == PageState::kNursery) {
     if (a >= nursery_.cursor()) problem = "points past the nursery's last object (a stale pointer into emptied space)";
   } else if (d->state == PageState::kSmall) {
     const uint32_t idx = d->IndexOf(a - d->start);
-    const bool one_past = AllowsInterior(d->kind) && idx > 0 && d->ObjectStart(idx) == a && d->IsAllocated(idx - 1);
-    if (idx >= d->objects || (!d->IsAllocated(idx) && !one_past)) {
+    if (idx >= d->objects || !d->IsAllocated(idx)) {
       problem = "points at a free slot (a stale pointer to an object the collector freed)";
     } else if (d->ObjectStart(idx) != a && !AllowsInterior(d->kind)) {
       problem = "points into the middle of an object that does not allow interior pointers";
@@ -192,7 +194,7 @@ void Copier::CheckSlot(const void* slot, uintptr_t a) const {
   } else if (d->state == PageState::kBigHead) {
     if (!d->IsAllocated(0)) {
       problem = "points at a freed big object";
-    } else if (a != d->start && !AllowsInterior(d->kind) && a != d->start + d->big_bytes) {
+    } else if (a != d->start && !AllowsInterior(d->kind)) {
       problem = "points into the middle of a big object that does not allow interior pointers";
     }
   } else {

@@ -58,7 +58,7 @@ class Copier final : public Tracer {
  private:
   // Whether p refers to a nursery object (a fixnum, odd, never does).
   bool InNursery(const void* p) const {
-    return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.Contains(p);
+    return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.MayHoldObject(p);
   }
   void* Evacuate(void* p, const void* slot);
   // Marks the non-moving object holding a (interior pointers count: a slot that points into the

@@ -67,6 +67,13 @@ class Nursery {
     const auto a = reinterpret_cast<uintptr_t>(p);
     return a - start_ < end_ - start_;
   }
+  // Whether p may be a nursery object's address: inside the area, past the first header. The
+  // area's first byte is no object's, but may be one past the end of an allow-interior object
+  // that ends where the nursery starts.
+  bool MayHoldObject(const void* p) const {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    return a >= start_ + kHeaderBytes && a < end_;
+  }
   // The header word of the object at p (a nursery object's address).
   static uintptr_t& HeaderOf(void* p) { return reinterpret_cast<uintptr_t*>(p)[-1]; }
   static uintptr_t MakeHeader(size_t words, Kind kind) {

@@ -82,6 +82,17 @@ struct PageDesc {
   }
   uintptr_t ObjectStart(uint32_t index) const { return start + uintptr_t{index} * obj_size; }
 
+  // Whether a is one past the end of an allocated allow-interior object of this page (small or
+  // big): such a pointer keeps the object (docs/design/marking.md .sol.interior).
+  bool IsEndOfInteriorObject(uintptr_t a) const {
+    if (!AllowsInterior(kind) || a <= start) return false;
+    if (state == PageState::kSmall) {
+      const uint32_t last = IndexOf(a - 1 - start);  // the slot holding the byte before a
+      return last < objects && ObjectStart(last) + obj_size == a && IsAllocated(last);
+    }
+    return state == PageState::kBigHead && start + big_bytes == a && IsAllocated(0);
+  }
+
   bool IsAllocated(uint32_t i) const {
     const SlotBits& b = bits[i >> 6];
     return ((b.alloc | b.mark) >> (i & 63)) & 1;

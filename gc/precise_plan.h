@@ -74,11 +74,11 @@ class PrecisePlan : public NonMovingPlan {
   bool FindMovingObject(const void* p, void** start, size_t* bytes, Kind* kind) const;
   // During the weak callbacks: whether the nursery object at p survived (was copied).
   bool MovingObjectSurvived(const void* p) const {
-    return nursery_.Contains(p) && Nursery::IsForwarded(Nursery::HeaderOf(const_cast<void*>(p)));
+    return nursery_.MayHoldObject(p) && Nursery::IsForwarded(Nursery::HeaderOf(const_cast<void*>(p)));
   }
   // During the weak callbacks: where the object at p lives now.
   void* Forwarded(void* p) const {
-    return nursery_.Contains(p) && Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+    return nursery_.MayHoldObject(p) && Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
   }
 
   void RetireRuns();

@@ -91,7 +91,8 @@ class VariableStackCheck {
     }
     void* value = *static_cast<void**>(var);
     if (value == nullptr || (reinterpret_cast<uintptr_t>(value) & 1) != 0) return;  // NULL, fixnum
-    if (!c_.IsHeapAddress(value) || c_.BaseOf(value) != nullptr) return;  // not ours, or an object
+    // Not ours, an object, or one past the end of an allow-interior object.
+    if (!c_.IsHeapAddress(value) || c_.BaseOf(value) != nullptr || c_.IsEndOfInteriorObject(value)) return;
     if (element < 0) {
       Problem("frame %p (depth %zu), slot %" PRIdPTR ": variable %p holds %p, which points at "
               "no allocated object (a free slot of the heap)",

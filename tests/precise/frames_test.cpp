@@ -269,6 +269,39 @@ BOOST_AUTO_TEST_CASE(interior_blocks_stay_and_boxes_follow) {
   MZ_GC_UNREG();
 }
 
+// A one-past-the-end pointer keeps an allow-interior block too, also where the block ends at a
+// page's end (the pointer is then the next page's first byte) or before a page's unused tail,
+// in every build: the checked build's slot rule and frame audit accept it as the marker does.
+BOOST_AUTO_TEST_CASE(one_past_the_end_pointers_at_page_ends_keep_their_blocks) {
+  // 4096-byte blocks fill pages exactly; 5456-byte blocks leave a tail after the third.
+  constexpr size_t kSizes[] = {4096, 5456};
+  constexpr int kBlocks = 4;
+  char* ends[2 * kBlocks] = {};
+  MZ_GC_DECL_REG(3);
+  MZ_GC_ARRAY_VAR_IN_REG(0, ends, 2 * kBlocks);
+  MZ_GC_REG();
+  for (int s = 0; s < 2; ++s) {
+    for (int i = 0; i < kBlocks; ++i) {
+      auto* block = static_cast<char*>(scheme_malloc_atomic_allow_interior(kSizes[s]));
+      std::memset(block, 'a' + i, kSizes[s]);
+      ends[s * kBlocks + i] = block + kSizes[s];  // the only reference
+    }
+  }
+  for (int round = 0; round < 3; ++round) {
+    keel_gc_collect_minor();
+    scheme_collect_garbage();
+    for (int s = 0; s < 2; ++s) {
+      for (int i = 0; i < kBlocks; ++i) {
+        const char* end = ends[s * kBlocks + i];
+        BOOST_TEST(end[-1] == 'a' + i);
+        BOOST_TEST(end[-static_cast<ptrdiff_t>(kSizes[s])] == 'a' + i);
+      }
+    }
+    BOOST_TEST(keel_gc_verify_heap() == 0u);
+  }
+  MZ_GC_UNREG();
+}
+
 // scheme_dont_gc_ptr keeps its object alive but does not stop it moving (as in Racket); the pin
 // follows the object, so scheme_gc_ptr_ok finds it by the new address.
 BOOST_AUTO_TEST_CASE(a_pin_keeps_alive_and_follows_the_object) {
