@@ -10,12 +10,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/alloc.h"
 #include "runtime/gc_buffer.h"
 #include "runtime/gc_frame.h"
 #include "runtime/utf8.h"
+#include "gc/collector.h"
 #include "scheme.h"
 
 namespace keel::rt {
@@ -103,19 +105,21 @@ bool IsCompound(Scheme_Object* o) {
 
 bool IsAnyPair(Scheme_Object* o) { return SCHEME_PAIRP(o) || SCHEME_MUTABLE_PAIRP(o); }
 
-// A map from objects to small values (open addressing, linear probing) in collectable atomic
-// memory, so an escape mid-print leaks nothing. Owned by one printer on the C stack, whose
-// conservative scan keeps the arrays alive (and its frame registers them). Keys are compared,
-// never followed or kept alive: the CGC collector does not move objects, and every key is
-// reachable from the value being printed.
+// A map from objects to small values (open addressing, linear probing) in collectable memory,
+// so an escape mid-print leaks nothing. Owned by one printer on the C stack; its frame registers
+// the arrays. Keys are compared, never followed; every key is reachable from the value being
+// printed. The keys' array is traced, so a collector that moves objects (3m) updates the keys;
+// the slots they hash to are then stale, and the first lookup after a collection places every
+// entry again (Rehash).
 // Invariant: keys_ == nullptr, or keys_ and values_ hold cap_ entries (a power of two) of which
 // count_ are used, and count_ <= cap_ * 3 / 4.
 template <class V>
 class ObjectMap {
  public:
   // The value stored for o, or nullptr.
-  V* Find(Scheme_Object* o) const {
+  V* Find(Scheme_Object* o) {
     if (keys_ == nullptr) return nullptr;
+    if (Collections() != epoch_) Rehash();
     for (size_t i = Slot(o);; i = (i + 1) & (cap_ - 1)) {
       if (keys_[i] == o) return &values_[i];
       if (keys_[i] == nullptr) return nullptr;
@@ -128,6 +132,7 @@ class ObjectMap {
       GcFrame frame(o);
       Grow();
     }
+    if (Collections() != epoch_) Rehash();
     return Place(o);
   }
   size_t size() const { return count_; }
@@ -140,6 +145,7 @@ class ObjectMap {
   }
 
  private:
+  static uint64_t Collections() { return gc::Collector::Current().collections(); }
   size_t Slot(Scheme_Object* o) const {
     // Fibonacci hashing: the top bits of the product mix every bit of the address.
     uint64_t h = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(o)) * 0x9E3779B97F4A7C15ull;
@@ -157,12 +163,14 @@ class ObjectMap {
     }
   }
   void Grow();
+  void Rehash();
 
   Scheme_Object** keys_ = nullptr;
   V* values_ = nullptr;
   size_t cap_ = 0;
   int shift_ = 64;  // 64 - log2(cap_)
   size_t count_ = 0;
+  uint64_t epoch_ = 0;  // the collector's collection count when the entries were placed
   GcFrame<2> gc_frame_{keys_, values_};
 };
 
@@ -173,10 +181,11 @@ void ObjectMap<V>::Grow() {
   size_t cap = cap_ == 0 ? 64 : cap_ * 2;
   auto n = static_cast<intptr_t>(cap);
   size_t key_bytes = ArrayBytes(0, n, sizeof(Scheme_Object*), "keel printer");
-  auto* keys = static_cast<Scheme_Object**>(scheme_malloc_atomic(key_bytes));
+  auto* keys = static_cast<Scheme_Object**>(scheme_malloc(key_bytes));  // zeroed; traced
   GcFrame frame(keys);
-  std::memset(keys, 0, key_bytes);
   auto* values = static_cast<V*>(scheme_malloc_atomic(ArrayBytes(0, n, sizeof(V), "keel printer")));
+  // The old keys were updated if that allocation moved them; the new ones are placed now.
+  epoch_ = Collections();
   Scheme_Object** old_keys = keys_;
   V* old_values = values_;
   size_t old_cap = cap_;
@@ -188,6 +197,28 @@ void ObjectMap<V>::Grow() {
   for (size_t i = 0; i < old_cap; ++i) {
     if (old_keys[i] != nullptr) *Place(old_keys[i]) = old_values[i];
   }
+}
+
+// Takes every entry out and places it again by its key's current address. The entries wait in
+// malloc memory meanwhile: nothing here allocates from the collector, so nothing moves.
+template <class V>
+void ObjectMap<V>::Rehash() {
+  epoch_ = Collections();
+  struct Entry {
+    Scheme_Object* key;
+    V value;
+  };
+  auto* entries = static_cast<Entry*>(std::malloc(count_ * sizeof(Entry) + 1));
+  if (entries == nullptr) scheme_raise_out_of_memory("keel printer", "(rehashing %zu entries)", count_);
+  size_t n = 0;
+  for (size_t i = 0; i < cap_; ++i) {
+    if (keys_[i] == nullptr) continue;
+    entries[n++] = Entry{keys_[i], values_[i]};
+    keys_[i] = nullptr;
+  }
+  count_ = 0;
+  for (size_t i = 0; i < n; ++i) *Place(entries[i].key) = entries[i].value;
+  std::free(entries);
 }
 
 // States of the pre-pass (one byte per value explored).
@@ -220,7 +251,7 @@ class CycleFinder {
   void Leave(const Frame& f);
 
   ObjectMap<uint8_t>* marks_;
-  Frame* frames_ = nullptr;  // collectable atomic memory, like ObjectMap's arrays
+  Frame* frames_ = nullptr;  // collectable and traced: a moving collector updates the objects
   size_t depth_ = 0;
   size_t cap_ = 0;
   GcFrame<1> gc_frame_{frames_};
@@ -252,7 +283,7 @@ void CycleFinder::Push(Scheme_Object* o) {
     size_t cap = cap_ == 0 ? 64 : cap_ * 2;
     size_t bytes = ArrayBytes(0, static_cast<intptr_t>(cap), sizeof(Frame), "keel printer");
     GcFrame frame(o);
-    auto* fresh = static_cast<Frame*>(scheme_malloc_atomic(bytes));
+    auto* fresh = static_cast<Frame*>(scheme_malloc(bytes));
     if (depth_ != 0) std::memcpy(fresh, frames_, depth_ * sizeof(Frame));
     frames_ = fresh;
     cap_ = cap;
@@ -352,7 +383,7 @@ class Printer {
   void FindLabels(Scheme_Object* o);
   void Print(Scheme_Object* o, int depth);
   bool Full() const { return buf_.size() > max_bytes_; }
-  bool Labelled(Scheme_Object* o) const;
+  bool Labelled(Scheme_Object* o);
   bool PrintLabel(Scheme_Object* o);
   void PrintSequence(Scheme_Object* o, int depth, Scheme_Type pair_type, char open, char close);
   void PrintVector(Scheme_Object* o, int depth);
@@ -393,7 +424,7 @@ __attribute__((noinline)) void Printer::FindLabels(Scheme_Object* o) {
   });
 }
 
-bool Printer::Labelled(Scheme_Object* o) const {
+bool Printer::Labelled(Scheme_Object* o) {
   return labels_.size() != 0 && labels_.Find(o) != nullptr;
 }
 
