@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
+#include "runtime/gc_frame.h"
 #include "runtime/printer.h"
 #include "runtime/utf8.h"
 #include "scheme.h"
@@ -219,8 +221,27 @@ void AppendQuoted(std::string& out, const char* s) {
   out += '"';
 }
 
-void FormatV(std::string& out, const char* fmt, va_list* ap) {
-  if (fmt == nullptr) return;
+namespace {
+
+// The Scheme values a format's %V, %S and %D directives print. A first pass reads them all from
+// the arguments before anything is printed, and the second prints them from here, registered:
+// printing one may allocate, and a moving collector then moves the others, which the va_list
+// cannot follow (roots.md .sol.frames).
+struct FormatValues {
+  bool collecting = true;  // the first pass: read the values, print nothing that lasts
+  std::vector<Scheme_Object*> values;  // malloc memory: stays put while registered
+  size_t next = 0;
+  Scheme_Object* Take(va_list* ap) {
+    Scheme_Object* v = va_arg(*ap, Scheme_Object*);
+    if (collecting) {
+      values.push_back(v);
+      return nullptr;
+    }
+    return values[next++];
+  }
+};
+
+void FormatPass(std::string& out, const char* fmt, va_list* ap, FormatValues& values) {
   const size_t start = out.size();
   for (const char* p = fmt; *p != '\0'; ++p) {
     if (*p != '%') {
@@ -257,10 +278,19 @@ void FormatV(std::string& out, const char* fmt, va_list* ap) {
         }
         break;
       case 'p': AppendOne(out, d, va_arg(*ap, void*)); break;
-      case 'n': StoreCount(d, out.size() - start, ap); break;
+      case 'n':
+        if (values.collecting) {
+          (void)va_arg(*ap, void*);
+        } else {
+          StoreCount(d, out.size() - start, ap);
+        }
+        break;
       case '%': out += '%'; break;
-      case 'V': case 'S': AppendValue(out, va_arg(*ap, Scheme_Object*), true); break;
-      case 'D': AppendValue(out, va_arg(*ap, Scheme_Object*), false); break;
+      case 'V': case 'S': case 'D': {
+        Scheme_Object* v = values.Take(ap);
+        if (!values.collecting) AppendValue(out, v, d.conv != 'D');
+        break;
+      }
       case 'e': AppendErrno(out, va_arg(*ap, int)); break;
       case 'q': {
         const char* s = va_arg(*ap, const char*);
@@ -279,6 +309,23 @@ void FormatV(std::string& out, const char* fmt, va_list* ap) {
         break;
     }
   }
+}
+
+}  // namespace
+
+void FormatV(std::string& out, const char* fmt, va_list* ap) {
+  if (fmt == nullptr) return;
+  FormatValues values;
+  {
+    va_list copy;
+    va_copy(copy, *ap);
+    std::string scratch;
+    FormatPass(scratch, fmt, &copy, values);
+    va_end(copy);
+  }
+  values.collecting = false;
+  GcArrayFrame frame(reinterpret_cast<void**>(values.values.data()), values.values.size());
+  FormatPass(out, fmt, ap, values);
 }
 
 }  // namespace keel::rt

@@ -48,6 +48,24 @@ class GcFrame {
 template <class... T>
 GcFrame(T*&...) -> GcFrame<sizeof...(T)>;
 
+// Registers `count` consecutive pointer variables from `first` (an array, MZ_GC_ARRAY_VAR_IN_REG's
+// layout: 0, first, count), under the same rules as GcFrame; the array must not move or shrink
+// while the frame lives.
+class GcArrayFrame {
+ public:
+  GcArrayFrame(void** first, size_t count)
+      : slots_{GC_variable_stack, reinterpret_cast<void*>(intptr_t{3}), nullptr, first,
+               reinterpret_cast<void*>(static_cast<intptr_t>(count))} {
+    GC_variable_stack = slots_;
+  }
+  ~GcArrayFrame() { GC_variable_stack = static_cast<void**>(slots_[0]); }
+  GcArrayFrame(const GcArrayFrame&) = delete;
+  GcArrayFrame& operator=(const GcArrayFrame&) = delete;
+
+ private:
+  void* slots_[5];
+};
+
 }  // namespace keel::rt
 
 #endif  // KEEL_RUNTIME_GC_FRAME_H

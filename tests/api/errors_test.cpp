@@ -12,6 +12,7 @@
 #include "keel_gc.h"
 #include "scheme.h"
 #include "support/child_process.h"
+#include "support/registered.h"
 #include "support/scheme_escape.h"
 
 namespace {
@@ -38,11 +39,17 @@ KEEL_SIGNAL_CASE(Errno, "open: %e", ENOENT)
 KEEL_SIGNAL_CASE(Quoted, "name %q", "a\"b\n")
 KEEL_SIGNAL_CASE(UnknownDirective, "odd %k and %")
 
+// Each value is made and registered before the next allocation (3m moves unregistered ones).
 void Values(void*) {
-  Scheme_Object* l = scheme_make_pair(scheme_make_utf8_string("s"),
-                                      scheme_make_pair(scheme_intern_symbol("x"), scheme_null));
-  scheme_signal_error("V=%V S=%S D=%D", l, scheme_make_utf8_string("hi"),
-                      scheme_make_utf8_string("hi"));
+  Scheme_Object* s = nullptr;
+  Scheme_Object* l = nullptr;
+  Scheme_Object* hi = nullptr;
+  keel_test::Registered reg(s, l, hi);
+  l = scheme_make_pair(scheme_intern_symbol("x"), scheme_null);
+  s = scheme_make_utf8_string("s");
+  l = scheme_make_pair(s, l);
+  hi = scheme_make_utf8_string("hi");
+  scheme_signal_error("V=%V S=%S D=%D", l, hi, hi);
 }
 
 void Pointer(void* p) { scheme_signal_error("%p", p); }
