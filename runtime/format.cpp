@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -227,10 +228,14 @@ namespace {
 // the arguments before anything is printed, and the second prints them from here, registered:
 // printing one may allocate, and a moving collector then moves the others, which the va_list
 // cannot follow (roots.md .sol.frames).
+// The %s and %q strings are copied in the first pass too: one may lie in a collectable object.
 struct FormatValues {
   bool collecting = true;  // the first pass: read the values, print nothing that lasts
   std::vector<Scheme_Object*> values;  // malloc memory: stays put while registered
+  std::vector<std::string> texts;      // copies of the %s and %q strings (NULL: none)
+  std::vector<bool> null_texts;
   size_t next = 0;
+  size_t next_text = 0;
   Scheme_Object* Take(va_list* ap) {
     Scheme_Object* v = va_arg(*ap, Scheme_Object*);
     if (collecting) {
@@ -238,6 +243,16 @@ struct FormatValues {
       return nullptr;
     }
     return values[next++];
+  }
+  const char* TakeText(va_list* ap) {
+    const char* text = va_arg(*ap, const char*);
+    if (collecting) {
+      null_texts.push_back(text == nullptr);
+      texts.emplace_back(text != nullptr ? text : "");
+      return text;
+    }
+    const size_t k = next_text++;
+    return null_texts[k] ? nullptr : texts[k].c_str();
   }
 };
 
@@ -274,7 +289,7 @@ void FormatPass(std::string& out, const char* fmt, va_list* ap, FormatValues& va
         if (d.length == Length::kLong) {
           AppendOne(out, d, va_arg(*ap, const wchar_t*));
         } else {
-          AppendOne(out, d, va_arg(*ap, const char*));
+          AppendOne(out, d, values.TakeText(ap));
         }
         break;
       case 'p': AppendOne(out, d, va_arg(*ap, void*)); break;
@@ -293,7 +308,7 @@ void FormatPass(std::string& out, const char* fmt, va_list* ap, FormatValues& va
       }
       case 'e': AppendErrno(out, va_arg(*ap, int)); break;
       case 'q': {
-        const char* s = va_arg(*ap, const char*);
+        const char* s = values.TakeText(ap);
         if (s == nullptr) {
           out += "(null)";
         } else {
