@@ -1,7 +1,7 @@
 /* schemegc2.h: the GC_* layer that scheme.h's macros expand to (Racket BC's gc2.h subset).
- * Both variants declare the shared typedefs and GC_variable_stack (in CGC only the runtime's
- * own frames are on it; see docs/design/roots.md .sol.frames); the other precise-GC entry
- * points (traversers, GC_mark, GC_fixup) exist with MZ_PRECISE_GC, in keel_3m. */
+ * Both variants declare everything here: the shared typedefs, GC_variable_stack (in CGC only
+ * the runtime's own frames are on it; see docs/design/roots.md .sol.frames) and the traverser
+ * entry points, which only keel_3m's collector calls. */
 #ifndef KEEL_SCHEMEGC2_H
 #define KEEL_SCHEMEGC2_H
 
@@ -28,7 +28,10 @@ extern KEEL_API void GC_write_barrier(void *p);
  * in Racket's layout: frame[0] the next frame, frame[1] the slot count, then the slots. */
 extern KEEL_API __thread void **GC_variable_stack;
 
-#ifdef MZ_PRECISE_GC
+/* The traversers of tagged objects (Inside Racket §5.1.1). Declared in both variants, so one
+ * source can register its types unconditionally: 3m traces tagged objects with them; CGC scans
+ * every word of a tagged object and never calls them. gcMARK / gcFIXUP belong inside a mark or
+ * fixup procedure only (outside one they abort with a message). */
 extern KEEL_API void GC_register_traversers(short tag, Size_Proc size, Mark_Proc mark, Fixup_Proc fixup,
                                             int is_constant_size, int is_atomic);
 extern KEEL_API void *GC_resolve(void *p);
@@ -39,7 +42,6 @@ extern KEEL_API void GC_fixup(void **p);
 #define gcFIXUP(x) GC_fixup((void **)&(x))
 #define gcMARK_TYPED(t, x) gcMARK(x)
 #define gcFIXUP_TYPED(t, x) gcFIXUP(x)
-#endif
 
 KEEL_EXTERN_C_END
 

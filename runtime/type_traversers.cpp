@@ -12,7 +12,6 @@
 #include "scheme.h"
 #include "schemegc2.h"
 
-extern "C" void GC_mark(void** p);
 
 namespace keel::rt {
 namespace {

@@ -2,6 +2,8 @@
 // directives of scheme_signal_error print cyclic and shared data: labels for values that
 // contain themselves (Racket's "#0=" / "#0#"), shared acyclic data in full, and values in
 // error messages cut to Racket's error-print-width (256 characters, ending in "...").
+// Variant-neutral: every local and argument that holds a Scheme object across an allocation is
+// registered (keel_test::Registered), so the tests run on 3m, whose objects move, as on CGC.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
@@ -9,11 +11,13 @@
 #include <string>
 
 #include "scheme.h"
+#include "support/registered.h"
 #include "support/scheme_escape.h"
 #include "support/scheme_values.h"
 
 namespace {
 
+using keel_test::Registered;
 using keel_test::RunWithErrorHandler;
 using keel_test::Written;
 
@@ -26,7 +30,9 @@ std::string Displayed(Scheme_Object* o) {
 Scheme_Object* Int(intptr_t i) { return scheme_make_integer(i); }
 
 Scheme_Object* Vector2(Scheme_Object* a, Scheme_Object* b) {
-  Scheme_Object* v = scheme_make_vector(2, a);
+  Scheme_Object* v = nullptr;
+  Registered reg(a, b, v);
+  v = scheme_make_vector(2, a);
   SCHEME_VEC_ELS(v)[1] = b;
   return v;
 }
@@ -34,6 +40,7 @@ Scheme_Object* Vector2(Scheme_Object* a, Scheme_Object* b) {
 // #(v v) around v, `depth` times over `leaf`: 2^depth paths through depth + 1 objects.
 Scheme_Object* DoublingDag(int depth, Scheme_Object* leaf) {
   Scheme_Object* v = leaf;
+  Registered reg(leaf, v);
   for (int i = 0; i < depth; ++i) v = Vector2(v, v);
   return v;
 }
@@ -63,6 +70,7 @@ void SignalWithValue(void* data) {
 }
 std::string MessageFor(const char* fmt, Scheme_Object* value) {
   SignalArgs args{fmt, value};
+  Registered reg(args.value);  // the struct's slot is what SignalWithValue reads
   auto r = RunWithErrorHandler(SignalWithValue, &args);
   BOOST_TEST(r.escaped);
   return r.message;
@@ -73,7 +81,9 @@ std::string MessageFor(const char* fmt, Scheme_Object* value) {
 BOOST_AUTO_TEST_SUITE(printer_cycles)
 
 BOOST_AUTO_TEST_CASE(vector_containing_itself_twice) {
-  Scheme_Object* v = Vector2(scheme_false, scheme_false);
+  Scheme_Object* v = nullptr;
+  Registered reg(v);
+  v = Vector2(scheme_false, scheme_false);
   SCHEME_VEC_ELS(v)[0] = v;
   SCHEME_VEC_ELS(v)[1] = v;
   BOOST_TEST(Written(v) == "#0=#(#0# #0#)");
@@ -84,47 +94,55 @@ BOOST_AUTO_TEST_CASE(vector_containing_itself_twice) {
 }
 
 BOOST_AUTO_TEST_CASE(mutually_cyclic_pairs_vectors_and_boxes) {
+  Scheme_Object *a = nullptr, *b = nullptr, *c = nullptr, *d = nullptr, *v1 = nullptr, *v2 = nullptr;
+  Scheme_Object *b1 = nullptr, *b2 = nullptr, *self = nullptr, *both = nullptr, *mixed = nullptr;
+  Scheme_Object *box = nullptr, *str = nullptr, *tmp = nullptr;
+  Registered reg(a, b, c, d, v1, v2, b1, b2, self, both, mixed, box, str, tmp);
   // Through the cars: a = (b), b = (a).
-  Scheme_Object* a = scheme_make_pair(scheme_null, scheme_null);
-  Scheme_Object* b = scheme_make_pair(a, scheme_null);
+  a = scheme_make_pair(scheme_null, scheme_null);
+  b = scheme_make_pair(a, scheme_null);
   SCHEME_CAR(a) = b;
   BOOST_TEST(Written(a) == "#0=((#0#))");
 
   // Through the cdrs: c = (1 . d), d = (2 . c).
-  Scheme_Object* c = scheme_make_pair(Int(1), scheme_null);
-  Scheme_Object* d = scheme_make_pair(Int(2), c);
+  c = scheme_make_pair(Int(1), scheme_null);
+  d = scheme_make_pair(Int(2), c);
   SCHEME_CDR(c) = d;
   BOOST_TEST(Written(c) == "#0=(1 2 . #0#)");
   BOOST_TEST(Written(d) == "#0=(2 1 . #0#)");
 
-  Scheme_Object* v1 = Vector2(Int(1), scheme_false);
-  Scheme_Object* v2 = Vector2(Int(2), v1);
+  v1 = Vector2(Int(1), scheme_false);
+  v2 = Vector2(Int(2), v1);
   SCHEME_VEC_ELS(v1)[1] = v2;
   BOOST_TEST(Written(v1) == "#0=#(1 #(2 #0#))");
   // The label stays on v1 when v2 is met again outside the cycle.
-  BOOST_TEST(Written(scheme_make_pair(v1, scheme_make_pair(v2, scheme_null))) ==
-             "(#0=#(1 #(2 #0#)) #(2 #0#))");
+  tmp = scheme_make_pair(v2, scheme_null);
+  tmp = scheme_make_pair(v1, tmp);
+  BOOST_TEST(Written(tmp) == "(#0=#(1 #(2 #0#)) #(2 #0#))");
 
-  Scheme_Object* b1 = scheme_box(scheme_null);
-  Scheme_Object* b2 = scheme_box(b1);
+  b1 = scheme_box(scheme_null);
+  b2 = scheme_box(b1);
   SCHEME_SET_BOX(b1, b2);
   BOOST_TEST(Written(b1) == "#0=#&#&#0#");
 
   // A labelled value met again after its cycle is done prints as a reference.
-  Scheme_Object* self = scheme_box(scheme_null);
+  self = scheme_box(scheme_null);
   SCHEME_SET_BOX(self, self);
-  BOOST_TEST(Written(scheme_make_pair(self, scheme_make_pair(self, scheme_null))) ==
-             "(#0=#&#0# #0#)");
+  tmp = scheme_make_pair(self, scheme_null);
+  tmp = scheme_make_pair(self, tmp);
+  BOOST_TEST(Written(tmp) == "(#0=#&#0# #0#)");
 
   // Two separate cycles get two labels, numbered in print order.
-  Scheme_Object* both = Vector2(self, b1);
+  both = Vector2(self, b1);
   BOOST_TEST(Written(both) == "#(#0=#&#0# #1=#&#&#1#)");
 
   // Mixed kinds: a vector in a string list in a box, back to the vector.
-  Scheme_Object* mixed = scheme_make_vector(1, scheme_null);
-  Scheme_Object* box = scheme_box(mixed);
-  SCHEME_VEC_ELS(mixed)[0] =
-      scheme_make_pair(scheme_make_utf8_string("s"), scheme_make_pair(box, scheme_null));
+  mixed = scheme_make_vector(1, scheme_null);
+  box = scheme_box(mixed);
+  tmp = scheme_make_pair(box, scheme_null);
+  str = scheme_make_utf8_string("s");
+  tmp = scheme_make_pair(str, tmp);
+  SCHEME_VEC_ELS(mixed)[0] = tmp;
   BOOST_TEST(Written(mixed) == "#0=#((\"s\" #&#0#))");
   BOOST_TEST(Displayed(mixed) == "#0=#((s #&#0#))");
 }
@@ -135,6 +153,8 @@ BOOST_AUTO_TEST_CASE(cycle_through_the_cdr_of_a_long_list) {
   Scheme_Object* list = scheme_null;
   Scheme_Object* last = nullptr;
   Scheme_Object* loop_start = nullptr;
+  Scheme_Object *m1 = nullptr, *m2 = nullptr, *m3 = nullptr;
+  Registered reg(list, last, loop_start, m1, m2, m3);
   for (int i = kLength - 1; i >= 0; --i) {
     list = scheme_make_pair(Int(i), list);
     if (last == nullptr) last = list;
@@ -149,17 +169,19 @@ BOOST_AUTO_TEST_CASE(cycle_through_the_cdr_of_a_long_list) {
   BOOST_TEST(Written(list) == expected);
 
   // Mutable pairs the same way.
-  Scheme_Object* m3 = scheme_make_mutable_pair(Int(3), scheme_null);
-  Scheme_Object* m2 = scheme_make_mutable_pair(Int(2), m3);
-  Scheme_Object* m1 = scheme_make_mutable_pair(Int(1), m2);
+  m3 = scheme_make_mutable_pair(Int(3), scheme_null);
+  m2 = scheme_make_mutable_pair(Int(2), m3);
+  m1 = scheme_make_mutable_pair(Int(1), m2);
   SCHEME_CDR(m3) = m2;
   BOOST_TEST(Written(m1) == "{1 . #0={2 3 . #0#}}");
 }
 
 BOOST_AUTO_TEST_CASE(cycle_deeper_than_the_depth_limit_ends) {
   // 5000 nested boxes, the innermost holding the outermost: labelled, then cut by depth.
-  Scheme_Object* inner = scheme_box(scheme_null);
-  Scheme_Object* outer = inner;
+  Scheme_Object *inner = nullptr, *outer = nullptr;
+  Registered reg(inner, outer);
+  inner = scheme_box(scheme_null);
+  outer = inner;
   for (int i = 0; i < 5000; ++i) outer = scheme_box(outer);
   SCHEME_SET_BOX(inner, outer);
   std::string s = Written(outer);
@@ -169,14 +191,17 @@ BOOST_AUTO_TEST_CASE(cycle_deeper_than_the_depth_limit_ends) {
 }
 
 BOOST_AUTO_TEST_CASE(acyclic_sharing_prints_in_full) {
-  Scheme_Object* shared = scheme_make_pair(Int(1), scheme_make_pair(Int(2), scheme_null));
-  BOOST_TEST(Written(scheme_make_pair(shared, scheme_make_pair(shared, scheme_null))) ==
-             "((1 2) (1 2))");
-  Scheme_Object* box = scheme_box(scheme_make_utf8_string("x"));
-  Scheme_Object* v = scheme_make_vector(3, box);
+  Scheme_Object *shared = nullptr, *tmp = nullptr, *box = nullptr, *v = nullptr, *l = nullptr;
+  Registered reg(shared, tmp, box, v, l);
+  shared = scheme_make_pair(Int(1), scheme_make_pair(Int(2), scheme_null));
+  tmp = scheme_make_pair(shared, scheme_null);
+  tmp = scheme_make_pair(shared, tmp);
+  BOOST_TEST(Written(tmp) == "((1 2) (1 2))");
+  box = scheme_box(scheme_make_utf8_string("x"));
+  v = scheme_make_vector(3, box);
   BOOST_TEST(Written(v) == "#(#&\"x\" #&\"x\" #&\"x\")");
   // A shared tail.
-  Scheme_Object* l = scheme_make_pair(shared, shared);
+  l = scheme_make_pair(shared, shared);
   BOOST_TEST(Written(l) == "((1 2) 1 2)");
   BOOST_TEST(Written(DoublingDag(3, scheme_null)) ==
              "#(#(#(() ()) #(() ())) #(#(() ()) #(() ())))");
@@ -189,7 +214,9 @@ BOOST_AUTO_TEST_SUITE(error_print_width)
 
 BOOST_AUTO_TEST_CASE(doubling_dag_sixty_deep_is_cut) {
   // 2^60 leaves in full: the message must stop at the width instead.
-  Scheme_Object* dag = DoublingDag(60, scheme_null);
+  Scheme_Object* dag = nullptr;
+  Registered reg(dag);
+  dag = DoublingDag(60, scheme_null);
   std::string prefix;
   ExpectedDag(60, &prefix, 253);
   prefix.resize(253);
@@ -216,12 +243,13 @@ BOOST_AUTO_TEST_CASE(width_is_256_characters) {
 }
 
 BOOST_AUTO_TEST_CASE(long_list_in_a_message_is_cut) {
-  Scheme_Object* l = scheme_null;
+  Scheme_Object *l = scheme_null, *cyc = nullptr;
+  Registered reg(l, cyc);
   for (int i = 999; i >= 0; --i) l = scheme_make_pair(Int(i), l);
   std::string full = Written(l);
   BOOST_TEST(MessageFor("%V", l) == full.substr(0, 253) + "...");
   // A cyclic value in a message keeps its labels as far as it is shown.
-  Scheme_Object* cyc = scheme_make_pair(Int(7), scheme_null);
+  cyc = scheme_make_pair(Int(7), scheme_null);
   SCHEME_CDR(cyc) = cyc;
   BOOST_TEST(MessageFor("cyc %S", cyc) == "cyc #0=(7 . #0#)");
 }

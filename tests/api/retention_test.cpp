@@ -19,6 +19,7 @@
 #include "scheme.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
+#include "support/registered.h"
 
 namespace {
 
@@ -28,6 +29,8 @@ using keel_test::CollectClean;
 
 constexpr size_t kMiB = size_t{1} << 20;
 constexpr const char* kCaseVariable = "KEEL_TEST_RETENTION_CASE";
+// The 3m nursery's size in the children (KEEL_GC_NURSERY; CGC has no nursery).
+constexpr size_t kNurseryBytes = 4 * kMiB;
 
 boost::test_tools::assertion_result InChild(boost::unit_test::test_unit_id) {
   return std::getenv(kCaseVariable) != nullptr;
@@ -65,9 +68,11 @@ PageFigures SumRecords(size_t from) {
   return f;
 }
 
-// A list of `blocks` pointerful 4 KiB blocks, held from one registered slot.
+// A list of `blocks` pointerful 4 KiB blocks, held from one registered slot. The list's head is
+// registered while it grows: under 3m the blocks move out of the nursery as it fills.
 KEEL_TEST_NOINLINE void BuildLive(void** slot, size_t blocks) {
   void** head = nullptr;
+  keel_test::Registered reg(head);
   for (size_t i = 0; i < blocks; ++i) {
     auto** b = static_cast<void**>(scheme_malloc(4096));
     b[0] = head;
@@ -221,15 +226,26 @@ int ExplicitRelease() {
   BuildLive(&live, 16 * kMiB / 4096);
   live = nullptr;
   GC_gcollect_and_unmap();
-  KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes == 0);
-  KEEL_CHILD_CHECK(checks, Stats().committed_bytes < 4 * kMiB);  // nothing live, nothing kept
+  const keel_gc_stats after = Stats();
+  std::fprintf(stderr, "after GC_gcollect_and_unmap: live %llu KiB, committed %llu KiB, free committed %llu KiB\n",
+               static_cast<unsigned long long>(after.live_bytes >> 10),
+               static_cast<unsigned long long>(after.committed_bytes >> 10),
+               static_cast<unsigned long long>(after.free_committed_bytes >> 10));
+  KEEL_CHILD_CHECK(checks, after.free_committed_bytes == 0);
+  // Nothing live, nothing kept. 3m's nursery (pinned to 4 MiB by RunCase) stays committed: it
+  // is never released (docs/design/precise.md .sol.nursery).
+  const size_t never_released = std::string(keel_gc_variant()) == "cgc" ? 0 : kNurseryBytes;
+  KEEL_CHILD_CHECK(checks, after.committed_bytes < 4 * kMiB + never_released);
   KEEL_CHILD_CHECK(checks, keel_gc_verify_heap() == 0);
   return checks.ExitCode();
 }
 
 void RunCase(const std::string& name, const std::string& decay_ms) {
   ChildResult r = keel_test::RunSelf({"--run_test=memory_retention/child_case"},
-                                     {{kCaseVariable, name}, {"KEEL_GC_DECAY_MS", decay_ms}, {"KEEL_GC_STRESS", ""}});
+                                     {{kCaseVariable, name},
+                                      {"KEEL_GC_DECAY_MS", decay_ms},
+                                      {"KEEL_GC_STRESS", ""},
+                                      {"KEEL_GC_NURSERY", std::to_string(kNurseryBytes)}});
   BOOST_TEST_MESSAGE(r.err);
   BOOST_TEST(r.ExitedWith(0), name << ": " << r.Describe());
 }
