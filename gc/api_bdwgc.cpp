@@ -13,6 +13,7 @@
 #include "gc/env.h"
 #include "gc/fatal.h"
 #include "gc/os_memory.h"
+#include "gc/variable_stack.h"
 
 using keel::gc::Collector;
 using keel::gc::Kind;
@@ -80,7 +81,12 @@ GC_API void* GC_realloc(void* old, size_t n) {
     if (keel::gc::IsPointerful(kind)) std::memset(static_cast<char*>(old) + n, 0, capacity - n);
     return old;
   }
+  // The allocation may collect, and a moving collector then moves `old`: it is registered
+  // meanwhile, in the layout of the runtime's frames (docs/design/roots.md .sol.frames).
+  void* frame[3] = {GC_variable_stack, reinterpret_cast<void*>(intptr_t{1}), &old};
+  GC_variable_stack = frame;
   void* fresh = AllocateOrOom(n, kind);
+  GC_variable_stack = static_cast<void**>(frame[0]);
   if (fresh == nullptr) return nullptr;
   std::memcpy(fresh, old, capacity);
   if (keel::gc::IsUncollectable(kind)) c.Free(old, "GC_realloc");

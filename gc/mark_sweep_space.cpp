@@ -79,7 +79,9 @@ void MarkSweepSpace::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32
   // next, where they follow it in memory (barrier.md .sol.alloc).
   Chunk& c = *page->chunk;
   const size_t first = c.PageIndex(page->start);
-  if (page->live_objects > 0) page->refilled = true;  // barrier.md .sol.refill
+  // The allocator comes back to a refilled page next cycle (barrier.md .sol.refill); a
+  // collection's own copies (3m's promotion) do not make it one.
+  if (page->live_objects > 0 && by_mutator) page->refilled = true;
   if (c.IsProtected(first)) {
     size_t count = 1;
     for (const PageDesc* n = page->next; n != nullptr && count < kOpenAhead; n = n->next, ++count) {

@@ -10,8 +10,10 @@
 #include <cstring>
 #include <string>
 
+#include "gc.h"
 #include "keel_gc.h"
 #include "scheme.h"
+#include "support/registered.h"
 #include "support/scheme_escape.h"
 
 namespace {
@@ -300,6 +302,24 @@ BOOST_AUTO_TEST_CASE(one_past_the_end_pointers_at_page_ends_keep_their_blocks) {
     BOOST_TEST(keel_gc_verify_heap() == 0u);
   }
   MZ_GC_UNREG();
+}
+
+// GC_realloc copies from where the object is after the allocation it makes, which may collect
+// and move it: almost all of this loop's allocation is the realloc's, so collections fall there.
+BOOST_AUTO_TEST_CASE(realloc_copies_an_object_that_moved_meanwhile) {
+  void** p = nullptr;
+  void** q = nullptr;
+  keel_test::Registered reg(p, q);
+  const uint64_t before = Collections();
+  for (intptr_t i = 0; i < 3000; ++i) {
+    p = static_cast<void**>(scheme_malloc(4 * sizeof(void*)));
+    p[0] = scheme_make_integer(i);
+    p[3] = scheme_make_integer(-i);
+    q = static_cast<void**>(GC_realloc(p, 4000));
+    BOOST_TEST_REQUIRE(q[0] == static_cast<void*>(scheme_make_integer(i)), "iteration " << i);
+    BOOST_TEST_REQUIRE(q[3] == static_cast<void*>(scheme_make_integer(-i)), "iteration " << i);
+  }
+  BOOST_TEST(Collections() > before + 1, "the loop should have collected");
 }
 
 // scheme_dont_gc_ptr keeps its object alive but does not stop it moving (as in Racket); the pin
