@@ -183,7 +183,9 @@ void Copier::CheckSlot(const void* slot, uintptr_t a) const {
   if (owner_->IsEndOfInteriorObject(reinterpret_cast<void*>(a))) return;
   const char* problem = nullptr;
   if (d->state == PageState::kNursery) {
-    if (a >= nursery_.cursor()) problem = "points past the nursery's last object (a stale pointer into emptied space)";
+    if (a < nursery_.origin() + Nursery::kHeaderBytes || a >= nursery_.cursor()) {
+      problem = "points outside the nursery's objects of this cycle (a stale pointer into emptied space)";
+    }
   } else if (d->state == PageState::kSmall) {
     const uint32_t idx = d->IndexOf(a - d->start);
     if (idx >= d->objects || !d->IsAllocated(idx)) {

@@ -18,7 +18,7 @@ constexpr uint64_t kPoison = 0xdeadbeefdeadbeefull;
 }  // namespace
 
 bool Nursery::Resize(size_t bytes) {
-  if (cur_ != start_) Fatal("nursery: resized while it holds objects");
+  if (cur_ != origin_) Fatal("nursery: resized while it holds objects");
   const size_t pages = (bytes + kPageSize - 1) >> kPageShift;
   if (pages == 0) return false;
   PageDesc* run = heap_.AllocateRun(pages);
@@ -27,8 +27,8 @@ bool Nursery::Resize(size_t bytes) {
   run->kind = Kind::kNormal;
   if (run_ != nullptr) heap_.FreeRun(run_);
   run_ = run;
-  start_ = cur_ = run->start;
-  end_ = run->start + (pages << kPageShift);
+  start_ = origin_ = cur_ = run->start;
+  end_ = alloc_end_ = run->start + (pages << kPageShift);
   // Fresh pages are zero; reused ones are zeroed as allocation reaches them.
   zeroed_ = limit_ = run->needs_zeroing ? start_ : end_;
   return true;
@@ -36,28 +36,33 @@ bool Nursery::Resize(size_t bytes) {
 
 // A poisoned area keeps its pattern until the zeroing ahead of the cursor reaches it, so a
 // stale pointer past the cursor reads the poison, not zeros that look like NULL.
-void Nursery::Reset(bool poison) {
-  if (poison) {
-    for (uintptr_t p = start_; p < zeroed_; p += sizeof(uint64_t)) *reinterpret_cast<uint64_t*>(p) = kPoison;
+void Nursery::Reset(bool checked) {
+  if (checked) {
+    for (uintptr_t p = origin_; p < zeroed_; p += sizeof(uint64_t)) *reinterpret_cast<uint64_t*>(p) = kPoison;
+    const uintptr_t middle = start_ + ((end_ - start_) / 2 & ~uintptr_t{7});
+    const bool lower = origin_ == start_;
+    origin_ = lower ? middle : start_;
+    alloc_end_ = lower ? end_ : middle;
   }
-  cur_ = zeroed_ = limit_ = start_;
+  cur_ = zeroed_ = limit_ = origin_;
 }
 
 void Nursery::ZeroAhead(uintptr_t upto) {
-  const uintptr_t to = std::min(end_, std::max(upto, zeroed_ + kZeroBlock));
+  const uintptr_t to = std::min(alloc_end_, std::max(upto, zeroed_ + kZeroBlock));
   std::memset(reinterpret_cast<void*>(zeroed_), 0, to - zeroed_);
   zeroed_ = to;
 }
 
 void Nursery::Check(Problems& problems) const {
-  if (start_ > cur_ || cur_ > zeroed_ || zeroed_ > end_ || limit_ > zeroed_) {
+  if (start_ > origin_ || origin_ > cur_ || cur_ > zeroed_ || zeroed_ > alloc_end_ || alloc_end_ > end_ ||
+      limit_ > zeroed_) {
     problems.Report("nursery: cursor %p, zeroed up to %p and limit %p out of order in its area [%p, %p)",
                     reinterpret_cast<void*>(cur_), reinterpret_cast<void*>(zeroed_), reinterpret_cast<void*>(limit_),
                     reinterpret_cast<void*>(start_), reinterpret_cast<void*>(end_));
     return;
   }
   if (run_ != nullptr && run_->state != PageState::kNursery) problems.Report("nursery: its run's head is in state %d", int(run_->state));
-  for (uintptr_t p = start_; p < cur_;) {
+  for (uintptr_t p = origin_; p < cur_;) {
     const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
     const size_t bytes = BytesOf(header);
     if ((header & 0xe) != 0 || bytes == 0 || bytes > kMaxObjectBytes + 7 ||

@@ -42,7 +42,7 @@ class Nursery {
   // area, which must be empty. False when the heap cannot have them (the old area is kept).
   bool Resize(size_t bytes);
   size_t capacity() const { return end_ - start_; }
-  size_t used() const { return cur_ - start_; }
+  size_t used() const { return cur_ - origin_; }
 
   // The inline fast path: a zeroed object of `bytes` bytes of `kind` (at least one word, where
   // a forwarding address goes), or nullptr when the zeroed part ahead of the cursor is used up
@@ -54,14 +54,15 @@ class Nursery {
   // says otherwise (KEEL_GC_STRESS).
   void* Allocate(size_t bytes, Kind kind, bool counted) {
     void* p = nullptr;
-    if (bytes <= kMaxObjectBytes && NeedOf(bytes) <= end_ - cur_) {
+    if (bytes <= kMaxObjectBytes && NeedOf(bytes) <= alloc_end_ - cur_) {
       if (NeedOf(bytes) > zeroed_ - cur_) ZeroAhead(cur_ + NeedOf(bytes));
       p = Bump(bytes, kind, zeroed_);
     }
     limit_ = counted ? cur_ : zeroed_;
     return p;
   }
-  // Where the next object's header goes: objects lie below it.
+  // This cycle's objects lie from origin() up to the cursor, where the next header goes.
+  uintptr_t origin() const { return origin_; }
   uintptr_t cursor() const { return cur_; }
   bool Contains(const void* p) const {
     const auto a = reinterpret_cast<uintptr_t>(p);
@@ -89,7 +90,7 @@ class Nursery {
     const auto a = reinterpret_cast<uintptr_t>(p);
     const size_t bytes = BytesOf(header);
     return (header & 0xe) == 0 && bytes != 0 && bytes <= kMaxObjectBytes + 7 &&
-           static_cast<unsigned>(KindOf(header)) < static_cast<unsigned>(kKindCount) && a >= start_ + kHeaderBytes &&
+           static_cast<unsigned>(KindOf(header)) < static_cast<unsigned>(kKindCount) && a >= origin_ + kHeaderBytes &&
            a + bytes <= cur_;
   }
   // Records that the object at p now lives at `to`.
@@ -103,19 +104,20 @@ class Nursery {
   // Calls f(object, header) for every object from start to the cursor, in allocation order.
   template <class F>
   void ForEachObject(F&& f) const {
-    for (uintptr_t p = start_; p < cur_;) {
+    for (uintptr_t p = origin_; p < cur_;) {
       const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
       f(reinterpret_cast<void*>(p + kHeaderBytes), header);
       p += kHeaderBytes + BytesOf(header);
     }
   }
 
-  // Empties the area after a collection copied out its survivors. `poison` (the checked build,
-  // precise.md .sol.checked): what was used is filled with a pattern no pointer check accepts.
-  // Either way the area is zeroed again block by block just ahead of the cursor, as allocation
-  // reaches it (.sol.nursery: the block is in the cache when its objects are written), not all
-  // at once here.
-  void Reset(bool poison);
+  // Empties the area after a collection copied out its survivors. `checked` (the checked build,
+  // precise.md .sol.checked): what was used is filled with a pattern no pointer check accepts,
+  // and the next cycle allocates in the other half of the area, so a stale pointer to a moved
+  // object never names a new object at the same address. Either way the area is zeroed again
+  // block by block just ahead of the cursor, as allocation reaches it (.sol.nursery: the block
+  // is in the cache when its objects are written), not all at once here.
+  void Reset(bool checked);
 
   void Check(Problems& problems) const;
 
@@ -140,6 +142,8 @@ class Nursery {
   Heap& heap_;
   PageDesc* run_ = nullptr;  // the heap run holding the area
   uintptr_t start_ = 0;
+  uintptr_t origin_ = 0;     // this cycle's first header: start_, or the middle (checked builds)
+  uintptr_t alloc_end_ = 0;  // this cycle's objects end before it: end_, or the middle
   uintptr_t cur_ = 0;
   uintptr_t zeroed_ = 0;  // [cur_, zeroed_) is zero
   uintptr_t limit_ = 0;   // of the inline path: zeroed_, or cur_ while every allocation is counted

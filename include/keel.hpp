@@ -3,6 +3,7 @@
 #define KEEL_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <new>
 
@@ -39,15 +40,26 @@ class traced_allocator {
 };
 
 // Pins p for the scope's lifetime (scheme_dont_gc_ptr / scheme_gc_ptr_ok).
+// Under 3m the object may move meanwhile (a pin keeps it alive, it does not stop it moving, as
+// in Racket): the scope registers its copy of the pointer on GC_variable_stack, as MZ_GC_* frames
+// do, so it releases the pin under the object's current address. A scope lives on the stack and
+// scopes nest.
 class DontGcScope {
  public:
-  explicit DontGcScope(void* p) : p_(p) { scheme_dont_gc_ptr(p_); }
-  ~DontGcScope() { scheme_gc_ptr_ok(p_); }
+  explicit DontGcScope(void* p) : p_(p), frame_{GC_variable_stack, reinterpret_cast<void*>(intptr_t{1}), &p_} {
+    GC_variable_stack = frame_;
+    scheme_dont_gc_ptr(p_);
+  }
+  ~DontGcScope() {
+    scheme_gc_ptr_ok(p_);
+    GC_variable_stack = static_cast<void**>(frame_[0]);
+  }
   DontGcScope(const DontGcScope&) = delete;
   DontGcScope& operator=(const DontGcScope&) = delete;
 
  private:
   void* p_;
+  void* frame_[3];
 };
 
 }  // namespace keel

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gc.h"
+#include "keel.hpp"
 #include "keel_gc.h"
 #include "scheme.h"
 #include "support/registered.h"
@@ -336,6 +337,19 @@ BOOST_AUTO_TEST_CASE(a_pin_keeps_alive_and_follows_the_object) {
   BOOST_TEST(IsNumberPair(p, 31, 32));
   scheme_gc_ptr_ok(p);  // aborts if no pin is held for p's current address
   MZ_GC_UNREG();
+}
+
+// keel::DontGcScope follows its object too: it releases the pin under the current address.
+BOOST_AUTO_TEST_CASE(a_pin_scope_releases_a_moved_object) {
+  Scheme_Object* p = nullptr;
+  keel_test::Registered reg(p);
+  p = MakeNumberPair(41, 42);
+  {
+    keel::DontGcScope pin(p);
+    keel_gc_collect_minor();
+    scheme_collect_garbage();
+  }  // aborts if the pin were released under the pair's nursery address
+  BOOST_TEST(IsNumberPair(p, 41, 42));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

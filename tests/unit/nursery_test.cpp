@@ -137,11 +137,17 @@ BOOST_AUTO_TEST_CASE(reset_reuses_the_area_zeroed_and_poisons_on_request) {
   const uint64_t stale = *static_cast<uint64_t*>(far);
   BOOST_TEST((stale & 1) == 1u);
   BOOST_TEST(stale != 0u);
-  // ... and new objects still come zeroed, while the area beyond the zeroed block stays poisoned.
+  // ... and new objects still come zeroed, in the other half of the area, so no new object
+  // takes a stale pointer's address; the first half stays poisoned.
   void* fresh = n.Allocate(64, Kind::kNormal, false);
-  BOOST_TEST(fresh == first);
+  BOOST_TEST(reinterpret_cast<uintptr_t>(fresh) >= reinterpret_cast<uintptr_t>(first) + (256 << 10) / 2);
   BOOST_TEST(AllZero(fresh, 64));
   BOOST_TEST(*static_cast<uint64_t*>(far) == stale);
+  BOOST_TEST(*static_cast<uint64_t*>(first) == stale);
+  BOOST_TEST(ProblemsIn(n) == 0u);
+  // The next checked reset goes back to the first half.
+  n.Reset(true);
+  BOOST_TEST(n.Allocate(64, Kind::kNormal, false) == first);
   BOOST_TEST(ProblemsIn(n) == 0u);
 }
 
