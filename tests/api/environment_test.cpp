@@ -23,6 +23,7 @@
 #include "scheme.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
+#include "support/registered.h"
 
 namespace {
 
@@ -140,6 +141,7 @@ std::string ProbeRecords() {
 // soonest (docs/design/heap.md .sol.retain).
 KEEL_TEST_NOINLINE void BuildList(void** slot, int blocks) {
   void** head = nullptr;
+  keel_test::Registered reg(head);  // 3m moves the list while it grows (docs/gc3m.md)
   for (int i = 0; i < blocks; ++i) {
     auto** b = static_cast<void**>(scheme_malloc(4096));
     b[0] = head;
@@ -180,6 +182,18 @@ std::string ProbeVerify() {
   return "survived";
 }
 
+// The same with a freed object of more than 8 KiB, which neither variant moves: under 3m,
+// GC_free of a (small) nursery object only leaves it to the next collection, which copies it
+// while the holder refers to it, so only a non-moving object leaves a dangling address there.
+std::string ProbeVerifyLarge() {
+  auto* holder = static_cast<void* volatile*>(GC_malloc_uncollectable(sizeof(void*)));
+  void* freed = GC_malloc(16384);
+  holder[0] = freed;
+  GC_free(freed);
+  GC_gcollect();
+  return "survived";
+}
+
 std::string ProbeGrowth() { return std::to_string(GC_get_free_space_divisor()); }
 
 // The allocation budget before the first collection is the minimum (live data is 0).
@@ -187,6 +201,7 @@ std::string ProbeMinBytes() { return std::to_string(Stats().next_collection_byte
 
 KEEL_TEST_NOINLINE void** YoungList(int n) {
   void** list = nullptr;
+  keel_test::Registered reg(list);  // 3m moves the list if a collection comes while it grows
   for (int i = 0; i < n; ++i) {
     auto** cell = static_cast<void**>(GC_malloc(2 * sizeof(void*)));
     cell[0] = list;
@@ -242,6 +257,7 @@ BOOST_AUTO_TEST_CASE(child_probe, *boost::unit_test::precondition(InChild)) {
   if (probe == "stress") seen = ProbeStress();
   if (probe == "records") seen = ProbeRecords();
   if (probe == "verify") seen = ProbeVerify();
+  if (probe == "verify_large") seen = ProbeVerifyLarge();
   if (probe == "growth") seen = ProbeGrowth();
   if (probe == "min_bytes") seen = ProbeMinBytes();
   if (probe == "aging") seen = ProbeAging();
@@ -279,9 +295,22 @@ BOOST_AUTO_TEST_CASE(keel_gc_verify) {
   ExpectAccepted("verify", "KEEL_GC_VERIFY", "1", "survived");
   for (const char* bad : {"-1", "3", "2x"}) ExpectRejected("verify", "KEEL_GC_VERIFY", bad, "survived");
   // Strict verification is in effect: it finds the dangling address and aborts.
-  Probe strict = RunProbe("verify", "KEEL_GC_VERIFY", "2");
-  BOOST_TEST(strict.child.Aborted(), strict.child.Describe());
-  BOOST_TEST(strict.child.err.find("heap verification") != std::string::npos, strict.child.Describe());
+  const bool cgc = std::string(keel_gc_variant()) == "cgc";
+  Probe strict_large = RunProbe("verify_large", "KEEL_GC_VERIFY", "2");
+  BOOST_TEST(strict_large.child.Aborted(), strict_large.child.Describe());
+  // 3m's checked build (Debug) validates every traced slot during the collection, so it reports
+  // the dangling address itself, before the verifier runs (docs/gc3m.md "Finding a missing
+  // registration"); the conservative marker validates nothing.
+  BOOST_TEST((strict_large.child.err.find("heap verification") != std::string::npos ||
+              (!cgc && strict_large.child.err.find("precise collection (checked)") != std::string::npos)),
+             strict_large.child.Describe());
+  // A freed small object leaves a dangling address only where GC_free frees at once: under 3m
+  // it is a nursery object, which the collection copies while the holder refers to it.
+  if (cgc) {
+    Probe strict = RunProbe("verify", "KEEL_GC_VERIFY", "2");
+    BOOST_TEST(strict.child.Aborted(), strict.child.Describe());
+    BOOST_TEST(strict.child.err.find("heap verification") != std::string::npos, strict.child.Describe());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(keel_gc_growth) {
@@ -307,11 +336,14 @@ BOOST_AUTO_TEST_CASE(keel_gc_min_bytes) {
 BOOST_AUTO_TEST_CASE(keel_gc_aging) {
   Probe never = RunProbe("aging", "KEEL_GC_AGING", "never");
   if (never.observed == "no barrier") return;  // no minor collections to age in
+  // KEEL_GC_AGING is CGC's: 3m's copier makes every survivor old at its first collection
+  // (README.md, docs/design/precise.md .sol.copy), whatever the setting; it is still checked.
+  const std::string aged = std::string(keel_gc_variant()) == "cgc" ? "aged" : "not aged";
   ExpectAccepted("aging", "KEEL_GC_AGING", "never", "not aged");
-  ExpectAccepted("aging", "KEEL_GC_AGING", "always", "aged");
-  ExpectAccepted("aging", "KEEL_GC_AGING", "adaptive", "aged");
+  ExpectAccepted("aging", "KEEL_GC_AGING", "always", aged);
+  ExpectAccepted("aging", "KEEL_GC_AGING", "adaptive", aged);
   // The adaptive default ages at the first minor collection.
-  for (const char* bad : {"sometimes", "NEVER", "never "}) ExpectRejected("aging", "KEEL_GC_AGING", bad, "aged");
+  for (const char* bad : {"sometimes", "NEVER", "never "}) ExpectRejected("aging", "KEEL_GC_AGING", bad, aged);
 }
 
 BOOST_AUTO_TEST_CASE(keel_gc_barrier) {

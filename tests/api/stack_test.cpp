@@ -18,6 +18,7 @@
 #include "support/child_process.h"
 #include "support/fiber.h"
 #include "support/gc_probe.h"
+#include "support/registered.h"
 #include "support/scheme_values.h"
 
 namespace {
@@ -28,6 +29,7 @@ using keel_test::Hidden;
 using keel_test::BuildList;
 using keel_test::IsLiveObjectStart;
 using keel_test::ListIsIota;
+using keel_test::Registered;
 using keel_test::StackSource;
 
 constexpr int kLength = 2000;  // pairs: several pages of them
@@ -47,6 +49,16 @@ KEEL_TEST_NOINLINE void CollectThrice() {
   }
 }
 
+// The address *slot holds now, disguised: the object's current address (under 3m it moved at
+// its first collection and the registered variable was updated). Out of line, so the raw
+// address exists only in a dead frame afterwards.
+KEEL_TEST_NOINLINE Hidden HiddenNow(Scheme_Object* const* slot) { return Hidden(*slot); }
+
+// Each list below is held by a registered local (keel_test::Registered): the root 3m needs, on
+// the GC_variable_stack chain, which a fiber continues from the frame that resumed it (and
+// which keeps a yielded fiber's frame until it ends). CGC ignores the registration and finds
+// the same local in the stack it scans, which is what these cases are about.
+
 // What a fiber found, kept in the test's frame (addresses disguised).
 struct Findings {
   Hidden list;
@@ -59,11 +71,12 @@ struct Findings {
 // A list that only this fiber's frame refers to lives through collections run on the fiber.
 void AllocateAndCollect(Fiber& self) {
   auto* f = static_cast<Findings*>(self.data());
-  Scheme_Object* volatile list = BuildList(kLength);
-  f->list = Hidden(list);
+  Scheme_Object* list = BuildList(kLength);
+  Registered reg(list);
   const uint64_t before = keel_test::CollectionCount();
   CollectThrice();
   f->collections = keel_test::CollectionCount() - before;
+  f->list = HiddenNow(&list);
   f->list_live = IsLiveObjectStart(f->list);
   f->list_intact = ListIsIota(list, kLength);
   f->heap_sound = keel_gc_verify_heap() == 0;
@@ -80,21 +93,23 @@ void CollectOnly(Fiber&) { CollectThrice(); }
 
 // The list lives only in this frame, which is suspended while the fiber collects.
 KEEL_TEST_NOINLINE bool HeldWhileFiberCollects(StackSource source) {
-  Scheme_Object* volatile held = BuildList(kLength);
+  Scheme_Object* held = BuildList(kLength);
+  Registered reg(held);
   std::unique_ptr<Fiber> fiber(new Fiber(CollectOnly, nullptr, source));
   fiber->Resume();
-  return fiber->done() && IsLiveObjectStart(Hidden(held)) && ListIsIota(held, kLength);
+  return fiber->done() && IsLiveObjectStart(HiddenNow(&held)) && ListIsIota(held, kLength);
 }
 
 struct YieldFindings {
-  Hidden list;
+  Scheme_Object* const* list = nullptr;  // the fiber's registered local, on the fiber's stack
   bool intact_after_resume = false;
 };
 
 void AllocateYieldCheck(Fiber& self) {
   auto* f = static_cast<YieldFindings*>(self.data());
-  Scheme_Object* volatile list = BuildList(kLength);
-  f->list = Hidden(list);
+  Scheme_Object* list = BuildList(kLength);
+  Registered reg(list);
+  f->list = &list;
   self.Yield();
   f->intact_after_resume = ListIsIota(list, kLength);
 }
@@ -109,17 +124,19 @@ void InnerFiber(Fiber& self) { AllocateAndCollect(self); }
 // Runs a further fiber while its own list waits in this frame.
 void OuterFiber(Fiber& self) {
   auto* n = static_cast<NestedFindings*>(self.data());
-  Scheme_Object* volatile list = BuildList(kLength);
+  Scheme_Object* list = BuildList(kLength);
+  Registered reg(list);
   std::unique_ptr<Fiber> inner(new Fiber(InnerFiber, &n->inner, StackSource::kMalloc));
   inner->Resume();
-  n->outer_list_live = inner->done() && IsLiveObjectStart(Hidden(list)) && ListIsIota(list, kLength);
+  n->outer_list_live = inner->done() && IsLiveObjectStart(HiddenNow(&list)) && ListIsIota(list, kLength);
 }
 
 KEEL_TEST_NOINLINE bool HeldWhileNestedFibersCollect(NestedFindings* n) {
-  Scheme_Object* volatile held = BuildList(kLength);
+  Scheme_Object* held = BuildList(kLength);
+  Registered reg(held);
   std::unique_ptr<Fiber> outer(new Fiber(OuterFiber, n, StackSource::kMmap));
   outer->Resume();
-  return outer->done() && IsLiveObjectStart(Hidden(held)) && ListIsIota(held, kLength);
+  return outer->done() && IsLiveObjectStart(HiddenNow(&held)) && ListIsIota(held, kLength);
 }
 
 BOOST_FIXTURE_TEST_SUITE(stacks, keel_test::CleanStackFixture)
@@ -160,7 +177,7 @@ BOOST_AUTO_TEST_CASE(yielded_fiber_keeps_its_objects_through_keel_gc_add_stack) 
     BOOST_TEST_REQUIRE(!fiber->done());
     keel_gc_add_stack(fiber->lo(), fiber->hi());
     CollectThrice();  // on the main stack, with the fiber suspended
-    BOOST_TEST(IsLiveObjectStart(f.list), "a list only the yielded fiber holds was collected");
+    BOOST_TEST(IsLiveObjectStart(HiddenNow(f.list)), "a list only the yielded fiber holds was collected");
     fiber->Resume();
     keel_gc_remove_stack(fiber->lo());
     BOOST_TEST(fiber->done());
@@ -198,11 +215,12 @@ BOOST_AUTO_TEST_CASE(scheme_set_stack_bounds_names_a_fiber_stack) {
 // A base far below every stack pointer a collection will have, though on the thread's stack:
 // nothing between would be a root. Keel warns once and scans the thread's stack instead.
 KEEL_TEST_NOINLINE int CollectWithImpossibleBase() {
-  Scheme_Object* volatile list = BuildList(kLength);
+  Scheme_Object* list = BuildList(kLength);
+  Registered reg(list);
   char here = 0;
   scheme_set_stack_base(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(&here) - (uintptr_t{256} << 10)), 0);
   CollectThrice();
-  return IsLiveObjectStart(Hidden(list)) && ListIsIota(list, kLength) ? 0 : 1;
+  return IsLiveObjectStart(HiddenNow(&list)) && ListIsIota(list, kLength) ? 0 : 1;
 }
 
 BOOST_AUTO_TEST_CASE(impossible_stack_base_warns_once_and_keeps_stack_roots) {
@@ -213,8 +231,10 @@ BOOST_AUTO_TEST_CASE(impossible_stack_base_warns_once_and_keeps_stack_roots) {
   BOOST_TEST(r.ExitedWith(0), "a list held by the stack was collected; " << r.Describe());
   const std::string warning = "impossible stack base";
   size_t first = r.err.find(warning);
-  BOOST_TEST(first != std::string::npos, r.Describe());
-  BOOST_TEST(r.err.find(warning, first + 1) == std::string::npos, "warned more than once; " << r.Describe());
+  // 3m scans no stack (docs/gc3m.md), so no collection meets the base: only CGC warns.
+  if (std::string(keel_gc_variant()) == "cgc") BOOST_TEST(first != std::string::npos, r.Describe());
+  BOOST_TEST((first == std::string::npos || r.err.find(warning, first + 1) == std::string::npos),
+             "warned more than once; " << r.Describe());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
