@@ -40,7 +40,10 @@ void Generations::ForgetWritten() {
 }
 
 void Generations::ScanWritten(Tracer& t) {
-  for (Chunk* c : heap_.chunks()) {
+  // By index: a moving tracer allocates while it scans (3m's copies), and a new chunk may grow
+  // the heap's list; the new chunk has no written pages.
+  for (size_t k = 0; k < heap_.chunks().size(); ++k) {
+    Chunk* c = heap_.chunks()[k];
     for (size_t w = 0; w < c->MaskWords(); ++w) {
       // Taken word by word: a bit that another thread's fault sets meanwhile stays for the next
       // collection (.sol.foreign).

@@ -142,7 +142,9 @@ class Heap {
   // Calls f(PageDesc&) for every small page and every big run head.
   template <class F>
   void ForEachInUse(F&& f) const {
-    for (Chunk* c : chunks_) {
+    // By index: f may allocate (a moving plan's copies) and a new chunk may grow the list.
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      Chunk* c = chunks_[k];
       size_t ndesc = c->dedicated ? 1 : c->pages;  // a dedicated chunk has one descriptor
       for (size_t i = 0; i < ndesc; ++i) {
         PageDesc& d = c->descs[i];

@@ -352,4 +352,23 @@ BOOST_AUTO_TEST_CASE(a_pin_scope_releases_a_moved_object) {
   BOOST_TEST(IsNumberPair(p, 41, 42));
 }
 
+// Survivors reached only through a written old object are copied while the written pages are
+// scanned; when they need more heap, the heap maps a new chunk in the middle of that scan (the
+// scan once walked a list the new chunk had just reallocated).
+BOOST_AUTO_TEST_CASE(copies_from_written_old_pages_may_grow_the_heap) {
+  constexpr intptr_t kSlots = intptr_t{1} << 17;  // a 1 MiB array: a big, old, written object
+  Scheme_Object** slots = nullptr;
+  keel_test::Registered reg(slots);
+  slots = static_cast<Scheme_Object**>(scheme_malloc(kSlots * sizeof(Scheme_Object*)));
+  scheme_collect_garbage();  // the array is old now
+  for (int round = 0; round < 3; ++round) {
+    for (intptr_t i = 0; i < kSlots; ++i) {
+      Scheme_Object* pair = MakeNumberPair(i, round);
+      slots[i] = pair;  // a young object, reachable only through the old array
+    }
+    keel_gc_collect_minor();
+    for (intptr_t i = 0; i < kSlots; i += 997) BOOST_TEST_REQUIRE(IsNumberPair(slots[i], i, round), "slot " << i);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
