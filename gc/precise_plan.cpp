@@ -71,7 +71,7 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
   // the non-moving spaces allocated since the last collection. Without them every slot that
   // does not point into the nursery is left alone at once.
   Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), major || non_moving_allocated_ != 0, kChecked);
-  if (!owner_.orphan()) TraceVariableStack(copier);
+  if (!owner_.orphan()) TraceFrameChain(GC_variable_stack, copier);
   owner_.roots().Trace(copier);
   TraceUncollectable(heap_, copier);
   if (!major) {

@@ -13,6 +13,7 @@
 
 #include "gc/fatal.h"
 #include "gc/heap.h"
+#include "gc/variable_stack.h"
 #include "gc/os_memory.h"
 #include "gc/page.h"
 #include "gc/tracer.h"
@@ -106,7 +107,7 @@ bool Roots::LiveStack(uintptr_t sp, Range* out) {
   return true;
 }
 
-void Roots::EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s) {
+void** Roots::EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s) {
   if (lo == 0 || hi <= lo) {
     Fatal("keel_gc_enter_stack: empty or inverted stack [%p, %p)", reinterpret_cast<void*>(lo), reinterpret_cast<void*>(hi));
   }
@@ -121,25 +122,52 @@ void Roots::EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s) {
   s->check = kSwitchCheck ^ reinterpret_cast<uintptr_t>(s);
   switches_ = s;
   current_ = StackBounds{lo, hi, true};
+  // The entered stack's frames, not the suspended one's, are the chain from here on
+  // (.sol.fiber-frames): a resumed fiber finds the chain it left.
+  s->suspended_chain = GC_variable_stack;
+  AddedStack* entered = AddedStackOverlapping(lo, hi);
+  GC_variable_stack = entered != nullptr ? std::exchange(entered->chain, nullptr) : nullptr;
+  return DropLeftChain();
 }
 
-void Roots::LeaveStack(StackSwitch* s) {
+void** Roots::LeaveStack(StackSwitch* s) {
   if (s != switches_ || s->check != (kSwitchCheck ^ reinterpret_cast<uintptr_t>(s))) {
     Fatal("keel_gc_leave_stack: %p is not the record of the most recent keel_gc_enter_stack still in force "
           "(leave stacks in the reverse order of entering them, once each)", static_cast<void*>(s));
   }
+  // A fiber that yielded with frames registered keeps them as roots through its added stack
+  // (.sol.fiber-frames); on a stack not added yet they wait for the next AddStack, untraced,
+  // until the next switch.
+  void** dropped = DropLeftChain();
+  if (AddedStack* added = AddedStackOverlapping(current_.lo, current_.hi)) {
+    added->chain = GC_variable_stack;
+  } else if (GC_variable_stack != nullptr) {
+    left_ = AddedStack{Range{current_.lo, current_.hi}, GC_variable_stack};
+  }
+  GC_variable_stack = s->suspended_chain;
   s->check = 0;
   current_ = s->suspended_bounds;
   switches_ = s->prev;
+  return dropped;
+}
+
+Roots::AddedStack* Roots::AddedStackOverlapping(uintptr_t lo, uintptr_t hi) {
+  for (AddedStack& a : stacks_) {
+    if (a.range.lo < hi && lo < a.range.hi) return &a;
+  }
+  return nullptr;
 }
 
 void Roots::AddStack(void* lo, void* hi) {
-  stacks_.push_back(Range{reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi)});
+  const Range range{reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi)};
+  void** chain = nullptr;
+  if (left_.range.lo < range.hi && range.lo < left_.range.hi) chain = DropLeftChain();
+  stacks_.push_back(AddedStack{range, chain});
 }
 
 bool Roots::RemoveStack(void* lo) {
   auto key = reinterpret_cast<uintptr_t>(lo);
-  return std::erase_if(stacks_, [key](const Range& r) { return r.lo == key; }) != 0;
+  return std::erase_if(stacks_, [key](const AddedStack& a) { return a.range.lo == key; }) != 0;
 }
 
 void Roots::AddRange(const void* lo, const void* hi, bool unique, const char* who) {
@@ -291,13 +319,15 @@ void Roots::Trace(Tracer& t) {
   // .req.roots).
   const bool moves = t.moves_objects();
   if (!moves) {
-    for (const Range& r : stacks_) t.VisitWords(r.lo, r.hi, true, Holder::kRoot);
+    for (const AddedStack& a : stacks_) t.VisitWords(a.range.lo, a.range.hi, true, Holder::kRoot);
     for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {  // .sol.switch
       t.VisitWords(s->suspended.lo, s->suspended.hi, true, Holder::kRoot);
       t.VisitWords(reinterpret_cast<uintptr_t>(s->registers),
                    reinterpret_cast<uintptr_t>(s->registers + StackSwitch::kRegisters), true, Holder::kRoot);
     }
   }
+  // The frames of suspended stacks are a moving tracer's roots (.sol.fiber-frames).
+  if (moves) ForEachSuspendedChain([&t](void** chain) { TraceFrameChain(chain, t); });
   for (const Range& r : ranges_) {
     if (!moves) {
       t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);

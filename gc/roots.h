@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace keel::gc {
@@ -63,14 +64,23 @@ class Roots {
     StackSwitch* prev;                        // the switch in force before this one
     StackBounds suspended_bounds;             // the bounds in force before (the suspended stack's)
     Range suspended;                          // the suspended stack's live part, scanned meanwhile
+    void** suspended_chain;                   // the suspended stack's GC_variable_stack (.sol.fiber-frames)
     uintptr_t check;                          // kSwitchCheck ^ this while pushed
   };
   // Pushes s and makes [lo, hi) the current stack; aborts on bad bounds or an unknown stack.
-  void EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s);
-  // Pops s, which must be the most recent switch, and puts its bounds back.
-  void LeaveStack(StackSwitch* s);
+  // The thread's GC_variable_stack becomes the chain an added stack overlapping [lo, hi) kept
+  // when it was last left, or empty; the suspended one is kept in s (.sol.fiber-frames).
+  // Returns the frames dropped (see LeaveStack), or nullptr.
+  void** EnterStack(uintptr_t lo, uintptr_t hi, StackSwitch* s);
+  // Pops s, which must be the most recent switch, and puts its bounds back. The chain left on
+  // the stack being left is kept by the added stack that overlaps it; if none does, by the
+  // next AddStack if it comes before the next switch, and otherwise it is dropped. s's
+  // suspended chain becomes the thread's GC_variable_stack again. Returns the frames dropped,
+  // or nullptr: those of the previously left stack that no AddStack took.
+  void** LeaveStack(StackSwitch* s);
 
   // Other suspended stacks to scan as a whole (keel_gc_add_stack; green threads later); [lo, hi).
+  // Takes the frames of the stack just left when [lo, hi) overlaps it (.sol.fiber-frames).
   void AddStack(void* lo, void* hi);
   // False when no stack starting at lo is registered.
   bool RemoveStack(void* lo);
@@ -79,6 +89,7 @@ class Roots {
   void ForgetStacks() {
     switches_ = nullptr;
     stacks_.clear();
+    left_ = AddedStack{};
   }
 
   // --- static ranges ----------------------------------------------------------------------------
@@ -107,9 +118,21 @@ class Roots {
 
   // Visits every root but the current stack and the uncollectable objects (the plan does
   // those), with each source's interior-pointer rule: live boxes as slots, the rest as words.
-  // A moving tracer gets the registered roots only, all as slots: ranges, boxes and pins (no
-  // stacks, saved registers or data segments; precise.md .req.roots).
+  // A moving tracer gets the registered roots only, all as slots: ranges, boxes and pins, and
+  // the frame chains of suspended stacks (no stacks, saved registers or data segments;
+  // precise.md .req.roots).
   void Trace(Tracer& t);
+  // Calls f(void** chain) for every non-empty GC_variable_stack chain of a suspended stack: the
+  // switches' and the added stacks' (.sol.fiber-frames). The current chain is not among them.
+  template <class F>
+  void ForEachSuspendedChain(F&& f) const {
+    for (const StackSwitch* s = switches_; s != nullptr; s = s->prev) {
+      if (s->suspended_chain != nullptr) f(s->suspended_chain);
+    }
+    for (const AddedStack& a : stacks_) {
+      if (a.chain != nullptr) f(a.chain);
+    }
+  }
 
  private:
   void RefreshDataSegments();
@@ -118,7 +141,16 @@ class Roots {
   StackBounds current_;
   uintptr_t warned_base_ = 0;  // the impossible base last warned about
   StackSwitch* switches_ = nullptr;
-  std::vector<Range> stacks_;
+  struct AddedStack {
+    Range range;
+    void** chain;  // its GC_variable_stack when it was last left, until it is entered again
+  };
+  // The added stack overlapping [lo, hi), or nullptr.
+  AddedStack* AddedStackOverlapping(uintptr_t lo, uintptr_t hi);
+  // Forgets the frames of the stack last left (returned) unless an AddStack took them.
+  void** DropLeftChain() { return std::exchange(left_.chain, nullptr); }
+  std::vector<AddedStack> stacks_;
+  AddedStack left_{};  // the stack last left with frames on it that no added stack keeps
   std::vector<Range> ranges_;
   bool auto_statics_ = true;
   std::vector<Range> data_segments_;

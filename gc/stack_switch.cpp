@@ -4,9 +4,11 @@
 // docs/design/roots.md (.sol.switch).
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "gc/collector.h"
 #include "gc/fatal.h"
+#include "gc/plan.h"
 #include "keel_gc.h"
 
 using keel::Fatal;
@@ -19,11 +21,28 @@ static_assert(alignof(StackSwitch) <= alignof(keel_gc_stack_switch));
 static_assert(offsetof(StackSwitch, registers) == 0 && StackSwitch::kRegisters == 12);
 static_assert(offsetof(StackSwitch, sp) == 96);
 
+namespace {
+
+// Frames a fiber left registered when it yielded, on a stack that was not added: under a plan
+// whose roots are the frames, the variables in them were not roots while it was suspended and
+// the fiber resumes without them on its chain (roots.md .sol.fiber-frames). Said once a thread.
+void WarnDroppedFrames(void** chain) {
+  if (!keel::gc::Plan::kMovesObjects || chain == nullptr) return;
+  static thread_local bool warned = false;
+  if (std::exchange(warned, true)) return;
+  keel::Warn("a fiber switched away with registered frames (GC_variable_stack %p) on a stack that is not "
+             "added with keel_gc_add_stack: their variables are not roots while it is suspended. Add a fiber's "
+             "stack before it first yields, or right after the switch back (keel_gc.h, \"Fibers and coroutines\")",
+             static_cast<void*>(chain));
+}
+
+}  // namespace
+
 // Where every entry of keel_gc_enter_stack goes once the registers are in *save.
 extern "C" __attribute__((used)) void keel_gc_enter_stack_spilled(void* lo, void* hi, keel_gc_stack_switch* save) {
   if (save == nullptr) Fatal("keel_gc_enter_stack: save is NULL");
-  Collector::Current().roots().EnterStack(reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi),
-                                          reinterpret_cast<StackSwitch*>(save));
+  WarnDroppedFrames(Collector::Current().roots().EnterStack(
+      reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi), reinterpret_cast<StackSwitch*>(save)));
 }
 
 // keel_gc_enter_stack is a few instructions of assembly: the caller's callee-saved registers
@@ -104,7 +123,7 @@ extern "C" {
 
 KEEL_API void keel_gc_leave_stack(keel_gc_stack_switch* save) {
   if (save == nullptr) Fatal("keel_gc_leave_stack: save is NULL");
-  Collector::Current().roots().LeaveStack(reinterpret_cast<StackSwitch*>(save));
+  WarnDroppedFrames(Collector::Current().roots().LeaveStack(reinterpret_cast<StackSwitch*>(save)));
 }
 
 KEEL_API void keel_gc_add_stack(void* lo, void* hi) {

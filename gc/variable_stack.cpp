@@ -33,9 +33,9 @@ class VariableStackCheck {
   VariableStackCheck(const Collector& c, const Roots::StackBounds& stack, uintptr_t live_lo)
       : c_(c), stack_(stack), live_lo_(live_lo) {}
 
-  size_t Run() {
+  size_t Run(void** head) {
     size_t depth = 0;
-    for (void** frame = GC_variable_stack; frame != nullptr;
+    for (void** frame = head; frame != nullptr;
          frame = static_cast<void**>(frame[0])) {
       if (++depth > kMaxFrames) {
         Problem("the chain is longer than %zu frames (cyclic or corrupt); stopped", kMaxFrames);
@@ -122,9 +122,9 @@ class VariableStackCheck {
 
 }  // namespace
 
-void TraceVariableStack(Tracer& t) {
+void TraceFrameChain(void** head, Tracer& t) {
   size_t depth = 0;
-  for (void** frame = GC_variable_stack; frame != nullptr && ++depth <= kMaxFrames;
+  for (void** frame = head; frame != nullptr && ++depth <= kMaxFrames;
        frame = static_cast<void**>(frame[0])) {
     const auto count = reinterpret_cast<intptr_t>(frame[1]);
     if (count < 0 || count > kMaxFrameSlots) return;
@@ -137,7 +137,12 @@ void TraceVariableStack(Tracer& t) {
 }
 
 size_t CheckVariableStack(const Collector& c, uintptr_t live_stack_lo) {
-  return VariableStackCheck(c, c.roots().stack_bounds(), live_stack_lo).Run();
+  size_t problems = VariableStackCheck(c, c.roots().stack_bounds(), live_stack_lo).Run(GC_variable_stack);
+  // A suspended stack's frames are checked as frames; which of them are stale is not known.
+  c.roots().ForEachSuspendedChain([&](void** chain) {
+    problems += VariableStackCheck(c, Roots::StackBounds{}, 0).Run(chain);
+  });
+  return problems;
 }
 
 }  // namespace keel::gc

@@ -58,12 +58,14 @@ void ForEachFrameEntry(void** frame, intptr_t count, F&& f) {
   }
 }
 
-// The precise plan's roots on the calling thread's chain: every registered variable and array
-// element is visited as a slot (precise.md .req.roots). The walk stops at a frame whose count
-// is corrupt and skips an entry whose address is not a variable's; the audit reports both.
-void TraceVariableStack(Tracer& t);
+// The precise plan's roots on a chain of frames (the thread's GC_variable_stack, or a suspended
+// stack's, roots.md .sol.fiber-frames): every registered variable and array element is visited
+// as a slot (precise.md .req.roots). The walk stops at a frame whose count is corrupt and skips
+// an entry whose address is not a variable's; the audit reports both.
+void TraceFrameChain(void** head, Tracer& t);
 
-// Walks the calling thread's GC_variable_stack chain and reports each problem with keel::Warn
+// Walks the calling thread's GC_variable_stack chain, then the chains of its suspended stacks,
+// and reports each problem with keel::Warn
 // (the first 50 in full); returns their count (.sol.frame-audit). A frame's slot count bounds
 // every read of it. Problems: a frame that lies on the thread's stack below live_stack_lo, the
 // lowest live address of that stack (registered by a function that returned without

@@ -166,6 +166,14 @@ KEEL_API void keel_gc_leave_stack(keel_gc_stack_switch *save);
  * Aborts with a message when lo is NULL or hi <= lo. */
 KEEL_API void keel_gc_add_stack(void *lo, void *hi);
 
+/* Under 3m a stack's roots are its registered frames: keel_gc_enter_stack sets the running
+ * stack's GC_variable_stack chain aside in *save and starts [lo, hi) with the chain it had when
+ * it was last left, if it is an added stack, or with an empty one; keel_gc_leave_stack keeps the
+ * chain of the stack it leaves with the added stack that overlaps it (or with the next
+ * keel_gc_add_stack, if no switch comes first) and puts the caller's chain back. Frames a fiber
+ * leaves registered on a stack that is not added are dropped at the next switch, with one
+ * warning: add a fiber's stack before it first yields. */
+
 /* Stops scanning the stack registered by keel_gc_add_stack(lo, ...). Aborts with a message when
  * no stack starting at lo is registered. */
 KEEL_API void keel_gc_remove_stack(void *lo);

@@ -27,6 +27,8 @@ class Registered {
   }
   ~Registered() { GC_variable_stack = static_cast<void**>(frame_[0]); }
   Registered(const Registered&) = delete;
+  // The frame, as GC_variable_stack names it while this scope is the innermost.
+  void** frame() { return frame_; }
   Registered& operator=(const Registered&) = delete;
 
  private:

@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(root_walk_visits_every_registered_slot_once) {
   std::vector<void**> expected = {&d, &elements[0], &elements[1], &elements[2], &a, &b};
   {
     HandFrame f1(outer), f2(inner), f3(empty);
-    keel::gc::TraceVariableStack(recorder);
+    keel::gc::TraceFrameChain(GC_variable_stack, recorder);
   }
   std::sort(recorder.slots.begin(), recorder.slots.end());
   std::sort(expected.begin(), expected.end());
