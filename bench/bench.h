@@ -27,6 +27,18 @@ static inline void bench_free(void *p) { mi_free(p); }
 static inline void bench_free(void *p) { (void)p; }
 #endif
 
+/* A fixnum-shaped word (odd, so never an address) holding x, and xorshift64's next number:
+ * the benchmarks' fixed-seed data, the same under every allocator. */
+static inline uintptr_t bench_fixnum(uint64_t x) { return ((uintptr_t)x << 1) | 1; }
+static inline uint64_t bench_xorshift64(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  *state = x;
+  return x;
+}
+
 /* Starts the wall clock. Call first thing in main, before the allocator is initialized (for
  * bdwgc it runs GC_INIT and installs the collection-event hook that times pauses). */
 void bench_begin(void);
@@ -36,5 +48,9 @@ void bench_begin(void);
  * analytic_live_bytes is the benchmark's peak reachable data, computed from its shape (each
  * client documents its formula). Call it on the thread that allocated, before shutdown. */
 void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes);
+
+/* The same, with the benchmark's own fields added to the JSON object: `fields` is a run of
+ * `,"name":value` pairs (or NULL). */
+void bench_end_with(const char *bench, const char *args, uint64_t analytic_live_bytes, const char *fields);
 
 #endif /* KEEL_BENCH_H */

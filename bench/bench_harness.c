@@ -107,6 +107,10 @@ static void PrintUsOrNull(const char *key, int have, uint64_t ns) {
 }
 
 void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes) {
+  bench_end_with(bench, args, analytic_live_bytes, NULL);
+}
+
+void bench_end_with(const char *bench, const char *args, uint64_t analytic_live_bytes, const char *fields) {
   double wall_s = (double)(NowNs() - g_begin_ns) / 1e9;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -227,8 +231,8 @@ void bench_end(const char *bench, const char *args, uint64_t analytic_live_bytes
   }
   if (peak_heap >= 0) printf(",\"peak_heap_kb\":%lld", peak_heap / 1024);
   printf(",\"analytic_live_kb\":%llu", (unsigned long long)(analytic_live_bytes / 1024));
-  printf(",\"user_s\":%.3f,\"sys_s\":%.3f,\"minflt\":%ld}\n",
+  printf(",\"user_s\":%.3f,\"sys_s\":%.3f,\"minflt\":%ld%s}\n",
          (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_minflt);
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_minflt, fields != NULL ? fields : "");
   fflush(stdout);
 }

@@ -48,17 +48,6 @@ typedef struct Node {
   uintptr_t stamp; /* fixnum-shaped: the step that made the node */
 } Node;
 
-static inline uintptr_t Fix(uint64_t x) { return ((uintptr_t)x << 1) | 1; }
-
-static inline uint64_t Next(uint64_t *state) {
-  uint64_t x = *state;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  *state = x;
-  return x;
-}
-
 static Node *NewNode(Node *left, Node *right, uintptr_t value, uintptr_t stamp) {
   Node *n;
   MZ_GC_DECL_REG(2);
@@ -97,24 +86,24 @@ static int Run(void *data) {
   /* The old graph: kSlots interior nodes, two leaves each. */
   roots = (Node **)scheme_malloc(kSlots * sizeof(Node *));
   for (long i = 0; i < kSlots; ++i) {
-    leaf = NewNode(NULL, NULL, Fix(Next(&rng) >> 8), Fix(0));
-    node = NewNode(NULL, NULL, Fix(Next(&rng) >> 8), Fix(0));
+    leaf = NewNode(NULL, NULL, bench_fixnum(bench_xorshift64(&rng) >> 8), bench_fixnum(0));
+    node = NewNode(NULL, NULL, bench_fixnum(bench_xorshift64(&rng) >> 8), bench_fixnum(0));
     node->child[0] = leaf;
-    leaf = NewNode(NULL, NULL, Fix(Next(&rng) >> 8), Fix(0));
+    leaf = NewNode(NULL, NULL, bench_fixnum(bench_xorshift64(&rng) >> 8), bench_fixnum(0));
     node->child[1] = leaf;
     roots[i] = node;
   }
   leaf = node = NULL;
 
   for (long s = 0; s < steps; ++s) {
-    uint64_t x = Next(&rng);
+    uint64_t x = bench_xorshift64(&rng);
     size_t slot = (size_t)(x >> (64 - kSlotsLog2));
     int field = (int)(x >> 40) & 1;
-    leaf = NewNode(NULL, NULL, Fix(x & 0xffffffffu), Fix((uint64_t)s));
+    leaf = NewNode(NULL, NULL, bench_fixnum(x & 0xffffffffu), bench_fixnum((uint64_t)s));
     if ((x & 7) == 0) {
       /* A fresh interior node takes over the old one's leaves; the old one is dropped. */
       old = roots[slot];
-      node = NewNode(old->child[0], old->child[1], Fix((x >> 8) & 0xffffu), Fix((uint64_t)s));
+      node = NewNode(old->child[0], old->child[1], bench_fixnum((x >> 8) & 0xffffu), bench_fixnum((uint64_t)s));
       roots[slot] = node;
       if (BENCH_EXPLICIT_FREE) bench_free(old);
       old = node = NULL;
@@ -133,7 +122,7 @@ static int Run(void *data) {
         temp_sum += old->value;
         if (BENCH_EXPLICIT_FREE) bench_free(old);
       }
-      temps[t] = NewNode(NULL, NULL, Fix(x >> 16), Fix((uint64_t)s));
+      temps[t] = NewNode(NULL, NULL, bench_fixnum(x >> 16), bench_fixnum((uint64_t)s));
       old = NULL;
     }
   }

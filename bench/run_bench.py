@@ -11,8 +11,8 @@ Before the first run and after the last, the driver runs fault_cost (bench/fault
 with the benchmarks) and prints what page faults and mprotect cost on this host above the tables.
 
 Standard library only. Usage: bench/run_bench.py [--quick] [--runs N] [--depth N] [--count N]
-[--steps N] [--only binary-trees,gcbench,alloc16,mutate] [--allocs keel-cgc,keel-3m,bdwgc,malloc,mimalloc]
-[--bin-dir DIR]
+[--steps N] [--passes N] [--only binary-trees,gcbench,alloc16,mutate,calls]
+[--allocs keel-cgc,keel-3m,bdwgc,malloc,mimalloc] [--bin-dir DIR]
 """
 
 import argparse
@@ -35,11 +35,12 @@ LABELS = {"keel-cgc": "Keel CGC", "keel-cgc-mprotect": "Keel CGC (mprotect barri
           "keel-cgc-full": "Keel CGC (no barrier: full collections)", "keel-3m": "Keel 3m",
           "bdwgc": "bdwgc", "malloc": "glibc malloc",
           "mimalloc": "mimalloc"}
-BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate"]
+BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate", "calls"]
 BINARIES = {"binary-trees": "binary_trees", "gcbench": "gcbench", "alloc16": "alloc16",
-            "mutate": "mutate"}
+            "mutate": "mutate", "calls": "calls"}
 BASELINE = "bdwgc"
 FULL = "keel-cgc-full"  # the reference of the mutate target
+CGC = "keel-cgc"  # the reference of the calls target: the same source without registration
 FAULT_COST = "fault_cost"  # bench/fault_cost.c, in the same directory as the benchmarks
 # The issues' targets, per Keel row (CGC: the page-fault issue; 3m: the 3m issue); the driver
 # prints a verdict line for each under the table. Keys:
@@ -50,6 +51,8 @@ FAULT_COST = "fault_cost"  # bench/fault_cost.c, in the same directory as the be
 #   minor_p99_ms     minor-collection pauses, p99, at most this many ms
 #   minor_max_ms     minor-collection pauses, max, at most this many ms
 #   rss_vs_live      peak RSS at most this multiple of peak live data (the analytic figure)
+#   call_pct_vs_cgc  time per call of the call phase (calls) at most this many percent above
+#                    that of "Keel CGC": ((t_3m - t_cgc) / t_cgc), the cost of MZ_GC_* registration
 TARGETS = {
     "keel-cgc": {
         "binary-trees": {"wall_vs_bdwgc": 0.5, "minflt_vs_bdwgc": 1.5, "sys_pct": 10.0,
@@ -63,6 +66,7 @@ TARGETS = {
                          "minor_max_ms": 2.0, "rss_vs_live": 2.0},
         "gcbench": {"wall_vs_bdwgc": 0.5},
         "alloc16": {"wall_vs_bdwgc": round(1 / 15, 3)},  # at least 15x faster than GC_MALLOC
+        "calls": {"call_pct_vs_cgc": 15.0},
     },
 }
 
@@ -74,10 +78,13 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, help="runs per benchmark and allocator (default 5; 3 with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help="binary-trees depth 16, alloc16 20M allocations, mutate 1M steps, 3 runs")
+                   help="binary-trees depth 16, alloc16 20M allocations, mutate 1M steps, "
+                        "calls 100 passes, 3 runs")
     p.add_argument("--depth", type=int, help="binary-trees depth (default 21; 16 with --quick)")
     p.add_argument("--count", type=int, help="alloc16 allocations (default 200M; 20M with --quick)")
     p.add_argument("--steps", type=int, help="mutate steps (default 5M; 1M with --quick)")
+    p.add_argument("--passes", type=int,
+                   help="calls: walks over its tree, about 65,700 calls each (default 5000; 100 with --quick)")
     p.add_argument("--only", action="append", default=[],
                    help="benchmarks to run, comma-separated or repeated: " + ", ".join(BENCHMARKS))
     p.add_argument("--allocs", action="append", default=[],
@@ -104,6 +111,8 @@ def parse_args(argv):
         args.count = 20_000_000 if args.quick else 200_000_000
     if args.steps is None:
         args.steps = 1_000_000 if args.quick else 5_000_000
+    if args.passes is None:
+        args.passes = 100 if args.quick else 5000
     if args.runs < 1:
         p.error("--runs must be at least 1")
     return args
@@ -123,6 +132,8 @@ def bench_argv(bench, args):
         return [str(args.count)]
     if bench == "mutate":
         return [str(args.steps)]
+    if bench == "calls":
+        return [str(args.passes)]
     return []
 
 
@@ -289,6 +300,7 @@ def reduce_runs(records):
         return [r.get(key) for r in records]
     walls = col("wall_s")
     maxes = [x for x in col("max_pause_us") if x is not None]
+    per_call = [x for x in col("ns_per_call") if x is not None]
     return {
         "runs": len(records),
         "wall_s": median(walls),
@@ -322,6 +334,12 @@ def reduce_runs(records):
         "opened": median(col("pages_opened")),
         "protect_calls": median(col("protect_calls")),
         "scan_calls": median(col("scan_calls")),
+        # calls only: the call phase's time per call (the figure of its target), and its size
+        "ns_per_call": median(per_call),
+        "ns_per_call_min": min(per_call, default=None),
+        "ns_per_call_max": max(per_call, default=None),
+        "call_s": median(col("call_s")),
+        "calls": median(col("calls")),
     }
 
 
@@ -334,6 +352,13 @@ def sys_pct(row):
 
 def verdict(ok):
     return "met" if ok else "NOT met"
+
+
+def pct_vs(row, ref):
+    """A row's time per call as a percentage above (+) or below (-) the reference row's."""
+    if not row or not ref or row.get("ns_per_call") is None or not ref.get("ns_per_call"):
+        return None
+    return 100.0 * (row["ns_per_call"] - ref["ns_per_call"]) / ref["ns_per_call"]
 
 
 def target_lines(bench, rows):
@@ -352,6 +377,7 @@ def row_target_lines(bench, rows, name):
     label = LABELS[name]
     base = rows.get(BASELINE)
     full = rows.get(FULL)
+    cgc = rows.get(CGC)
     out = []
     if not goals:
         return out
@@ -374,6 +400,16 @@ def row_target_lines(bench, rows, name):
                        f"{fmt(full['wall_s'], 3)} s), {verdict(r <= t)}")
         else:
             out.append(f"{head}: not checked (no {FULL} row)")
+    if "call_pct_vs_cgc" in goals:
+        t = goals["call_pct_vs_cgc"]
+        head = (f"target: {label} registration overhead at most {t:.0f}% "
+                f"(time per call against {LABELS[CGC]}'s, same source)")
+        pct = pct_vs(keel, cgc)
+        if pct is not None:
+            out.append(f"{head}: {pct:+.1f}% ({fmt(keel['ns_per_call'], 3)} ns against "
+                       f"{fmt(cgc['ns_per_call'], 3)} ns per call), {verdict(pct <= t)}")
+        else:
+            out.append(f"{head}: not checked (no {CGC} row or no per-call figure)")
     if "minflt_vs_bdwgc" in goals:
         t = goals["minflt_vs_bdwgc"]
         head = f"target: {label} minor page faults at most {t}x bdwgc's"
@@ -426,11 +462,15 @@ def row_target_lines(bench, rows, name):
 
 def table(bench, rows, allocs):
     base = rows.get(BASELINE)
+    cgc = rows.get(CGC)
+    # calls reports its call phase apart: time per call, and each row against Keel CGC's
+    per_call = any(r.get("ns_per_call") is not None for r in rows.values())
+    calls_head = "| call phase ns per call (min-max) | vs Keel CGC per call " if per_call else ""
     out = [
-        "| allocator | median wall s (min-max) | vs bdwgc | sys s (% of wall) | minor faults "
-        "| peak RSS MiB | RSS / peak live (measured; analytic) | collections | GC time s "
-        "| pause p50 / p99 / max ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| allocator | median wall s (min-max) " + calls_head + "| vs bdwgc | sys s (% of wall) "
+        "| minor faults | peak RSS MiB | RSS / peak live (measured; analytic) | collections "
+        "| GC time s | pause p50 / p99 / max ms |",
+        "|---|---|" + ("---|---|" if per_call else "") + "---|---|---|---|---|---|---|---|",
     ]
     for alloc in allocs:
         row = rows.get(alloc)
@@ -454,9 +494,15 @@ def table(bench, rows, allocs):
         gc_s = fmt(row["total_pause_ms"] / 1e3, 3) if row["total_pause_ms"] is not None else "-"
         pct = sys_pct(row)
         sys_col = f"{fmt(row['sys_s'], 3)} ({fmt(pct, 1)}%)" if pct is not None else "n/a"
+        calls_col = ""
+        if per_call:
+            vs_cgc = pct_vs(row, cgc)
+            calls_col = (f" {fmt(row['ns_per_call'], 3)} ({fmt(row['ns_per_call_min'], 3)}-"
+                         f"{fmt(row['ns_per_call_max'], 3)}) | "
+                         f"{'n/a' if vs_cgc is None else f'{vs_cgc:+.1f}%'} |")
         out.append(f"| {LABELS[alloc]} | {fmt(row['wall_s'], 3)} ({fmt(row['wall_min'], 3)}-"
-                   f"{fmt(row['wall_max'], 3)}) | {fmt(ratio)}x | {sys_col} | {fmt(row['minflt'], 0)} | "
-                   f"{fmt(rss / 1024, 1)} | {live} | {colls} | {gc_s} | {pauses} |")
+                   f"{fmt(row['wall_max'], 3)}) |{calls_col} {fmt(ratio)}x | {sys_col} | "
+                   f"{fmt(row['minflt'], 0)} | {fmt(rss / 1024, 1)} | {live} | {colls} | {gc_s} | {pauses} |")
     notes = target_lines(bench, rows)
     keel_rows = [n for n in ("keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m") if rows.get(n)]
     if base and base.get("minflt") and keel_rows:
@@ -486,6 +532,10 @@ def table(bench, rows, allocs):
             line += (f"; minor pauses p99 {fmt(row['minor_p99_us'] / 1e3, 3)} ms, max "
                      f"{fmt(row['minor_max_us'] / 1e3, 3)} ms")
         notes.append(line)
+    if per_call and cgc and cgc.get("calls"):
+        notes.append(f"call phase: {cgc['calls']:.0f} calls of registering functions per run "
+                     f"({fmt(cgc['call_s'], 3)} s for {LABELS[CGC]}); \"vs Keel CGC per call\" is "
+                     f"(t - t_cgc) / t_cgc of the median time per call")
     keel = rows.get("keel-cgc")
     if keel and keel["live_kb"] and keel["analytic_kb"] and keel["analytic_kb"] >= 1024:
         notes.append(f"Keel peak live {keel['live_kb'] / 1024:.1f} MiB measured, "
@@ -569,8 +619,8 @@ def main(argv):
         f"- machine: {machine_line()}",
         f"- command: `{command}`",
         f"- {args.runs} runs per allocator, round-robin; binary-trees depth {args.depth}, "
-        f"alloc16 {args.count} allocations, mutate {args.steps} steps; wall time measured inside "
-        f"each process",
+        f"alloc16 {args.count} allocations, mutate {args.steps} steps, calls {args.passes} passes; "
+        f"wall time measured inside each process",
     ]
     report.extend(fault_lines(fault_runs))
     report.append("")
@@ -579,7 +629,7 @@ def main(argv):
         if not rows:
             continue
         suffix = {"binary-trees": f" {args.depth}", "alloc16": f" ({args.count} x 16 B)",
-                  "mutate": f" ({args.steps} steps)"}.get(bench, "")
+                  "mutate": f" ({args.steps} steps)", "calls": f" ({args.passes} passes)"}.get(bench, "")
         report.append(f"### {bench}{suffix}")
         report.append("")
         lines, notes = table(bench, rows, plan[bench])

@@ -155,6 +155,9 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.marked_objects = traced.marked_objects;
   r.copied_objects = traced.copied_objects;
   r.copied_bytes = traced.copied_bytes;
+  r.compacted_objects = traced.compacted_objects;
+  r.compacted_bytes = traced.compacted_bytes;
+  r.evacuated_pages = traced.evacuated_pages;
   r.pages_protected = protected_pages;
   r.barrier_faults = faults + barrier_->TakeFaults();
   r.pages_written = barrier_->TakeWrittenPages();

@@ -124,6 +124,9 @@ class Collector {
   // Old, aged and uncollectable bytes after the last collection, less explicit frees.
   uint64_t live_bytes() const { return bytes_.live + bytes_.aged + bytes_.uncollectable; }
   uint64_t collections() const { return stats_.collections(); }
+  // KEEL_GC_STRESS is set: collections come every N allocations, and plans do what they can
+  // to move and free objects early.
+  bool stressed() const { return stress_every_ != 0; }
   void FillStats(keel_gc_stats* out) const;
   // Gives free pages back to the OS, keeping what the next cycle will use.
   void ReleaseMemory();

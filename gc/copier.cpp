@@ -29,7 +29,7 @@ void Copier::VisitSlot(void** slot, Holder) {
   if (nursery_.MayHoldObject(p)) {
     *slot = Evacuate(p, slot);
   } else if (mark_in_place_) {
-    MarkInPlace(a);
+    MarkInPlace(a, slot);
   }
 }
 
@@ -41,13 +41,18 @@ void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
             "moves; register the location as a root slot instead",
             reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
     }
-    if (w - lo_ < span_ && mark_in_place_) MarkInPlace(w);
+    if (w - lo_ < span_ && mark_in_place_) MarkInPlace(w, nullptr);
   }
 }
 
 void* Copier::Resolve(void* p) const {
-  if (!InNursery(p)) return p;
-  return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+  if (InNursery(p)) return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+  if (!old_.evacuating()) return p;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  const PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != owner_ || d->state != PageState::kSmall) return p;
+  const uintptr_t to = EvacuatedTo(d, a);
+  return to != 0 ? reinterpret_cast<void*>(to) : p;
 }
 
 // The header has the size and kind; the copy is marked so that the old space's sweep keeps it
@@ -82,10 +87,14 @@ void* Copier::Evacuate(void* p, const void* slot) {
   return q;
 }
 
-void Copier::MarkInPlace(uintptr_t a) {
+void Copier::MarkInPlace(uintptr_t a, void** slot) {
   PageDesc* d = PageMap::Lookup(a);
   if (d == nullptr || d->owner != owner_) return;
   if (d->state == PageState::kSmall) {
+    if (d->forward != nullptr) [[unlikely]] {
+      *slot = reinterpret_cast<void*>(Relocate(d, a, slot));
+      return;
+    }
     const uint32_t idx = d->IndexOf(a - d->start);
     // One past the end of an allow-interior object is its pointer too (marking.md .sol.interior).
     if (AllowsInterior(d->kind) && idx > 0 && d->ObjectStart(idx) == a) MarkSmall(d, idx - 1);
@@ -103,6 +112,46 @@ void Copier::MarkInPlace(uintptr_t a) {
       MarkBig(prev);
     }
   }
+}
+
+// An evacuated page holds only objects of kinds that move, which only a pointer to their start
+// keeps (the slot rule); the first visit copies the whole slot, as for a nursery object, and
+// the page's forwarding table answers every later one. The original stays as it was (it is
+// only read, so a protected page needs no opening) and its mark bit says it lives on as its
+// copy (.sol.compact).
+uintptr_t Copier::Relocate(PageDesc* d, uintptr_t a, void** slot) {
+  const uint32_t idx = d->IndexOf(a - d->start);
+  if (slot == nullptr) [[unlikely]] {
+    Fatal("precise collection: a conservative word holds %p, an old object that this collection moves; "
+          "register the location as a root slot instead",
+          reinterpret_cast<void*>(a));
+  }
+  if (idx >= d->objects || d->ObjectStart(idx) != a || !d->IsAllocated(idx)) [[unlikely]] {
+    char holder[64];
+    DescribeHolder(holder, sizeof holder);
+    Fatal("precise collection: slot %p (%s) holds %p, which is not the start of an allocated old object on a "
+          "page being compacted: an interior pointer into a moving object, or a stale pointer that a missing "
+          "MZ_GC_VAR_IN_REG left behind (docs/gc3m.md)",
+          static_cast<void*>(slot), holder, reinterpret_cast<void*>(a));
+  }
+  if (d->forward[idx] != 0) return d->forward[idx];
+  const size_t bytes = d->obj_size;
+  void* q = old_.AllocateMarked(bytes, d->kind);
+  if (q == nullptr) {
+    Fatal("precise collection: out of memory while compacting a %zu-byte %s object", bytes, KindName(d->kind));
+  }
+  auto* to = static_cast<uintptr_t*>(q);
+  const auto* from = reinterpret_cast<const uintptr_t*>(a);
+  for (size_t i = 0; i < bytes / sizeof(uintptr_t); ++i) to[i] = from[i];
+  const auto copy = reinterpret_cast<uintptr_t>(q);
+  d->forward[idx] = copy;
+  d->bits[idx >> 6].mark |= uint64_t{1} << (idx & 63);
+  ++copied_objects_;
+  copied_bytes_ += bytes;
+  ++compacted_objects_;
+  compacted_bytes_ += bytes;
+  if (IsPointerful(d->kind)) Queue(copy, copy + bytes);
+  return copy;
 }
 
 // Uncollectable objects are roots, traced with the roots; free slots are not objects.

@@ -1,9 +1,10 @@
 // copier.h: the precise plan's tracer: every nursery object that a slot reaches is copied into
 // the old generation once and the slot gets the copy's address; every non-moving object it
-// reaches (allow-interior, big, and, in a major collection, old objects) is marked in place.
+// reaches (allow-interior, big, and, in a major collection, old objects) is marked in place,
+// except old objects on pages a compacting major collection evacuates, which are copied too.
 // Copies and newly marked objects are traced in turn, tagged ones through their registered mark
-// procedures. Design note: docs/design/precise.md (.sol.copy, .sol.major, .sol.header,
-// .sol.traversers, .sol.checked).
+// procedures. Design note: docs/design/precise.md (.sol.copy, .sol.major, .sol.compact,
+// .sol.header, .sol.traversers, .sol.checked).
 #ifndef KEEL_GC_COPIER_H
 #define KEEL_GC_COPIER_H
 
@@ -53,6 +54,9 @@ class Copier final : public Tracer {
 
   uint64_t copied_objects() const { return copied_objects_; }
   uint64_t copied_bytes() const { return copied_bytes_; }
+  // Of those, old objects copied off evacuated pages (.sol.compact).
+  uint64_t compacted_objects() const { return compacted_objects_; }
+  uint64_t compacted_bytes() const { return compacted_bytes_; }
   uint64_t marked_objects() const { return marked_objects_; }
 
  private:
@@ -62,8 +66,12 @@ class Copier final : public Tracer {
   }
   void* Evacuate(void* p, const void* slot);
   // Marks the non-moving object holding a (interior pointers count: a slot that points into the
-  // middle of an object keeps all of it) and queues it if it is newly marked and pointerful.
-  void MarkInPlace(uintptr_t a);
+  // middle of an object keeps all of it) and queues it if it is newly marked and pointerful. An
+  // object on an evacuated page is copied instead and `slot` (nullptr for a conservative word,
+  // which cannot be updated: a fatal error) gets the copy's address.
+  void MarkInPlace(uintptr_t a, void** slot);
+  // The copy of old object a on evacuated page d, made at its first visit (.sol.compact).
+  uintptr_t Relocate(PageDesc* d, uintptr_t a, void** slot);
   void MarkSmall(PageDesc* d, uint32_t idx);
   void MarkBig(PageDesc* d);
   void Queue(uintptr_t start, uintptr_t end);
@@ -84,6 +92,8 @@ class Copier final : public Tracer {
   uintptr_t tracing_ = 0;  // the object being traced (for reports), 0 while visiting roots
   uint64_t copied_objects_ = 0;
   uint64_t copied_bytes_ = 0;
+  uint64_t compacted_objects_ = 0;
+  uint64_t compacted_bytes_ = 0;
   uint64_t marked_objects_ = 0;
 };
 

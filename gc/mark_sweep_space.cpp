@@ -192,6 +192,13 @@ void MarkSweepSpace::SweepMajor() {
         SweepUncollectable(&d);
         continue;
       }
+      if (d.forward != nullptr) {  // evacuated: its marks are forwarded objects (.sol.compact)
+        delete[] d.forward;
+        d.forward = nullptr;
+        --evacuating_;
+        heap_.FreePage(&d);
+        continue;
+      }
       size_t marked = d.CountMarked();
       if (marked == 0) {
         heap_.FreePage(&d);
@@ -206,6 +213,63 @@ void MarkSweepSpace::SweepMajor() {
     }
   }
   bytes_.live = live;
+}
+
+// Evacuation pays where the free slots of sparse pages are a large part of the pages that may
+// move: a quarter of their bytes, and at least kMinSparsePages pages (precise.md .sol.compact).
+// A page is sparse when the objects the last sweeps counted on it fill at most half of it.
+namespace {
+constexpr size_t kMinSparsePages = 16;
+}  // namespace
+
+size_t MarkSweepSpace::SelectEvacuation(bool (*movable)(Kind), uint64_t max_live_bytes, bool eager) {
+  struct Sparse {
+    PageDesc* page;
+    uint64_t live;
+  };
+  std::vector<Sparse> sparse;
+  uint64_t movable_bytes = 0;
+  uint64_t sparse_free = 0;
+  for (Chunk* c : heap_.chunks()) {
+    if (c->dedicated) continue;
+    for (size_t i = 0; i < c->pages; ++i) {
+      PageDesc& d = c->descs[i];
+      if (d.state != PageState::kSmall || !movable(d.kind)) continue;
+      const uint64_t capacity = uint64_t{d.objects} * d.obj_size;
+      const uint64_t live = uint64_t{d.live_objects} * d.obj_size;
+      movable_bytes += kPageSize;
+      if (live * 2 > capacity) continue;
+      // The page's first address may be one past the end of an allow-interior object before
+      // it, which is that object's pointer: such a slot must keep its value, so the object at
+      // the start of this page could not move (marking.md .sol.interior).
+      const PageDesc* before = PageMap::Lookup(d.start - 1);
+      if (before != nullptr && AllowsInterior(before->kind) && before->state != PageState::kFree) continue;
+      sparse.push_back(Sparse{&d, live});
+      sparse_free += capacity - live;
+    }
+  }
+  if (eager) max_live_bytes = UINT64_MAX;
+  if (!eager && (sparse.size() < kMinSparsePages || sparse_free * 4 < movable_bytes)) return 0;
+  // The sparsest first: the most pages freed for the bytes copied.
+  std::sort(sparse.begin(), sparse.end(), [](const Sparse& a, const Sparse& b) { return a.live < b.live; });
+  uint64_t chosen_live = 0;
+  for (const Sparse& s : sparse) {
+    if (chosen_live + s.live > max_live_bytes) break;
+    chosen_live += s.live;
+    PageDesc* d = s.page;
+    d->forward = new uintptr_t[d->objects]();
+    if (d->on_partial) PartialRemove(d);
+    ++evacuating_;
+  }
+  return evacuating_;
+}
+
+bool MarkSweepSpace::KeepInPlace(PageDesc* d) {
+  if (d->forward == nullptr) return false;
+  delete[] d->forward;
+  d->forward = nullptr;
+  --evacuating_;
+  return true;
 }
 
 // Retiring the run may have left free slots, or nothing, on the page (heap.md
@@ -295,10 +359,12 @@ void MarkSweepSpace::CheckPage(const PageDesc& d, Problems& problems, CheckedByt
     if (!in_collection && used < d.objects && !d.on_partial) {
       problems.Report("uncollectable page %p has free slots but is not on its partial list", page);
     }
-  } else {
+  } else if (d.forward == nullptr) {  // an evacuated page's marks are its copies' (.sol.compact)
     counted.live += d.CountMarked() * d.obj_size;
   }
   if (d.on_partial) ++*flagged_partial;
+  // A forwarding table lives from the selection to the sweep of one major collection.
+  if (!in_collection && d.forward != nullptr) problems.Report("page %p keeps a forwarding table outside a collection", page);
   const size_t aged = d.CountAged();
   counted.aged += aged * d.obj_size;
   if (!in_collection) CheckSlotBits(d, (d.objects + 63u) / 64u, problems);

@@ -92,6 +92,20 @@ class MarkSweepSpace {
   // GC_free of slot idx of small page d (a live allocated object's start).
   void Free(PageDesc* d, uint32_t idx);
 
+  // --- compaction (docs/design/precise.md .sol.compact) -----------------------------------------
+  // Before a major collection's trace, after RetireRuns and PrepareMajor: when the pages of the
+  // kinds `movable` accepts hold enough free space on sparse pages, picks the sparsest of them
+  // as evacuation candidates, up to `max_live_bytes` of objects the last sweeps left on them.
+  // Each gets a forwarding table and leaves its partial list, so no copy lands on it; the
+  // tracer copies every object on it that a slot reaches (Copier), and SweepMajor frees it.
+  // Returns the pages chosen (0: the space is not fragmented enough to pay). `eager` (stress
+  // mode): every sparse page is chosen, however few, and the budget is ignored.
+  size_t SelectEvacuation(bool (*movable)(Kind), uint64_t max_live_bytes, bool eager);
+  bool evacuating() const { return evacuating_ != 0; }
+  // Takes page d (chosen by SelectEvacuation) back out of this collection's evacuation: its
+  // objects stay and are marked in place. False when d was not chosen.
+  bool KeepInPlace(PageDesc* d);
+
   // Gives back the unused tail of every run before marking (heap.md .inv.runs).
   void RetireRuns();
   // Sweeps every page after a major collection's marking; sets bytes.live to the survivors.
@@ -129,7 +143,16 @@ class MarkSweepSpace {
   PageDesc* partial_[kKindCount][kSizeClassCount] = {};  // pages with free slots, append order
   PageDesc* partial_tail_[kKindCount][kSizeClassCount] = {};
   std::vector<PageDesc*> young_;  // pages allocated into since the last collection, or aged
+  size_t evacuating_ = 0;         // pages with a forwarding table until the sweep frees them
 };
+
+// Where the object at a (on small page d) was copied by this collection's compaction, or 0 when
+// its page is not evacuated or it was not reached (yet).
+inline uintptr_t EvacuatedTo(const PageDesc* d, uintptr_t a) {
+  if (d->forward == nullptr) return 0;
+  const uint32_t idx = d->IndexOf(a - d->start);
+  return idx < d->objects && d->ObjectStart(idx) == a ? d->forward[idx] : 0;
+}
 
 }  // namespace keel::gc
 

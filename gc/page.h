@@ -69,6 +69,9 @@ struct PageDesc {
   uint32_t run_pages = 0;      // big: pages in the run
   uint64_t big_bytes = 0;      // big: the object's size (rounded to 16 bytes)
   uint16_t live_objects = 0;   // small: marked objects after the last sweep
+  // small, during a compacting major collection: the page is evacuated, and entry i is where
+  // object i was copied (0: not yet reached). nullptr otherwise (precise.md .sol.compact).
+  uintptr_t* forward = nullptr;
   Collector* owner = nullptr;
   Chunk* chunk = nullptr;
   PageDesc* next = nullptr;  // partial-page list or big-object list

@@ -2,10 +2,13 @@
 // docs/design/precise.md .sol.plan, .sol.nursery, .sol.copy, .sol.major, .sol.checked).
 #include "gc/precise_plan.h"
 
+#include <algorithm>
+
 #include "gc/collector.h"
 #include "gc/copier.h"
 #include "gc/env.h"
 #include "gc/fatal.h"
+#include "gc/page_map.h"
 #include "gc/variable_stack.h"
 
 namespace keel::gc {
@@ -16,6 +19,8 @@ constexpr bool kChecked = true;
 #else
 constexpr bool kChecked = false;
 #endif
+
+constexpr uint64_t kMinEvacuationBytes = uint64_t{4} << 20;
 
 }  // namespace
 
@@ -55,6 +60,36 @@ bool PrecisePlan::FindMovingObject(const void* p, void** start, size_t* bytes, K
   return found;
 }
 
+void* PrecisePlan::Forwarded(void* p) const {
+  if (nursery_.MayHoldObject(p)) return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
+  if (!small_.evacuating()) return p;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  const PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != &owner_ || d->state != PageState::kSmall) return p;
+  const uintptr_t to = EvacuatedTo(d, a);
+  return to != 0 ? reinterpret_cast<void*>(to) : p;
+}
+
+// Each major collection evacuates at most kMinEvacuationBytes or 1/16 of the live bytes,
+// whichever is more, so that compaction adds a bounded part to its pause; under KEEL_GC_STRESS
+// every sparse page, so that the stress runs move old objects as often as they can
+// (.sol.compact).
+// An old object that scheme_dont_gc_ptr holds stays where it is: the program may keep its
+// address in memory the collector does not see, and once the object is old it does not move
+// (gc3m.md; a new one still leaves the nursery at its first collection, as in Racket).
+void PrecisePlan::PrepareMajor() {
+  NonMovingPlan::PrepareMajor();
+  evacuating_pages_ = small_.SelectEvacuation(&PrecisePlan::Moves, std::max(kMinEvacuationBytes, bytes_.live / 16),
+                                              owner_.stressed());
+  if (evacuating_pages_ == 0) return;
+  owner_.roots().ForEachPin([this](void* p) {
+    PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+    if (d != nullptr && d->owner == &owner_ && d->state == PageState::kSmall && small_.KeepInPlace(d)) {
+      --evacuating_pages_;
+    }
+  });
+}
+
 // The nursery's objects were allocated since the last collection: they join the cycle's count
 // here, as the runs' unused tails leave it.
 void PrecisePlan::RetireRuns() {
@@ -71,6 +106,7 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
   // the non-moving spaces allocated since the last collection. Without them every slot that
   // does not point into the nursery is left alone at once.
   Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), major || non_moving_allocated_ != 0, kChecked);
+  if (!major) evacuating_pages_ = 0;
   if (!owner_.orphan()) TraceFrameChain(GC_variable_stack, copier);
   owner_.roots().Trace(copier);
   TraceUncollectable(heap_, copier);
@@ -86,6 +122,9 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
   totals.marked_objects = copier.marked_objects();
   totals.copied_objects = copier.copied_objects();
   totals.copied_bytes = copier.copied_bytes();
+  totals.compacted_objects = copier.compacted_objects();
+  totals.compacted_bytes = copier.compacted_bytes();
+  totals.evacuated_pages = evacuating_pages_;
 }
 
 // The nursery is emptied after the weak callbacks have read its forwarding addresses; the

@@ -29,7 +29,8 @@ class Collector;
 //
 //   RetireRuns()            the runs' unused tails read as free; the nursery's objects count as
 //                           allocated since the last collection
-//   PrepareMajor()          a major collection only: every old object is a candidate again
+//   PrepareMajor()          a major collection only: every old object is a candidate again,
+//                           and sparse pages are chosen for evacuation (.sol.compact)
 //   Trace(...)              roots, written old pages (minor), then the copier's drain: nursery
 //                           survivors are copied into the mark-sweep space, non-moving objects
 //                           marked in place
@@ -77,11 +78,11 @@ class PrecisePlan : public NonMovingPlan {
     return nursery_.MayHoldObject(p) && Nursery::IsForwarded(Nursery::HeaderOf(const_cast<void*>(p)));
   }
   // During the weak callbacks: where the object at p lives now.
-  void* Forwarded(void* p) const {
-    return nursery_.MayHoldObject(p) && Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
-  }
+  void* Forwarded(void* p) const;
 
   void RetireRuns();
+  // NonMovingPlan's, then the choice of the pages this major collection evacuates.
+  void PrepareMajor();
   void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
   void Sweep(bool major, bool ages, MinorTotals& totals);
   void Check(Problems& problems, CheckedBytes& counted, bool in_collection) const;
@@ -93,6 +94,7 @@ class PrecisePlan : public NonMovingPlan {
   ByteCounts& bytes_;
   size_t nursery_bytes_;  // what the nursery is sized to when first used
   uint64_t non_moving_allocated_ = 0;  // bytes of the non-moving spaces allocated this cycle
+  size_t evacuating_pages_ = 0;        // chosen by this collection's PrepareMajor
 };
 
 }  // namespace keel::gc

@@ -115,6 +115,10 @@ class Roots {
   void Unpin(void* p);  // aborts when p is not pinned
   size_t pin_count(void* p) const;
   size_t pinned() const { return pins_.size(); }
+  template <class F>
+  void ForEachPin(F&& f) const {
+    for (const auto& pin : pins_) f(pin.first);
+  }
 
   // Visits every root but the current stack and the uncollectable objects (the plan does
   // those), with each source's interior-pointer rule: live boxes as slots, the rest as words.

@@ -31,6 +31,9 @@ struct TraceTotals {
   uint64_t marked_objects = 0;    // marked in place
   uint64_t copied_objects = 0;    // moved (a moving plan)
   uint64_t copied_bytes = 0;
+  uint64_t compacted_objects = 0;  // of those, old objects moved off evacuated pages
+  uint64_t compacted_bytes = 0;
+  uint64_t evacuated_pages = 0;    // small pages the sweep frees because their objects moved
   uint64_t remembered_pages = 0;  // old pages kept dirty for the next minor collection
   uint64_t barrier_ns = 0;        // of the trace, scanning written old pages
 };

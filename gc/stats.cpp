@@ -126,7 +126,8 @@ void Event(const keel_gc_record& r) {
                "\"pages_protected\":%llu,\"barrier_faults\":%llu,\"pages_written\":%llu,"
                "\"pages_released\":%llu,\"pages_refaulted\":%llu,\"pages_fresh\":%llu,"
                "\"pages_opened\":%llu,\"protect_calls\":%llu,\"hot_pages\":%llu,\"full_stretch\":%llu,"
-               "\"scan_calls\":%llu,\"copied_objects\":%llu,\"copied_bytes\":%llu}}",
+               "\"scan_calls\":%llu,\"copied_objects\":%llu,\"copied_bytes\":%llu,\"compacted_objects\":%llu,"
+               "\"compacted_bytes\":%llu,\"evacuated_pages\":%llu}}",
                g_first ? "" : ",", name, pid, tid, static_cast<double>(r.start_ns) / 1e3,
                static_cast<double>(r.pause_ns) / 1e3, static_cast<unsigned long long>(r.index), r.reason,
                static_cast<double>(r.mark_ns) / 1e3, static_cast<unsigned long long>(r.allocated_bytes),
@@ -140,7 +141,8 @@ void Event(const keel_gc_record& r) {
                static_cast<unsigned long long>(r.pages_opened), static_cast<unsigned long long>(r.protect_calls),
                static_cast<unsigned long long>(r.hot_pages), static_cast<unsigned long long>(r.full_stretch),
                static_cast<unsigned long long>(r.scan_calls), static_cast<unsigned long long>(r.copied_objects),
-               static_cast<unsigned long long>(r.copied_bytes));
+               static_cast<unsigned long long>(r.copied_bytes), static_cast<unsigned long long>(r.compacted_objects),
+               static_cast<unsigned long long>(r.compacted_bytes), static_cast<unsigned long long>(r.evacuated_pages));
   std::fprintf(g_file,
                ",\n{\"name\":\"heap\",\"ph\":\"C\",\"pid\":%ld,\"tid\":%ld,\"ts\":%.3f,"
                "\"args\":{\"live\":%llu,\"heap\":%llu,\"committed\":%llu}}",

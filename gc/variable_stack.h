@@ -10,9 +10,9 @@
 #include "gc/roots.h"
 #include "schemegc2.h"
 
-// Redeclared with the model of its definition (variable_stack.cpp): the runtime's inline frames
-// (runtime/gc_frame.h) then reach it with one thread-pointer-relative access, not a
-// __tls_get_addr call. Its first declaration, in schemegc2.h, stays plain for clients.
+// Redeclared with the model of its definition (variable_stack.cpp), as schemegc2.h declares it
+// for clients: the runtime's inline frames (runtime/gc_frame.h) and a PIC extension's MZ_GC_REG
+// reach it with one thread-pointer-relative access, not a __tls_get_addr call.
 extern "C" KEEL_API __thread void** GC_variable_stack __attribute__((tls_model("initial-exec")));
 
 namespace keel::gc {

@@ -63,6 +63,10 @@ typedef struct keel_gc_record {
   uint64_t copied_objects;  /* 3m: objects moved (nursery survivors copied into the old
                              * generation); 0 under CGC */
   uint64_t copied_bytes;    /* 3m: bytes of the objects moved */
+  uint64_t compacted_objects; /* 3m, major: of those, old objects moved off sparse pages to
+                               * compact the old generation (docs/design/precise.md .sol.compact) */
+  uint64_t compacted_bytes;
+  uint64_t evacuated_pages; /* 3m, major: heap pages freed because their objects moved */
 } keel_gc_record;
 
 typedef struct keel_gc_stats {

@@ -25,8 +25,15 @@ typedef int (*Fixup_Proc)(void *obj);
 extern KEEL_API void GC_write_barrier(void *p);
 
 /* The calling thread's chain of registered local-variable frames (MZ_GC_REG), innermost first,
- * in Racket's layout: frame[0] the next frame, frame[1] the slot count, then the slots. */
+ * in Racket's layout: frame[0] the next frame, frame[1] the slot count, then the slots. Reached
+ * with the initial-exec model: an MZ_GC_REG in a position-independent extension is a load and
+ * two stores relative to the thread pointer, not a __tls_get_addr call (libkeel itself keeps it
+ * in static TLS). */
+#if defined(__GNUC__)
+extern KEEL_API __thread void **GC_variable_stack __attribute__((tls_model("initial-exec")));
+#else
 extern KEEL_API __thread void **GC_variable_stack;
+#endif
 
 /* The traversers of tagged objects (Inside Racket §5.1.1). Declared in both variants, so one
  * source can register its types unconditionally: 3m traces tagged objects with them; CGC scans

@@ -97,6 +97,8 @@ KEEL_TEST_NOINLINE bool HoldsAt(Hidden holder, size_t index, Hidden target) {
 }
 // What a slot holds now, hidden; and the same, clearing the slot.
 KEEL_TEST_NOINLINE Hidden Read(void* const* slot) { return Hidden(*slot); }
+// What word `index` of the object at `holder` holds now, hidden.
+KEEL_TEST_NOINLINE Hidden ReadAt(Hidden holder, size_t index) { return Hidden(static_cast<void**>(holder.get())[index]); }
 KEEL_TEST_NOINLINE Hidden Take(void** slot) {
   Hidden h(*slot);
   *slot = nullptr;
@@ -132,7 +134,8 @@ using SlotOf = std::function<void**()>;
 // intact and still held there after a minor collection, then after more minor ones with garbage
 // in between, a major one and a last minor one. Under CGC the slot keeps the very address
 // stored; under 3m the object moves at the first collection it survives (the record counts the
-// copy), the collector updates the slot, and it stays where it went.
+// copy), the collector updates the slot, and it stays where it went, unless a major collection
+// compacts its page (precise.md .sol.compact; the record counts that too).
 KEEL_TEST_NOINLINE void CheckKept(const SlotOf& slot, const Young& y, const char* what) {
   const char* steps[] = {"the first minor collection", "a second minor collection", "a major collection",
                          "a minor collection after the major one"};
@@ -156,6 +159,8 @@ KEEL_TEST_NOINLINE void CheckKept(const SlotOf& slot, const Young& y, const char
       BOOST_TEST(!SameAddress(now, last), what << ": a nursery object did not move at its first collection");
       BOOST_TEST(LastRecord().copied_objects >= 1u, what << ": the record counts no copy");
       BOOST_TEST(LastRecord().copied_bytes >= kYoungBytes, what);
+    } else if (step == 2 && !SameAddress(now, last)) {
+      BOOST_TEST(LastRecord().compacted_objects >= 1u, what << ": an old object moved, but the major collection compacted nothing");
     } else {
       BOOST_TEST(SameAddress(now, last), what << ": an old object moved in " << steps[step]);
     }
@@ -470,8 +475,8 @@ BOOST_AUTO_TEST_CASE(old_object_reachable_only_from_a_young_one_survives) {
   static void** root = keel_test::NewRegisteredBlock(1);
   MakeOldReferent(root, 28);
   MakeOld();
-  const Hidden old = Read(root);  // its address in the old generation, where it stays
-  Hidden y = MakeYoungPointingTo(old);  // the old object does not move: y's slot stays right
+  Hidden old = Read(root);  // its address in the old generation
+  Hidden y = MakeYoungPointingTo(old);  // the old object does not move before a major collection
   const uint64_t born = CollectionCount();
   StoreHidden(root, y);  // the old object is now reachable only through the young one
   for (int round = 0; round < 3; ++round) {
@@ -481,15 +486,22 @@ BOOST_AUTO_TEST_CASE(old_object_reachable_only_from_a_young_one_survives) {
     } else {
       Minor();
     }
-    BOOST_TEST_REQUIRE(IsLiveObjectStart(old), "round " << round);
-    BOOST_TEST(HasPatternAt(old, kYoungBytes, 28), "round " << round);
     const Hidden now = Read(root);
     BOOST_TEST_REQUIRE(IsLiveObjectStart(now), "round " << round);
+    // 3m: a major collection may compact the old object's page; its holder gives the new address.
+    if (!IsCgc() && round == 1 && !HoldsAt(now, 2, old)) {
+      BOOST_TEST(LastRecord().compacted_objects >= 1u, "an old object moved, but the major collection compacted nothing");
+      old = ReadAt(now, 2);
+    }
+    BOOST_TEST_REQUIRE(IsLiveObjectStart(old), "round " << round);
+    BOOST_TEST(HasPatternAt(old, kYoungBytes, 28), "round " << round);
     BOOST_TEST(HoldsAt(now, 2, old), "round " << round);
     if (IsCgc()) {
       BOOST_TEST(SameAddress(now, y), "round " << round);
     } else if (round == 0 && collections_before == born) {
       BOOST_TEST(!SameAddress(now, y), "3m: the young holder did not move at its first collection");
+    } else if (round == 1 && !SameAddress(now, y)) {
+      BOOST_TEST(LastRecord().compacted_objects >= 1u, "3m: the holder moved, but the major collection compacted nothing");
     } else {
       BOOST_TEST(SameAddress(now, y), "3m: an old object moved, round " << round);
     }
