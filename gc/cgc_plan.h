@@ -60,6 +60,8 @@ class CgcPlan : public NonMovingPlan {
   void* Forwarded(void* p) const { return p; }
 
   void RetireRuns() { small_.RetireRuns(); }
+  // No thread-local allocation state to let go of when the collector's thread exits.
+  void DetachThread() {}
   void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
   void Sweep(bool major, bool ages, MinorTotals& totals) { SweepNonMoving(major, ages, totals); }
   // Every space's invariants (the verifier's part per space).

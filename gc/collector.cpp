@@ -62,6 +62,7 @@ void Collector::RetireCurrent() {
   c->roots_.ForgetStacks();
   c->disabled_ = 0;
   c->Collect(KEEL_GC_REASON_EXPLICIT);
+  c->plan_.DetachThread();  // other threads may collect an orphan: no thread-local state stays
   t_current_ = nullptr;
   pthread_setspecific(g_exit_key, nullptr);
   if (!c->HoldsMemory()) {

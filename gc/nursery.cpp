@@ -7,6 +7,12 @@
 
 #include "gc/fatal.h"
 
+// The calling thread's nursery area (schemegc2.h; precise.md .sol.inline). Defined in both
+// variants: under CGC it stays {0, 0}.
+extern "C" {
+KEEL_API __thread keel_nursery_area keel_nursery __attribute__((tls_model("initial-exec"))) = {0, 0};
+}
+
 namespace keel::gc {
 
 namespace {
@@ -15,10 +21,26 @@ namespace {
 // object's start, and far from any mapping, so a dereference faults at once.
 constexpr uint64_t kPoison = 0xdeadbeefdeadbeefull;
 
+// scheme.h writes headers and names kinds with these numbers (.sol.inline).
+static_assert(static_cast<int>(Kind::kNormal) == KEEL_NURSERY_NORMAL && static_cast<int>(Kind::kAtomic) == KEEL_NURSERY_ATOMIC &&
+              static_cast<int>(Kind::kTagged) == KEEL_NURSERY_TAGGED);
+static_assert(Nursery::kMaxObjectBytes == KEEL_NURSERY_MAX_OBJECT && Nursery::kHeaderBytes == sizeof(uintptr_t));
+
 }  // namespace
 
+Nursery::Nursery(Heap& heap) : heap_(heap), area_(&keel_nursery) { *area_ = keel_nursery_area{0, 0}; }
+
+Nursery::~Nursery() { DetachThread(); }
+
+void Nursery::DetachThread() {
+  if (area_ == &own_) return;
+  own_ = *area_;
+  *area_ = keel_nursery_area{0, 0};
+  area_ = &own_;
+}
+
 bool Nursery::Resize(size_t bytes) {
-  if (cur_ != origin_) Fatal("nursery: resized while it holds objects");
+  if (area_->cursor != origin_) Fatal("nursery: resized while it holds objects");
   const size_t pages = (bytes + kPageSize - 1) >> kPageShift;
   if (pages == 0) return false;
   PageDesc* run = heap_.AllocateRun(pages);
@@ -27,10 +49,10 @@ bool Nursery::Resize(size_t bytes) {
   run->kind = Kind::kNormal;
   if (run_ != nullptr) heap_.FreeRun(run_);
   run_ = run;
-  start_ = origin_ = cur_ = run->start;
+  start_ = origin_ = area_->cursor = run->start;
   end_ = alloc_end_ = run->start + (pages << kPageShift);
   // Fresh pages are zero; reused ones are zeroed as allocation reaches them.
-  zeroed_ = limit_ = run->needs_zeroing ? start_ : end_;
+  zeroed_ = area_->limit = run->needs_zeroing ? start_ : end_;
   return true;
 }
 
@@ -44,7 +66,7 @@ void Nursery::Reset(bool checked) {
     origin_ = lower ? middle : start_;
     alloc_end_ = lower ? end_ : middle;
   }
-  cur_ = zeroed_ = limit_ = origin_;
+  area_->cursor = zeroed_ = area_->limit = origin_;
 }
 
 void Nursery::ZeroAhead(uintptr_t upto) {
@@ -54,15 +76,17 @@ void Nursery::ZeroAhead(uintptr_t upto) {
 }
 
 void Nursery::Check(Problems& problems) const {
-  if (start_ > origin_ || origin_ > cur_ || cur_ > zeroed_ || zeroed_ > alloc_end_ || alloc_end_ > end_ ||
-      limit_ > zeroed_) {
+  const uintptr_t cur = area_->cursor;
+  const uintptr_t limit = area_->limit;
+  if (start_ > origin_ || origin_ > cur || cur > zeroed_ || zeroed_ > alloc_end_ || alloc_end_ > end_ ||
+      limit > zeroed_ || limit < cur) {
     problems.Report("nursery: cursor %p, zeroed up to %p and limit %p out of order in its area [%p, %p)",
-                    reinterpret_cast<void*>(cur_), reinterpret_cast<void*>(zeroed_), reinterpret_cast<void*>(limit_),
+                    reinterpret_cast<void*>(cur), reinterpret_cast<void*>(zeroed_), reinterpret_cast<void*>(limit),
                     reinterpret_cast<void*>(start_), reinterpret_cast<void*>(end_));
     return;
   }
   if (run_ != nullptr && run_->state != PageState::kNursery) problems.Report("nursery: its run's head is in state %d", int(run_->state));
-  for (uintptr_t p = origin_; p < cur_;) {
+  for (uintptr_t p = origin_; p < cur;) {
     const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
     const size_t bytes = BytesOf(header);
     if ((header & 0xe) != 0 || bytes == 0 || bytes > kMaxObjectBytes + 7 ||
@@ -70,7 +94,7 @@ void Nursery::Check(Problems& problems) const {
       problems.Report("nursery: bad header %#llx at %p", static_cast<unsigned long long>(header), reinterpret_cast<void*>(p));
       return;
     }
-    if (p + kHeaderBytes + bytes > cur_) {
+    if (p + kHeaderBytes + bytes > cur) {
       problems.Report("nursery: object at %p runs past the cursor", reinterpret_cast<void*>(p + kHeaderBytes));
       return;
     }

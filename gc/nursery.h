@@ -10,6 +10,7 @@
 #include "gc/heap.h"
 #include "gc/kind.h"
 #include "gc/space.h"
+#include "schemegc2.h"
 
 namespace keel::gc {
 
@@ -19,6 +20,9 @@ namespace keel::gc {
 //
 //   | bits 63..12                          | bits 11..4 | bits 3..1 | bit 0     |
 //   | object size in 8-byte words (>= 1)   | kind       | 0         | forwarded |
+//
+// The header's layout and the kinds' numbers are also scheme.h's (its inline scheme_malloc
+// writes headers; .sol.inline).
 //
 // When the copier moves an object it sets the forwarded bit and stores the new address in the
 // object's first word (the object's contents live on in the copy), so the header keeps the
@@ -33,8 +37,11 @@ class Nursery {
   // copied out of the nursery would cost more than they save (a big object never moves).
   static constexpr size_t kMaxObjectBytes = 8192;
 
-  // The area's pages go back with the heap's chunks when the heap is destroyed.
-  explicit Nursery(Heap& heap) : heap_(heap) {}
+  // The area's pages go back with the heap's chunks when the heap is destroyed. The cursor and
+  // the inline limit live in the constructing thread's keel_nursery (.sol.inline), where
+  // scheme.h's inline allocation finds them, until DetachThread.
+  explicit Nursery(Heap& heap);
+  ~Nursery();
   Nursery(const Nursery&) = delete;
   Nursery& operator=(const Nursery&) = delete;
 
@@ -42,28 +49,36 @@ class Nursery {
   // area, which must be empty. False when the heap cannot have them (the old area is kept).
   bool Resize(size_t bytes);
   size_t capacity() const { return end_ - start_; }
-  size_t used() const { return cur_ - origin_; }
+  size_t used() const { return area_->cursor - origin_; }
+  // The thread that made the nursery is exiting (its collector becomes an orphan, which other
+  // threads may collect): the cursor moves into the nursery itself, and the thread's
+  // keel_nursery reads {0, 0}, so nothing allocates inline into this nursery again.
+  void DetachThread();
+  // No inline allocation until the next slow-path one (a collection has begun: nothing may be
+  // allocated into the nursery it is emptying).
+  void StopInline() { area_->limit = area_->cursor; }
 
   // The inline fast path: a zeroed object of `bytes` bytes of `kind` (at least one word, where
   // a forwarding address goes), or nullptr when the zeroed part ahead of the cursor is used up
   // (the slow path zeroes more, or the plan collects when the area is full), the object is too
   // big for the nursery, or every allocation is counted (stress mode).
-  void* AllocateInline(size_t bytes, Kind kind) { return Bump(bytes, kind, limit_); }
+  void* AllocateInline(size_t bytes, Kind kind) { return Bump(bytes, kind, area_->limit); }
   // The slow path's: the same up to the area's end, zeroing the area ahead of the cursor first
   // where it must. `counted`: every later allocation takes the slow path until the next call
   // says otherwise (KEEL_GC_STRESS).
   void* Allocate(size_t bytes, Kind kind, bool counted) {
     void* p = nullptr;
-    if (bytes <= kMaxObjectBytes && NeedOf(bytes) <= alloc_end_ - cur_) {
-      if (NeedOf(bytes) > zeroed_ - cur_) ZeroAhead(cur_ + NeedOf(bytes));
+    const uintptr_t cur = area_->cursor;
+    if (bytes <= kMaxObjectBytes && NeedOf(bytes) <= alloc_end_ - cur) {
+      if (NeedOf(bytes) > zeroed_ - cur) ZeroAhead(cur + NeedOf(bytes));
       p = Bump(bytes, kind, zeroed_);
     }
-    limit_ = counted ? cur_ : zeroed_;
+    area_->limit = counted ? area_->cursor : zeroed_;
     return p;
   }
   // This cycle's objects lie from origin() up to the cursor, where the next header goes.
   uintptr_t origin() const { return origin_; }
-  uintptr_t cursor() const { return cur_; }
+  uintptr_t cursor() const { return area_->cursor; }
   bool Contains(const void* p) const {
     const auto a = reinterpret_cast<uintptr_t>(p);
     return a - start_ < end_ - start_;
@@ -91,7 +106,7 @@ class Nursery {
     const size_t bytes = BytesOf(header);
     return (header & 0xe) == 0 && bytes != 0 && bytes <= kMaxObjectBytes + 7 &&
            static_cast<unsigned>(KindOf(header)) < static_cast<unsigned>(kKindCount) && a >= origin_ + kHeaderBytes &&
-           a + bytes <= cur_;
+           a + bytes <= area_->cursor;
   }
   // Records that the object at p now lives at `to`.
   static void Forward(void* p, void* to) {
@@ -104,7 +119,7 @@ class Nursery {
   // Calls f(object, header) for every object from start to the cursor, in allocation order.
   template <class F>
   void ForEachObject(F&& f) const {
-    for (uintptr_t p = origin_; p < cur_;) {
+    for (uintptr_t p = origin_; p < area_->cursor;) {
       const uintptr_t header = *reinterpret_cast<const uintptr_t*>(p);
       f(reinterpret_cast<void*>(p + kHeaderBytes), header);
       p += kHeaderBytes + BytesOf(header);
@@ -130,10 +145,11 @@ class Nursery {
   // The object, if it fits below `limit` (at most zeroed_, so it is zero already).
   void* Bump(size_t bytes, Kind kind, uintptr_t limit) {
     const uintptr_t need = NeedOf(bytes);
-    if (bytes > kMaxObjectBytes || need > limit - cur_) [[unlikely]] return nullptr;
-    auto* header = reinterpret_cast<uintptr_t*>(cur_);
+    const uintptr_t cur = area_->cursor;
+    if (bytes > kMaxObjectBytes || need > limit - cur) [[unlikely]] return nullptr;
+    auto* header = reinterpret_cast<uintptr_t*>(cur);
     *header = MakeHeader(WordsOf(bytes), kind);
-    cur_ += need;
+    area_->cursor = cur + need;
     return header + 1;
   }
   // Zeroes from zeroed_ up to at least `upto` (within the area), a whole block at least.
@@ -144,10 +160,13 @@ class Nursery {
   uintptr_t start_ = 0;
   uintptr_t origin_ = 0;     // this cycle's first header: start_, or the middle (checked builds)
   uintptr_t alloc_end_ = 0;  // this cycle's objects end before it: end_, or the middle
-  uintptr_t cur_ = 0;
-  uintptr_t zeroed_ = 0;  // [cur_, zeroed_) is zero
-  uintptr_t limit_ = 0;   // of the inline path: zeroed_, or cur_ while every allocation is counted
+  uintptr_t zeroed_ = 0;  // [cursor, zeroed_) is zero
   uintptr_t end_ = 0;
+  // The cursor, where the next header goes, and the inline path's limit: zeroed_, or the cursor
+  // while every allocation is counted or a collection runs. In the owning thread's
+  // keel_nursery while it lives, then in own_.
+  keel_nursery_area own_{0, 0};
+  keel_nursery_area* area_;
 };
 
 }  // namespace keel::gc

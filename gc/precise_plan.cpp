@@ -93,6 +93,7 @@ void PrecisePlan::PrepareMajor() {
 // The nursery's objects were allocated since the last collection: they join the cycle's count
 // here, as the runs' unused tails leave it.
 void PrecisePlan::RetireRuns() {
+  nursery_.StopInline();  // nothing is allocated into the nursery this collection empties
   small_.RetireRuns();
   non_moving_allocated_ = bytes_.since_gc;
   bytes_.since_gc += nursery_.used();

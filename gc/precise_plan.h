@@ -81,6 +81,8 @@ class PrecisePlan : public NonMovingPlan {
   void* Forwarded(void* p) const;
 
   void RetireRuns();
+  // The collector's thread is exiting: the nursery stops using its thread-local cursor.
+  void DetachThread() { nursery_.DetachThread(); }
   // NonMovingPlan's, then the choice of the pages this major collection evacuates.
   void PrepareMajor();
   void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);

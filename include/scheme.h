@@ -308,6 +308,42 @@ MZ_EXTERN void scheme_free_code(void *p);
 
 #define scheme_malloc_small_tagged(s) scheme_malloc_tagged(s)
 #define scheme_malloc_small_atomic_tagged(s) scheme_malloc_atomic(s)
+
+/* Under 3m the common allocations are inline: a bump of the thread's nursery cursor and a
+ * header store (docs/design/precise.md .sol.inline), with a call into the library only when
+ * the nursery is full, the object too big, or every allocation is counted (KEEL_GC_STRESS).
+ * The functions above stay real functions: `&scheme_malloc` and a call written
+ * `(scheme_malloc)(n)` reach the library. Define KEEL_NO_INLINE_ALLOCATION to call it always. */
+#if defined(MZ_PRECISE_GC) && defined(__GNUC__) && !defined(KEEL_NO_INLINE_ALLOCATION)
+static inline void *keel_nursery_allocate_(size_t n, uintptr_t kind) {
+  if (__builtin_expect(n <= KEEL_NURSERY_MAX_OBJECT, 1)) {
+    const uintptr_t words = n == 0 ? 1 : (n + 7) >> 3;
+    const uintptr_t need = (words + 1) << 3;
+    const uintptr_t cursor = keel_nursery.cursor;
+    if (__builtin_expect(need <= keel_nursery.limit - cursor, 1)) {
+      *(uintptr_t *)cursor = (words << 12) | (kind << 4);
+      keel_nursery.cursor = cursor + need;
+      return (void *)(cursor + sizeof(uintptr_t));
+    }
+  }
+  return NULL;
+}
+static inline void *keel_inline_scheme_malloc_(size_t n) {
+  void *p = keel_nursery_allocate_(n, KEEL_NURSERY_NORMAL);
+  return __builtin_expect(p != NULL, 1) ? p : (scheme_malloc)(n);
+}
+static inline void *keel_inline_scheme_malloc_atomic_(size_t n) {
+  void *p = keel_nursery_allocate_(n, KEEL_NURSERY_ATOMIC);
+  return __builtin_expect(p != NULL, 1) ? p : (scheme_malloc_atomic)(n);
+}
+static inline void *keel_inline_scheme_malloc_tagged_(size_t n) {
+  void *p = keel_nursery_allocate_(n, KEEL_NURSERY_TAGGED);
+  return __builtin_expect(p != NULL, 1) ? p : (scheme_malloc_tagged)(n);
+}
+#define scheme_malloc(n) keel_inline_scheme_malloc_(n)
+#define scheme_malloc_atomic(n) keel_inline_scheme_malloc_atomic_(n)
+#define scheme_malloc_tagged(n) keel_inline_scheme_malloc_tagged_(n)
+#endif
 #define MALLOC_N(type, n) ((type *)scheme_malloc(sizeof(type) * (n)))
 #define MALLOC_ONE(type) ((type *)scheme_malloc(sizeof(type)))
 #define MALLOC_N_ATOMIC(type, n) ((type *)scheme_malloc_atomic(sizeof(type) * (n)))

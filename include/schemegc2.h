@@ -35,6 +35,28 @@ extern KEEL_API __thread void **GC_variable_stack __attribute__((tls_model("init
 extern KEEL_API __thread void **GC_variable_stack;
 #endif
 
+/* The calling thread's nursery allocation area (3m, docs/design/precise.md .sol.inline):
+ * objects are bump-allocated from `cursor`, a header word and then the object, while they fit
+ * below `limit`; scheme.h's inline scheme_malloc reads and advances it, and calls the library
+ * when it does not fit. {0, 0} while the thread has no nursery (and always in CGC). Only
+ * scheme.h's inline functions may touch it. */
+typedef struct keel_nursery_area {
+  uintptr_t cursor;
+  uintptr_t limit;
+} keel_nursery_area;
+#if defined(__GNUC__)
+extern KEEL_API __thread keel_nursery_area keel_nursery __attribute__((tls_model("initial-exec")));
+#else
+extern KEEL_API __thread keel_nursery_area keel_nursery;
+#endif
+/* The header word before a nursery object: its size in words from bit 12, its kind from bit 4
+ * (KEEL_NURSERY_NORMAL for scheme_malloc, KEEL_NURSERY_ATOMIC, KEEL_NURSERY_TAGGED), and 0 in
+ * bits 0-3. Objects up to KEEL_NURSERY_MAX_OBJECT bytes live there. */
+#define KEEL_NURSERY_NORMAL 0
+#define KEEL_NURSERY_ATOMIC 1
+#define KEEL_NURSERY_TAGGED 6
+#define KEEL_NURSERY_MAX_OBJECT 8192
+
 /* The traversers of tagged objects (Inside Racket §5.1.1). Declared in both variants, so one
  * source can register its types unconditionally: 3m traces tagged objects with them; CGC scans
  * every word of a tagged object and never calls them. gcMARK / gcFIXUP belong inside a mark or
