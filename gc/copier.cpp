@@ -19,7 +19,8 @@ static_assert(Nursery::kMaxObjectBytes <= kMaxSmallSize);
 Copier::Copier(const Collector& owner, Nursery& nursery, MarkSweepSpace& old, MarkStack& stack, uintptr_t heap_lo,
                uintptr_t heap_hi, bool mark_in_place, bool checked)
     : owner_(&owner), nursery_(nursery), old_(old), stack_(stack), lo_(heap_lo),
-      span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0), mark_in_place_(mark_in_place), checked_(checked) {}
+      span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0), mark_in_place_(mark_in_place), checked_(checked),
+      cursor_(stack.Take()) {}
 
 void Copier::VisitSlot(void** slot, Holder) {
   void* p = *slot;
@@ -28,9 +29,29 @@ void Copier::VisitSlot(void** slot, Holder) {
   if (checked_) [[unlikely]] CheckSlot(slot, a);
   if (nursery_.MayHoldObject(p)) {
     *slot = Evacuate(p, slot);
-  } else if (mark_in_place_) {
+  } else if (mark_in_place_ && !MarkOldSmall(a)) {
     MarkInPlace(a, slot);
   }
+}
+
+inline bool Copier::MarkOldSmall(uintptr_t a) {
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != owner_ || d->state != PageState::kSmall || d->forward != nullptr ||
+      AllowsInterior(d->kind) || IsUncollectable(d->kind) || (a & (kPageSize - 1)) == 0) [[unlikely]] {
+    return false;
+  }
+  const uint32_t idx = d->IndexOf(a - d->start);
+  if (idx >= d->objects) [[unlikely]] return true;
+  SlotBits& b = d->bits[idx >> 6];
+  const uint64_t bit = uint64_t{1} << (idx & 63);
+  if ((b.mark & bit) != 0 || (b.alloc & bit) == 0) return true;  // marked already, or free
+  b.mark |= bit;
+  ++marked_objects_;
+  if (IsPointerful(d->kind)) {
+    const uintptr_t obj = d->ObjectStart(idx);
+    Queue(obj, obj + d->obj_size);
+  }
+  return true;
 }
 
 void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
@@ -177,21 +198,12 @@ void Copier::MarkBig(PageDesc* d) {
   if (IsPointerful(d->kind)) Queue(d->start, d->start + d->big_bytes);
 }
 
-void Copier::Queue(uintptr_t start, uintptr_t end) {
-  MarkCursor c = stack_.Take();
-  stack_.Push(c, start, end);
-  stack_.Put(c);
-}
+void Copier::Queue(uintptr_t start, uintptr_t end) { stack_.Push(cursor_, start, end); }
 
 void Copier::Drain() {
-  for (;;) {
-    MarkCursor c = stack_.Take();
-    MarkEntry e;
-    const bool more = MarkStack::Pop(c, &e);
-    stack_.Put(c);
-    if (!more) return;
-    TraceObject(e.start, e.end, PageMap::Lookup(e.start)->kind);
-  }
+  MarkEntry e;
+  while (MarkStack::Pop(cursor_, &e)) TraceObject(e.start, e.end, PageMap::Lookup(e.start)->kind);
+  stack_.Put(cursor_);
 }
 
 void Copier::VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder) {

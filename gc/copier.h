@@ -65,6 +65,10 @@ class Copier final : public Tracer {
     return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.MayHoldObject(p);
   }
   void* Evacuate(void* p, const void* slot);
+  // The common case of marking in place, inline: the start of an old object of a small page
+  // that is not evacuated and whose kind takes no interior pointers, not on a page boundary.
+  // False when a is anything else (MarkInPlace's cases).
+  bool MarkOldSmall(uintptr_t a);
   // Marks the non-moving object holding a (interior pointers count: a slot that points into the
   // middle of an object keeps all of it) and queues it if it is newly marked and pointerful. An
   // object on an evacuated page is copied instead and `slot` (nullptr for a conservative word,
@@ -90,6 +94,10 @@ class Copier final : public Tracer {
   bool mark_in_place_;
   bool checked_;
   uintptr_t tracing_ = 0;  // the object being traced (for reports), 0 while visiting roots
+  // The mark stack's cursor, taken for the copier's whole life (marking.md .sol.stack): every
+  // push and pop of a collection goes through this copier, so no other code touches the stack
+  // meanwhile; put back by Drain.
+  MarkCursor cursor_;
   uint64_t copied_objects_ = 0;
   uint64_t copied_bytes_ = 0;
   uint64_t compacted_objects_ = 0;
