@@ -162,8 +162,9 @@ Generations::PageChange Generations::Decide(Chunk& c, size_t i, size_t* hot) {
     }
   }
   if (want && c.heat_lease[i] > 0) {
-    if (*hot < Policy::kMaxHotPages) {
-      --c.heat_lease[i];
+    // The lease's last collection protects the page: left open and dirty once more, it would
+    // read at the next scan as written after protection and warm up again, hot for good.
+    if (--c.heat_lease[i] > 0 && *hot < Policy::kMaxHotPages) {
       ++*hot;
       c.SetDirty(i);  // open: the next minor collection scans it
       want = false;

@@ -87,7 +87,15 @@ void MarkSweepSpace::ClaimRun(AllocRun& r, PageDesc* page, uint32_t from, uint32
     for (const PageDesc* n = page->next; n != nullptr && count < kOpenAhead; n = n->next, ++count) {
       if (n->chunk != &c || n->start != page->start + (count << kPageShift) || !c.IsProtected(first + count)) break;
     }
-    if (generations_.OpeningPays(count)) generations_.Open(c, first, count, true, by_mutator);
+    // A collection's own copies open the pages whatever the barrier (precise.md
+    // .sol.own-writes): written while protected under uffd, or marked dirty, they would read as
+    // the program's writes at the next minor collection and warm up (barrier.md .sol.hot).
+    // ProtectOldPages decides their protection afresh after the sweep.
+    if (!by_mutator) {
+      generations_.Open(c, first, count, false, false);
+    } else if (generations_.OpeningPays(count)) {
+      generations_.Open(c, first, count, true, true);
+    }
   }
   NoteYoung(page);
   page->SetAllocRange(from, to);

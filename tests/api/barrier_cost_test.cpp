@@ -53,11 +53,16 @@ bool IsCgc() { return std::string(keel_gc_variant()) == "cgc"; }
 
 // A young object: three words, the last an odd tag (never a pointer) checked later. Nothing
 // allocates between making it and returning it, so the caller gets its current address.
-// `allocate` is scheme_malloc unless a case needs an object that does not move under 3m.
-KEEL_TEST_NOINLINE void* MakeTagged(uint64_t tag, void* (*allocate)(size_t) = scheme_malloc) {
-  auto** p = static_cast<void**>(allocate(3 * sizeof(void*)));
-  p[2] = reinterpret_cast<void*>(static_cast<uintptr_t>(tag * 2 + 1));
-  return p;
+void* Tag(void* fresh, uint64_t tag) {
+  static_cast<void**>(fresh)[2] = reinterpret_cast<void*>(static_cast<uintptr_t>(tag * 2 + 1));
+  return fresh;
+}
+KEEL_TEST_NOINLINE void* MakeTagged(uint64_t tag) { return Tag(scheme_malloc(3 * sizeof(void*)), tag); }
+// The same, of a kind that never moves under 3m either (an allow-interior object), or under CGC
+// as MakeTagged.
+KEEL_TEST_NOINLINE void* MakeTaggedInPlace(uint64_t tag) {
+  static const bool cgc = IsCgc();
+  return Tag(cgc ? scheme_malloc(3 * sizeof(void*)) : scheme_malloc_allow_interior(3 * sizeof(void*)), tag);
 }
 bool HasTag(void* p, uint64_t tag) {
   return p != nullptr && static_cast<void**>(p)[2] == reinterpret_cast<void*>(static_cast<uintptr_t>(tag * 2 + 1));
@@ -70,6 +75,8 @@ struct MinorSums {
   uint64_t minors = 0;
   uint64_t protected_pages = 0;
   uint64_t hot_min = UINT64_MAX;
+  uint64_t hot_sum = 0;
+  uint64_t hot_max = 0;
   uint64_t copied_min = UINT64_MAX;
   uint64_t copied_objects = 0;
   uint64_t copied_bytes = 0;
@@ -83,6 +90,8 @@ MinorSums SumMinors(size_t from) {
     ++sums.minors;
     sums.protected_pages += r.pages_protected;
     if (r.hot_pages < sums.hot_min) sums.hot_min = r.hot_pages;
+    sums.hot_sum += r.hot_pages;
+    if (r.hot_pages > sums.hot_max) sums.hot_max = r.hot_pages;
     if (r.copied_objects < sums.copied_min) sums.copied_min = r.copied_objects;
     sums.copied_objects += r.copied_objects;
     sums.copied_bytes += r.copied_bytes;
@@ -123,7 +132,7 @@ int HotPages() {
     }
   }
   const MinorSums sums = SumMinors(warm);
-  const uint64_t protected_pages = sums.protected_pages, hot_min = sums.hot_min, minors = sums.minors;
+  const uint64_t protected_pages = sums.protected_pages, minors = sums.minors;
   // 3m: the copies of one minor collection after another fill old pages in turn, each page
   // protected once when it is full or the collection ends (one more page for the rounding of
   // slots to a page); and each collection continues on the page the one before left partly
@@ -134,16 +143,21 @@ int HotPages() {
   const uint64_t table_protected = protected_pages > copy_pages ? protected_pages - copy_pages : 0;
   std::fprintf(stderr,
                "hot pages: %llu minor collections after warm-up, %llu pages protected (%llu beyond the pages "
-               "copies filled), at least %llu hot, at least %llu objects copied in each\n",
+               "copies filled), %llu hot page-collections (at most %llu at once), at least %llu objects copied in each\n",
                static_cast<unsigned long long>(minors), static_cast<unsigned long long>(protected_pages),
-               static_cast<unsigned long long>(table_protected), static_cast<unsigned long long>(hot_min),
-               static_cast<unsigned long long>(minors == 0 ? 0 : sums.copied_min));
+               static_cast<unsigned long long>(table_protected), static_cast<unsigned long long>(sums.hot_sum),
+               static_cast<unsigned long long>(sums.hot_max), static_cast<unsigned long long>(minors == 0 ? 0 : sums.copied_min));
   if (Generational()) {
     KEEL_CHILD_CHECK(checks, minors >= 24);
     // Without hot pages: the table's four pages at every one of 32 minor collections (128). With
-    // them: each page's lease runs out about twice in 32 collections.
+    // them: each page's lease runs out about twice in 32 collections, when it is protected once,
+    // written, and hot again from the next collection on; so most of the time all four are hot.
     KEEL_CHILD_CHECK(checks, table_protected <= 16);
-    KEEL_CHILD_CHECK(checks, hot_min >= 2);
+    KEEL_CHILD_CHECK(checks, table_protected >= 1);  // leases run out: a hot page cools (barrier.md .sol.hot)
+    KEEL_CHILD_CHECK(checks, sums.hot_sum >= 3 * minors);
+    // Only the table's pages are written by the program; pages the collector wrote (3m's copies)
+    // never warm up (precise.md .sol.own-writes).
+    KEEL_CHILD_CHECK(checks, sums.hot_max <= 4);
     if (IsCgc()) {
       KEEL_CHILD_CHECK(checks, sums.copied_objects == 0);
     } else {
@@ -169,11 +183,10 @@ int RefilledPages() {
   ChildChecks checks;
   constexpr size_t kObjects = 4096;
   constexpr int kCycles = 48;
-  void* (*const allocate)(size_t) = IsCgc() ? scheme_malloc : scheme_malloc_allow_interior;
   static void* kept[kObjects / 2];
   scheme_register_static(kept, sizeof kept);
   for (size_t i = 0; i < kObjects; ++i) {
-    void* p = MakeTagged(i, allocate);
+    void* p = MakeTaggedInPlace(i);
     if (i % 2 == 0) kept[i / 2] = p;
   }
   keel_test::ClearStack();
@@ -181,7 +194,7 @@ int RefilledPages() {
   size_t warm = 0;
   uint64_t sink = 0;
   for (int cycle = 0; cycle < kCycles; ++cycle) {
-    for (size_t i = 0; i < kObjects / 2; ++i) sink += reinterpret_cast<uintptr_t>(MakeTagged(i, allocate)) & 8;
+    for (size_t i = 0; i < kObjects / 2; ++i) sink += reinterpret_cast<uintptr_t>(MakeTaggedInPlace(i)) & 8;
     keel_test::ClearStack();
     keel_gc_collect_minor();
     if (cycle == 15) warm = keel_gc_record_count();
@@ -198,7 +211,8 @@ int RefilledPages() {
                "refilled pages: %llu minor collections after warm-up, %llu pages protected, at least %llu hot, "
                "%llu objects copied (%llu)\n",
                static_cast<unsigned long long>(minors), static_cast<unsigned long long>(protected_pages),
-               static_cast<unsigned long long>(sums.hot_min), static_cast<unsigned long long>(sums.copied_objects),
+               static_cast<unsigned long long>(minors == 0 ? 0 : sums.hot_min),
+               static_cast<unsigned long long>(sums.copied_objects),
                static_cast<unsigned long long>(sink & 1));
   if (Generational()) {
     KEEL_CHILD_CHECK(checks, minors >= 24);
