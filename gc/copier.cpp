@@ -41,16 +41,7 @@ inline bool Copier::MarkOldSmall(uintptr_t a) {
     return false;
   }
   const uint32_t idx = d->IndexOf(a - d->start);
-  if (idx >= d->objects) [[unlikely]] return true;
-  SlotBits& b = d->bits[idx >> 6];
-  const uint64_t bit = uint64_t{1} << (idx & 63);
-  if ((b.mark & bit) != 0 || (b.alloc & bit) == 0) return true;  // marked already, or free
-  b.mark |= bit;
-  ++marked_objects_;
-  if (IsPointerful(d->kind)) {
-    const uintptr_t obj = d->ObjectStart(idx);
-    Queue(obj, obj + d->obj_size);
-  }
+  if (idx < d->objects) [[likely]] MarkSmall(d, idx);
   return true;
 }
 
@@ -68,16 +59,25 @@ void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
 
 void* Copier::Resolve(void* p) const {
   if (InNursery(p)) return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
-  if (!old_.evacuating()) return p;
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  const PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != owner_ || d->state != PageState::kSmall) return p;
-  const uintptr_t to = EvacuatedTo(d, a);
-  return to != 0 ? reinterpret_cast<void*>(to) : p;
+  return old_.Relocated(owner_, p);
 }
 
-// The header has the size and kind; the copy is marked so that the old space's sweep keeps it
-// as old, and queued if it may hold references.
+// Nursery sizes and size classes are whole words; a word loop beats a memcpy call for these
+// small objects.
+inline uintptr_t Copier::CopyToOld(const void* p, size_t bytes, Kind kind, const char* what) {
+  void* q = old_.AllocateMarked(bytes, kind);
+  if (q == nullptr) Fatal("precise collection: out of memory while %s a %zu-byte %s object", what, bytes, KindName(kind));
+  auto* to = static_cast<uintptr_t*>(q);
+  const auto* from = static_cast<const uintptr_t*>(p);
+  for (size_t i = 0; i < bytes / sizeof(uintptr_t); ++i) to[i] = from[i];
+  ++copied_objects_;
+  copied_bytes_ += bytes;
+  const auto copy = reinterpret_cast<uintptr_t>(q);
+  if (IsPointerful(kind)) Queue(copy, copy + bytes);
+  return copy;
+}
+
+// The header has the size and kind of the object to copy (CopyToOld).
 void* Copier::Evacuate(void* p, const void* slot) {
   const uintptr_t header = Nursery::HeaderOf(p);
   if (Nursery::IsForwarded(header)) return Nursery::ForwardedTo(p);
@@ -89,22 +89,9 @@ void* Copier::Evacuate(void* p, const void* slot) {
           "MZ_GC_VAR_IN_REG left behind (docs/gc3m.md)",
           slot, holder, p, static_cast<unsigned long long>(header));
   }
-  const size_t bytes = Nursery::BytesOf(header);
-  const Kind kind = Nursery::KindOf(header);
-  void* q = old_.AllocateMarked(bytes, kind);
-  if (q == nullptr) {
-    Fatal("precise collection: out of memory while copying a %zu-byte %s object out of the nursery", bytes,
-          KindName(kind));
-  }
-  // Nursery sizes are whole words; a word loop beats a memcpy call for these small objects.
-  auto* to = static_cast<uintptr_t*>(q);
-  const auto* from = static_cast<const uintptr_t*>(p);
-  for (size_t i = 0; i < bytes / sizeof(uintptr_t); ++i) to[i] = from[i];
+  void* q = reinterpret_cast<void*>(
+      CopyToOld(p, Nursery::BytesOf(header), Nursery::KindOf(header), "copying out of the nursery"));
   Nursery::Forward(p, q);
-  ++copied_objects_;
-  copied_bytes_ += bytes;
-  const auto a = reinterpret_cast<uintptr_t>(q);
-  if (IsPointerful(kind)) Queue(a, a + bytes);
   return q;
 }
 
@@ -156,27 +143,16 @@ uintptr_t Copier::Relocate(PageDesc* d, uintptr_t a, void** slot) {
           static_cast<void*>(slot), holder, reinterpret_cast<void*>(a));
   }
   if (d->forward[idx] != 0) return d->forward[idx];
-  const size_t bytes = d->obj_size;
-  void* q = old_.AllocateMarked(bytes, d->kind);
-  if (q == nullptr) {
-    Fatal("precise collection: out of memory while compacting a %zu-byte %s object", bytes, KindName(d->kind));
-  }
-  auto* to = static_cast<uintptr_t*>(q);
-  const auto* from = reinterpret_cast<const uintptr_t*>(a);
-  for (size_t i = 0; i < bytes / sizeof(uintptr_t); ++i) to[i] = from[i];
-  const auto copy = reinterpret_cast<uintptr_t>(q);
+  const uintptr_t copy = CopyToOld(reinterpret_cast<const void*>(a), d->obj_size, d->kind, "compacting");
   d->forward[idx] = copy;
   d->bits[idx >> 6].mark |= uint64_t{1} << (idx & 63);
-  ++copied_objects_;
-  copied_bytes_ += bytes;
   ++compacted_objects_;
-  compacted_bytes_ += bytes;
-  if (IsPointerful(d->kind)) Queue(copy, copy + bytes);
+  compacted_bytes_ += d->obj_size;
   return copy;
 }
 
 // Uncollectable objects are roots, traced with the roots; free slots are not objects.
-void Copier::MarkSmall(PageDesc* d, uint32_t idx) {
+inline void Copier::MarkSmall(PageDesc* d, uint32_t idx) {
   if (IsUncollectable(d->kind)) return;
   SlotBits& b = d->bits[idx >> 6];
   const uint64_t bit = uint64_t{1} << (idx & 63);

@@ -65,6 +65,10 @@ class Copier final : public Tracer {
     return (reinterpret_cast<uintptr_t>(p) & 1) == 0 && nursery_.MayHoldObject(p);
   }
   void* Evacuate(void* p, const void* slot);
+  // A copy of the `bytes`-byte object at p in the old space, marked there (its sweep keeps it as
+  // old), counted, and queued if it may hold references; `what` names the move in the report
+  // when memory runs out.
+  uintptr_t CopyToOld(const void* p, size_t bytes, Kind kind, const char* what);
   // The common case of marking in place, inline: the start of an old object of a small page
   // that is not evacuated and whose kind takes no interior pointers, not on a page boundary.
   // False when a is anything else (MarkInPlace's cases).

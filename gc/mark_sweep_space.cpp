@@ -201,9 +201,7 @@ void MarkSweepSpace::SweepMajor() {
         continue;
       }
       if (d.forward != nullptr) {  // evacuated: its marks are forwarded objects (.sol.compact)
-        delete[] d.forward;
-        d.forward = nullptr;
-        --evacuating_;
+        DropForwarding(&d);
         heap_.FreePage(&d);
         continue;
       }
@@ -274,10 +272,24 @@ size_t MarkSweepSpace::SelectEvacuation(bool (*movable)(Kind), uint64_t max_live
 
 bool MarkSweepSpace::KeepInPlace(PageDesc* d) {
   if (d->forward == nullptr) return false;
+  DropForwarding(d);
+  return true;
+}
+
+void MarkSweepSpace::DropForwarding(PageDesc* d) {
   delete[] d->forward;
   d->forward = nullptr;
   --evacuating_;
-  return true;
+}
+
+void* MarkSweepSpace::Relocated(const Collector* owner, void* p) const {
+  if (evacuating_ == 0) return p;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  const PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != owner || d->state != PageState::kSmall || d->forward == nullptr) return p;
+  const uint32_t idx = d->IndexOf(a - d->start);
+  const uintptr_t to = idx < d->objects && d->ObjectStart(idx) == a ? d->forward[idx] : 0;
+  return to != 0 ? reinterpret_cast<void*>(to) : p;
 }
 
 // Retiring the run may have left free slots, or nothing, on the page (heap.md

@@ -102,6 +102,9 @@ class MarkSweepSpace {
   // mode): every sparse page is chosen, however few, and the budget is ignored.
   size_t SelectEvacuation(bool (*movable)(Kind), uint64_t max_live_bytes, bool eager);
   bool evacuating() const { return evacuating_ != 0; }
+  // Where the old object at p of `owner`'s heap lives now: its copy when this collection
+  // evacuated it already, else p (GC_resolve and the weak callbacks ask).
+  void* Relocated(const Collector* owner, void* p) const;
   // Takes page d (chosen by SelectEvacuation) back out of this collection's evacuation: its
   // objects stay and are marked in place. False when d was not chosen.
   bool KeepInPlace(PageDesc* d);
@@ -129,6 +132,8 @@ class MarkSweepSpace {
     }
   }
   void PartialAppend(PageDesc* d);
+  // Frees page d's forwarding table: it leaves this collection's evacuation.
+  void DropForwarding(PageDesc* d);
   void PartialRemove(PageDesc* d);
   void ReuseUncollectableSlot(PageDesc* d, uint32_t idx);
   void SweepUncollectable(PageDesc* d);
@@ -145,14 +150,6 @@ class MarkSweepSpace {
   std::vector<PageDesc*> young_;  // pages allocated into since the last collection, or aged
   size_t evacuating_ = 0;         // pages with a forwarding table until the sweep frees them
 };
-
-// Where the object at a (on small page d) was copied by this collection's compaction, or 0 when
-// its page is not evacuated or it was not reached (yet).
-inline uintptr_t EvacuatedTo(const PageDesc* d, uintptr_t a) {
-  if (d->forward == nullptr) return 0;
-  const uint32_t idx = d->IndexOf(a - d->start);
-  return idx < d->objects && d->ObjectStart(idx) == a ? d->forward[idx] : 0;
-}
 
 }  // namespace keel::gc
 

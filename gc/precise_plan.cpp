@@ -62,12 +62,7 @@ bool PrecisePlan::FindMovingObject(const void* p, void** start, size_t* bytes, K
 
 void* PrecisePlan::Forwarded(void* p) const {
   if (nursery_.MayHoldObject(p)) return Nursery::IsForwarded(Nursery::HeaderOf(p)) ? Nursery::ForwardedTo(p) : p;
-  if (!small_.evacuating()) return p;
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  const PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != &owner_ || d->state != PageState::kSmall) return p;
-  const uintptr_t to = EvacuatedTo(d, a);
-  return to != 0 ? reinterpret_cast<void*>(to) : p;
+  return small_.Relocated(&owner_, p);
 }
 
 // Each major collection evacuates at most kMinEvacuationBytes or 1/16 of the live bytes,

@@ -153,7 +153,7 @@ void** Roots::LeaveStack(StackSwitch* s) {
 
 Roots::AddedStack* Roots::AddedStackOverlapping(uintptr_t lo, uintptr_t hi) {
   for (AddedStack& a : stacks_) {
-    if (a.range.lo < hi && lo < a.range.hi) return &a;
+    if (a.range.Overlaps(lo, hi)) return &a;
   }
   return nullptr;
 }
@@ -161,7 +161,7 @@ Roots::AddedStack* Roots::AddedStackOverlapping(uintptr_t lo, uintptr_t hi) {
 void Roots::AddStack(void* lo, void* hi) {
   const Range range{reinterpret_cast<uintptr_t>(lo), reinterpret_cast<uintptr_t>(hi)};
   void** chain = nullptr;
-  if (left_.range.lo < range.hi && range.lo < left_.range.hi) chain = DropLeftChain();
+  if (left_.range.Overlaps(range.lo, range.hi)) chain = DropLeftChain();
   stacks_.push_back(AddedStack{range, chain});
 }
 

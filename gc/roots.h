@@ -18,6 +18,7 @@ class Tracer;
 struct Range {
   uintptr_t lo;
   uintptr_t hi;
+  bool Overlaps(uintptr_t l, uintptr_t h) const { return lo < h && l < hi; }
 };
 
 // Owned by its collector; used only on the collector's thread.
