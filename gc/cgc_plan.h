@@ -15,6 +15,7 @@
 #include "gc/mark_stack.h"
 #include "gc/mark_sweep_space.h"
 #include "gc/non_moving.h"
+#include "gc/policy.h"
 #include "gc/size_classes.h"
 #include "gc/space.h"
 
@@ -40,6 +41,9 @@ class CgcPlan : public NonMovingPlan {
   static constexpr const char* kName = "cgc";
   // Young survivors of a minor collection may stay young for one more (barrier.md .sol.age).
   static constexpr bool kAgesSurvivors = true;
+  // The old generation's share of the heap's growth before a major collection (Policy): aged
+  // data and a young generation sized from the old one come on top.
+  static constexpr double kOldGrowthShare = Policy::kAgingOldGrowthShare;
 
   using NonMovingPlan::NonMovingPlan;
 

@@ -117,7 +117,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   total_allocated_ += allocated;
   bytes_.since_gc = 0;
   if (major) {
-    major_threshold_ = policy_.MajorThreshold(bytes_.live);
+    major_threshold_ = policy_.MajorThreshold(bytes_.live, Plan::kOldGrowthShare);
     heap_limit_ = policy_.HeapLimit(bytes_.live);
   }
   budget_ = policy_.NextBudget(bytes_.live);

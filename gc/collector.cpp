@@ -104,7 +104,7 @@ Collector::Collector()
   verify_each_ = static_cast<int>(EnvCount("KEEL_GC_VERIFY", kDefaultVerify, 0, 2));
   if (EnvFlag("PLTDISABLEGC")) disabled_ = 1;
   budget_ = policy_.NextBudget(0);
-  major_threshold_ = policy_.MajorThreshold(0);
+  major_threshold_ = policy_.MajorThreshold(0, Plan::kOldGrowthShare);
   heap_limit_ = policy_.HeapLimit(0);
 }
 

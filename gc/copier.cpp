@@ -73,7 +73,7 @@ inline uintptr_t Copier::CopyToOld(const void* p, size_t bytes, Kind kind, const
   ++copied_objects_;
   copied_bytes_ += bytes;
   const auto copy = reinterpret_cast<uintptr_t>(q);
-  if (IsPointerful(kind)) Queue(copy, copy + bytes);
+  if (IsPointerful(kind)) Queue(copy, copy + bytes, kind);
   return copy;
 }
 
@@ -161,7 +161,7 @@ inline void Copier::MarkSmall(PageDesc* d, uint32_t idx) {
   ++marked_objects_;
   if (IsPointerful(d->kind)) {
     const uintptr_t obj = d->ObjectStart(idx);
-    Queue(obj, obj + d->obj_size);
+    Queue(obj, obj + d->obj_size, d->kind);
   }
 }
 
@@ -171,14 +171,20 @@ void Copier::MarkBig(PageDesc* d) {
   if ((b.mark & 1) != 0 || (b.alloc & 1) == 0) return;
   b.mark |= 1;
   ++marked_objects_;
-  if (IsPointerful(d->kind)) Queue(d->start, d->start + d->big_bytes);
+  if (IsPointerful(d->kind)) Queue(d->start, d->start + d->big_bytes, d->kind);
 }
 
-void Copier::Queue(uintptr_t start, uintptr_t end) { stack_.Push(cursor_, start, end); }
+// An object's end is a whole word, so its low bit is free to say whether it is tagged, the one
+// thing about its kind that tracing needs: the drain does not look up its page.
+inline void Copier::Queue(uintptr_t start, uintptr_t end, Kind kind) {
+  stack_.Push(cursor_, start, end | (kind == Kind::kTagged ? 1u : 0u));
+}
 
 void Copier::Drain() {
   MarkEntry e;
-  while (MarkStack::Pop(cursor_, &e)) TraceObject(e.start, e.end, PageMap::Lookup(e.start)->kind);
+  while (MarkStack::Pop(cursor_, &e)) {
+    TraceObject(e.start, e.end & ~uintptr_t{1}, (e.end & 1) != 0 ? Kind::kTagged : Kind::kNormal);
+  }
   stack_.Put(cursor_);
 }
 

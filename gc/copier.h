@@ -82,7 +82,8 @@ class Copier final : public Tracer {
   uintptr_t Relocate(PageDesc* d, uintptr_t a, void** slot);
   void MarkSmall(PageDesc* d, uint32_t idx);
   void MarkBig(PageDesc* d);
-  void Queue(uintptr_t start, uintptr_t end);
+  // Queues a pointerful object for tracing.
+  void Queue(uintptr_t start, uintptr_t end, Kind kind);
   void TraceObject(uintptr_t start, uintptr_t end, Kind kind);
   // The checked build's slot rule (precise.md .req.slots); aborts with a report on a bad slot.
   void CheckSlot(const void* slot, uintptr_t value) const;

@@ -74,13 +74,16 @@ class Policy {
       young_budget_ = std::min(kMaxYoungBytes, young_budget_ * 5 / 4);
     }
   }
-  // The old generation may grow by this fraction of the live data before the next collection is
-  // a major one: 0.4 rather than the full-heap 0.6 because young and aged data come on top.
-  // HeapLimit bounds the sum.
-  static constexpr double kOldGrowthRatio = 2.0 / 3.0;  // of growth(): 0.4 at the default
+  // The old generation may grow by this share of growth() times the live data before the next
+  // collection is a major one. A plan that ages survivors keeps 2/3 (0.4 at the default) rather
+  // than the full-heap 0.6 because aged data and a young generation sized from the old one come
+  // on top; a plan whose young data is only its fixed nursery (3m) gives the old generation the
+  // whole growth, the nursery on top. HeapLimit bounds the sum.
+  static constexpr double kAgingOldGrowthShare = 2.0 / 3.0;
+  static constexpr double kNurseryOldGrowthShare = 1.0;
   static constexpr double kYoungCapRatio = 0.25;
-  uint64_t MajorThreshold(uint64_t live_after_major) const {
-    auto grown = static_cast<uint64_t>(static_cast<double>(live_after_major) * growth_ * kOldGrowthRatio);
+  uint64_t MajorThreshold(uint64_t live_after_major, double old_growth_share) const {
+    auto grown = static_cast<uint64_t>(static_cast<double>(live_after_major) * growth_ * old_growth_share);
     return live_after_major + std::max<uint64_t>(grown, min_bytes_);
   }
   // Bytes to allocate before the next minor collection, given the old generation's size.

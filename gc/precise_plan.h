@@ -16,6 +16,7 @@
 #include "gc/mark_sweep_space.h"
 #include "gc/non_moving.h"
 #include "gc/nursery.h"
+#include "gc/policy.h"
 #include "gc/size_classes.h"
 #include "gc/space.h"
 
@@ -43,6 +44,9 @@ class PrecisePlan : public NonMovingPlan {
   // Every survivor of a collection is old: the copier keeps no remembered set, so an object
   // that stayed young could be reached only through old objects no minor collection scans.
   static constexpr bool kAgesSurvivors = false;
+  // The old generation's share of the heap's growth before a major collection (Policy): all of
+  // it, the only young data being the nursery, whose fixed size comes on top.
+  static constexpr double kOldGrowthShare = Policy::kNurseryOldGrowthShare;
   // The nursery's size (precise.md .sol.nursery); KEEL_GC_NURSERY sets another, within
   // [kMinNurseryBytes, kMaxNurseryBytes].
   static constexpr size_t kDefaultNurseryBytes = size_t{4} << 20;
