@@ -91,7 +91,13 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const uint64_t mark_ns = NowNs() - mark_start;
   mark_stack_.Trim();
 
+  // The weak phases, in DESIGN D6's order (docs/design/weak.md .sol.phases): ordinary weak
+  // boxes clear, then late ones, then the runtime's weak tables drop what died. Nothing in
+  // them allocates.
   in_weak_callbacks_ = true;
+  const bool all_old = !ages;
+  weak_boxes_.Clear(*this, false, major, all_old);
+  weak_boxes_.Clear(*this, true, major, all_old);
   for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
   in_weak_callbacks_ = false;
   MinorTotals minor;

@@ -264,6 +264,17 @@ bool Collector::IsHeapAddress(const void* p) const {
   return d != nullptr && d->owner == this;
 }
 
+void Collector::StoreDuringCollection(void** slot, void* v) {
+  if (*slot == v) return;
+  const auto a = reinterpret_cast<uintptr_t>(slot);
+  PageDesc* d = PageMap::Lookup(a);
+  if (d != nullptr && d->owner == this && d->chunk != nullptr) {
+    Chunk& c = *d->chunk;
+    generations_.Open(c, c.PageIndex(a), 1, false, false);
+  }
+  *slot = v;
+}
+
 bool Collector::IsMarked(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);

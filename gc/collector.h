@@ -22,6 +22,7 @@
 #include "gc/roots.h"
 #include "gc/space.h"
 #include "gc/stats.h"
+#include "gc/weak_boxes.h"
 #include "keel_gc.h"
 
 namespace keel::gc {
@@ -100,6 +101,15 @@ class Collector {
   // During a weak callback: where the object at p lives after this collection (3m moves
   // objects; p itself otherwise).
   void* Forwarded(void* p) const { return plan_.Forwarded(p); }
+  // During a collection: stores v into a heap slot of this collector's, opening its page first
+  // if the barrier protects it, without marking it written (precise.md .sol.own-writes).
+  void StoreDuringCollection(void** slot, void* v);
+
+  // The weak boxes (docs/design/weak.md .sol.boxes): `box` has a WeakBoxLayout and its value is
+  // set; from now on each collection clears the value once nothing else keeps it, before the
+  // level-2 finalizers (`late`: after them), and updates it when it moves.
+  void AddWeakBox(void* box, bool late) { weak_boxes_.Add(box, late); }
+  size_t weak_boxes() const { return weak_boxes_.size(); }
 
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
@@ -210,6 +220,7 @@ class Collector {
     void* data;
   };
   std::vector<WeakEntry> weak_callbacks_;
+  WeakBoxes weak_boxes_;
 
   void* client_ = nullptr;
   void (*client_destroy_)(void*) = nullptr;

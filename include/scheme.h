@@ -216,6 +216,11 @@ MZ_EXTERN Scheme_Object scheme_eof[1];
 #define SCHEME_BOX_VAL(obj) (((Scheme_Small_Object *)(obj))->u.ptr_val)
 #define SCHEME_SET_BOX(b, v) (SCHEME_BOX_VAL(b) = (v))
 
+/* Weak boxes (scheme_make_weak_box, scheme_make_late_weak_box): the value reads NULL once
+ * nothing but weak boxes keeps it. Set only when the box is made. */
+#define SCHEME_WEAK_BOXP(obj) SCHEME_OBJ_TYPEP(obj, scheme_weak_box_type)
+#define SCHEME_WEAK_BOX_VAL(obj) SCHEME_BOX_VAL(obj)
+
 #define SCHEME_DBLP(obj) SCHEME_OBJ_TYPEP(obj, scheme_double_type)
 #define SCHEME_FLOATP(obj) SCHEME_DBLP(obj)
 #define SCHEME_DBL_VAL(obj) (((Scheme_Double *)(obj))->double_val)
@@ -395,6 +400,8 @@ MZ_EXTERN Scheme_Object *scheme_intern_symbol(const char *name);
 MZ_EXTERN Scheme_Object *scheme_intern_exact_symbol(const char *name, uintptr_t len);
 MZ_EXTERN Scheme_Object *scheme_make_vector(intptr_t size, Scheme_Object *fill);
 MZ_EXTERN Scheme_Object *scheme_box(Scheme_Object *v);
+MZ_EXTERN Scheme_Object *scheme_make_weak_box(Scheme_Object *v);
+MZ_EXTERN Scheme_Object *scheme_make_late_weak_box(Scheme_Object *v);
 MZ_EXTERN Scheme_Object *scheme_make_double(double d);
 MZ_EXTERN Scheme_Object *scheme_make_integer_value(intptr_t i);
 MZ_EXTERN Scheme_Object *scheme_make_integer_value_from_unsigned(uintptr_t i);

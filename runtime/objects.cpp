@@ -4,6 +4,7 @@
 // Arguments stored after an allocation are registered across it (roots.md .sol.frames).
 #include <cstring>
 
+#include "gc/collector.h"
 #include "runtime/alloc.h"
 #include "runtime/gc_frame.h"
 #include "runtime/objects.h"
@@ -109,6 +110,21 @@ Scheme_Object* scheme_box(Scheme_Object* v) {
   b->u.ptr_val = v;
   return reinterpret_cast<Scheme_Object*>(b);
 }
+
+// A weak box is atomic, so no collector traces its value; the collector's table of weak boxes
+// clears or updates the value after marking (docs/design/weak.md .sol.boxes). The value is
+// registered across the allocation, which may collect (and, under 3m, move it).
+static Scheme_Object* MakeWeakBox(Scheme_Object* v, bool late) {
+  GcFrame frame(v);
+  auto* b = NewAtomic<Scheme_Small_Object>(scheme_weak_box_type);
+  b->u.ptr_val = v;
+  static_assert(offsetof(Scheme_Small_Object, u.ptr_val) == offsetof(keel::gc::WeakBoxLayout, value));
+  keel::gc::Collector::Current().AddWeakBox(b, late);
+  return reinterpret_cast<Scheme_Object*>(b);
+}
+
+Scheme_Object* scheme_make_weak_box(Scheme_Object* v) { return MakeWeakBox(v, false); }
+Scheme_Object* scheme_make_late_weak_box(Scheme_Object* v) { return MakeWeakBox(v, true); }
 
 Scheme_Object* scheme_make_double(double d) {
   auto* o = NewAtomic<Scheme_Double>(scheme_double_type);
