@@ -50,6 +50,7 @@ void CgcPlan::Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals
   MarkerTracer tracer(marker);
   ScanCurrentStack(owner_, tracer);
   owner_.roots().Trace(tracer);
+  owner_.TraceOwnRoots(tracer, major);
   TraceUncollectable(heap_, tracer);
   if (!major) {
     const uint64_t t0 = NowNs();
@@ -57,6 +58,7 @@ void CgcPlan::Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals
     totals.barrier_ns += NowNs() - t0;
   }
   marker.Drain();
+  owner_.RunWeakPhases(tracer, major, ages);
   if (!major) {
     RememberPages(owner_, marker.remembered_pages());
     totals.remembered_pages = marker.remembered_pages().size();

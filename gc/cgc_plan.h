@@ -61,6 +61,7 @@ class CgcPlan : public NonMovingPlan {
   uint64_t pending_bytes() const { return 0; }
   bool FindMovingObject(const void*, void**, size_t*, Kind*) const { return false; }
   bool MovingObjectSurvived(const void*) const { return false; }
+  bool IsMovingObjectStart(const void*) const { return false; }
   void* Forwarded(void* p) const { return p; }
 
   void RetireRuns() { small_.RetireRuns(); }

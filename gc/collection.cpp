@@ -17,14 +17,37 @@
 
 namespace keel::gc {
 
+// The explicit collections run the finalizers they made ready before they return
+// (docs/design/weak.md .sol.running).
 void Collector::Collect(keel_gc_reason reason) {
   if (!MayCollectNow()) return;
   CollectNow(reason, true);
+  RunFinalizers();
 }
 
 void Collector::CollectMinor() {
   if (!MayCollectNow()) return;
   CollectNow(KEEL_GC_REASON_EXPLICIT, false);
+  RunFinalizers();
+}
+
+void Collector::TraceOwnRoots(Tracer& t, bool major) {
+  finalization_.TraceRoots(t, major);
+  t.VisitSlot(&held_, Tracer::Holder::kRoot);
+}
+
+// DESIGN D6's order (docs/design/weak.md .sol.phases): will-like finalizers, ordinary weak
+// boxes, the registered finalizers and added chains, late weak boxes; then the finalizer
+// records follow their objects. Nothing here allocates.
+void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
+  const bool all_old = !ages;
+  in_weak_callbacks_ = true;
+  finalization_.ReadyUnreached(*this, t, 1, major);
+  weak_boxes_.Clear(*this, false, major, all_old);
+  finalization_.ReadyUnreached(*this, t, 2, major);
+  weak_boxes_.Clear(*this, true, major, all_old);
+  finalization_.Settle(*this, major, all_old);
+  in_weak_callbacks_ = false;
 }
 
 // Every collection enters here. The mutator's callee-saved registers are spilled into this
@@ -91,13 +114,9 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const uint64_t mark_ns = NowNs() - mark_start;
   mark_stack_.Trim();
 
-  // The weak phases, in DESIGN D6's order (docs/design/weak.md .sol.phases): ordinary weak
-  // boxes clear, then late ones, then the runtime's weak tables drop what died. Nothing in
-  // them allocates.
+  // The plan's trace ran the weak phases (RunWeakPhases); the runtime's weak tables drop what
+  // died. Nothing in them allocates.
   in_weak_callbacks_ = true;
-  const bool all_old = !ages;
-  weak_boxes_.Clear(*this, false, major, all_old);
-  weak_boxes_.Clear(*this, true, major, all_old);
   for (const WeakEntry& e : weak_callbacks_) e.fn(*this, e.data);
   in_weak_callbacks_ = false;
   MinorTotals minor;

@@ -139,7 +139,34 @@ void* Collector::AllocateSlow(size_t bytes, Kind kind) {
   in_allocator_ = true;
   void* p = AllocateSlowImpl(bytes, kind);
   in_allocator_ = false;
+  // Finalizers that a collection of this allocation made ready run before it returns; the new
+  // object is a root meanwhile (and followed if it moves).
+  if (p != nullptr && finalization_.waiting() != 0 && !running_finalizers_) {
+    held_ = p;
+    RunFinalizers();
+    p = held_;
+    held_ = nullptr;
+  }
   return p;
+}
+
+namespace {
+void RunFinalizersDirectly(Collector& c) {
+  FinalizerCall call;
+  while (c.TakeFinalizerCall(&call)) call.fn(call.object, call.data);
+}
+Collector::FinalizerRunner g_finalizer_runner = &RunFinalizersDirectly;
+}  // namespace
+
+void Collector::SetFinalizerRunner(FinalizerRunner runner) { g_finalizer_runner = runner; }
+
+// On the owning thread only: an orphan's finalizers wait (other threads collect it), and so do
+// finalizers while others run (.sol.running).
+void Collector::RunFinalizers() {
+  if (running_finalizers_ || orphan_ || t_current_ != this || finalization_.waiting() == 0) return;
+  running_finalizers_ = true;
+  g_finalizer_runner(*this);
+  running_finalizers_ = false;
 }
 
 void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
@@ -273,6 +300,13 @@ void Collector::StoreDuringCollection(void** slot, void* v) {
     generations_.Open(c, c.PageIndex(a), 1, false, false);
   }
   *slot = v;
+}
+
+bool Collector::IsObjectStart(const void* p) const {
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
+  if (d == nullptr || d->owner != this) return false;
+  if (d->state == PageState::kNursery) return plan_.IsMovingObjectStart(p);
+  return BaseOf(p) == p;
 }
 
 bool Collector::IsMarked(const void* p) const {

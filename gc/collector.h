@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gc/barrier.h"
+#include "gc/finalization.h"
 #include "gc/generations.h"
 #include "gc/heap.h"
 #include "gc/kind.h"
@@ -98,6 +99,8 @@ class Collector {
   void RemoveWeakCallback(WeakCallback fn, void* data);
   // During a weak callback: whether the object holding p survives (non-heap addresses do).
   bool IsMarked(const void* p) const;
+  // Whether p is the start of an allocated object of this collector's heap.
+  bool IsObjectStart(const void* p) const;
   // During a weak callback: where the object at p lives after this collection (3m moves
   // objects; p itself otherwise).
   void* Forwarded(void* p) const { return plan_.Forwarded(p); }
@@ -110,6 +113,29 @@ class Collector {
   // level-2 finalizers (`late`: after them), and updates it when it moves.
   void AddWeakBox(void* box, bool late) { weak_boxes_.Add(box, late); }
   size_t weak_boxes() const { return weak_boxes_.size(); }
+
+  // --- finalization (docs/design/weak.md .sol.finalizers, .sol.running) ------------------------
+  Finalization& finalization() { return finalization_; }
+  // Called by the plan's trace with its other roots: the finalizers' data and the calls
+  // waiting to run, and the object an allocation holds while finalizers run.
+  void TraceOwnRoots(Tracer& t, bool major);
+  // Called by the plan's trace after its drain: the weak phases in DESIGN D6's order
+  // (.sol.phases), which may resurrect objects through t and drain it again.
+  void RunWeakPhases(Tracer& t, bool major, bool ages);
+  // Makes the finalizer calls that wait, unless finalizers are running already (they never run
+  // re-entrantly); the runtime's runner lets an escape out of one leave the others waiting.
+  void RunFinalizers();
+  // The runner's loop: the next call to make.
+  bool TakeFinalizerCall(FinalizerCall* out) { return finalization_.TakeCall(out); }
+  // The runner's escape path: a finalizer escaped (scheme_signal_error) past the runner, which
+  // passes the escape on; the calls still waiting run at the next chance.
+  void FinalizerEscaped() {
+    running_finalizers_ = false;
+    held_ = nullptr;
+  }
+  // The runtime installs its runner (escape-safe) once; the default makes the calls directly.
+  using FinalizerRunner = void (*)(Collector& c);
+  static void SetFinalizerRunner(FinalizerRunner runner);
 
   // --- roots and barrier ----------------------------------------------------------------------
   Roots& roots() { return roots_; }
@@ -221,6 +247,9 @@ class Collector {
   };
   std::vector<WeakEntry> weak_callbacks_;
   WeakBoxes weak_boxes_;
+  Finalization finalization_;
+  bool running_finalizers_ = false;
+  void* held_ = nullptr;  // a new object, a root while finalizers run before its allocation returns
 
   void* client_ = nullptr;
   void (*client_destroy_)(void*) = nullptr;

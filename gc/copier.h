@@ -50,7 +50,7 @@ class Copier final : public Tracer {
   bool moves_objects() const override { return true; }
   void* Resolve(void* p) const override;
   // Traces copies and marked objects until none is left to trace.
-  void Drain();
+  void Drain() override;
 
   uint64_t copied_objects() const { return copied_objects_; }
   uint64_t copied_bytes() const { return copied_bytes_; }

@@ -178,6 +178,7 @@ class MarkerTracer final : public Tracer {
     m_.VisitWords(start, end, m_.heap_interior(), holder);
   }
   bool heap_interior() const override { return m_.heap_interior(); }
+  void Drain() override { m_.Drain(); }
 
  private:
   Marker& m_;

@@ -105,6 +105,7 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
   if (!major) evacuating_pages_ = 0;
   if (!owner_.orphan()) TraceFrameChain(GC_variable_stack, copier);
   owner_.roots().Trace(copier);
+  owner_.TraceOwnRoots(copier, major);
   TraceUncollectable(heap_, copier);
   if (!major) {
     const uint64_t t0 = NowNs();
@@ -112,6 +113,7 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
     totals.barrier_ns += NowNs() - t0;
   }
   copier.Drain();
+  owner_.RunWeakPhases(copier, major, false);
   const uint64_t since = bytes_.since_gc;
   small_.RetireRuns();
   bytes_.since_gc = since;  // the copies are not allocation by the program

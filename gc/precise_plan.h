@@ -77,6 +77,10 @@ class PrecisePlan : public NonMovingPlan {
   // A nursery object holding p: its start, size and kind. False when p is not in the nursery or
   // lies in no object (the nursery is walked: for queries, not for hot paths).
   bool FindMovingObject(const void* p, void** start, size_t* bytes, Kind* kind) const;
+  // Whether p is a nursery object's start, by its header (Nursery::IsObjectHeader: no walk).
+  bool IsMovingObjectStart(const void* p) const {
+    return nursery_.MayHoldObject(p) && nursery_.IsObjectHeader(p, Nursery::HeaderOf(const_cast<void*>(p)));
+  }
   // During the weak callbacks: whether the nursery object at p survived (was copied).
   bool MovingObjectSurvived(const void* p) const {
     return nursery_.MayHoldObject(p) && Nursery::IsForwarded(Nursery::HeaderOf(const_cast<void*>(p)));

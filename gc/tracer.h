@@ -43,6 +43,10 @@ class Tracer {
   virtual bool moves_objects() const { return false; }
   // Where the object at p lives now (GC_resolve): p itself unless this tracer moved it.
   virtual void* Resolve(void* p) const { return p; }
+  // Traces what the visits so far reached, until nothing is left to trace. A collection's weak
+  // phases visit more slots after the first drain (resurrected objects: docs/design/weak.md
+  // .sol.phases) and drain again.
+  virtual void Drain() = 0;
 
  protected:
   ~Tracer() = default;

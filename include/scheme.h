@@ -373,6 +373,20 @@ MZ_EXTERN Scheme_Env *scheme_basic_env(void);
 MZ_EXTERN void scheme_dont_gc_ptr(void *p);
 MZ_EXTERN void scheme_gc_ptr_ok(void *p);
 MZ_EXTERN void scheme_collect_garbage(void);
+
+/* Finalization (docs/api.md, Finalization). A finalizer is called as f(p, data) on the thread
+ * whose collector owns p, after a collection finds p unreachable and before the call that
+ * collected returns. Will-like finalizers (scheme_add_scheme_finalizer) run first, one per such
+ * collection; then the registered one (one slot), then the added chain, newest first. p must be
+ * an object's start, allocated by this thread's collector; anything else raises an error. */
+MZ_EXTERN void scheme_register_finalizer(void *p, void (*f)(void *p, void *data), void *data,
+                                         void (**oldf)(void *p, void *data), void **olddata);
+MZ_EXTERN void scheme_add_finalizer(void *p, void (*f)(void *p, void *data), void *data);
+MZ_EXTERN void scheme_add_finalizer_once(void *p, void (*f)(void *p, void *data), void *data);
+MZ_EXTERN void scheme_subtract_finalizer(void *p, void (*f)(void *p, void *data), void *data);
+MZ_EXTERN void scheme_add_scheme_finalizer(void *p, void (*f)(void *p, void *data), void *data);
+MZ_EXTERN void scheme_add_scheme_finalizer_once(void *p, void (*f)(void *p, void *data), void *data);
+MZ_EXTERN void scheme_remove_all_finalization(void *p);
 MZ_EXTERN void scheme_enable_garbage_collection(int on);
 
 /* ---------------------------------------------------------------------------------------------

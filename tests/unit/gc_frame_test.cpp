@@ -204,6 +204,7 @@ BOOST_AUTO_TEST_CASE(root_walk_visits_every_registered_slot_once) {
     void VisitWords(uintptr_t, uintptr_t, bool, Holder) override { BOOST_FAIL("a frame is no word range"); }
     void VisitObject(uintptr_t, uintptr_t, Kind, Holder) override { BOOST_FAIL("a frame is no object"); }
     bool heap_interior() const override { return false; }
+    void Drain() override {}
     std::vector<void**> slots;
   } recorder;
   void* a = nullptr;

@@ -1,0 +1,229 @@
+// finalization.cpp: finalizer records, their readiness at each level, and the calls they make
+// (finalization.h, docs/design/weak.md .sol.finalizers, .sol.running).
+#include "gc/finalization.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "gc/collector.h"
+
+namespace keel::gc {
+
+struct Finalization::Record {
+  struct Fn {
+    FinalizerFn fn;
+    void* data;
+  };
+  enum class List : uint8_t { kYoung, kOld, kReady };
+
+  uintptr_t key = 0;         // the object's address in index_
+  void* object = nullptr;    // the object's address (ahead of key while a collection moves it)
+  Fn registered{nullptr, nullptr};
+  std::vector<Fn> chain;     // newest first
+  std::vector<Fn> wills;     // newest first
+  List list = List::kYoung;
+  size_t pos = 0;            // in young_ or old_
+
+  // Will-like finalizers go first, one per collection that finds the object unreached.
+  int level() const { return wills.empty() ? 2 : 1; }
+  bool empty() const { return registered.fn == nullptr && chain.empty() && wills.empty(); }
+  template <class F>
+  void ForEachData(F&& f) {
+    if (registered.fn != nullptr) f(&registered.data);
+    for (Fn& x : chain) f(&x.data);
+    for (Fn& x : wills) f(&x.data);
+  }
+};
+
+namespace {
+
+using Record = Finalization::Record;
+
+void PushBack(std::vector<Record*>& list, Record* r, Record::List which) {
+  r->list = which;
+  r->pos = list.size();
+  list.push_back(r);
+}
+
+void SwapRemove(std::vector<Record*>& list, Record* r) {
+  Record* last = list.back();
+  list[r->pos] = last;
+  last->pos = r->pos;
+  list.pop_back();
+}
+
+}  // namespace
+
+Finalization::Finalization() = default;
+Finalization::~Finalization() = default;
+
+Finalization::Record* Finalization::Find(void* p) const {
+  auto it = index_.find(reinterpret_cast<uintptr_t>(p));
+  return it == index_.end() ? nullptr : it->second.get();
+}
+
+Finalization::Record* Finalization::FindOrMake(void* p) {
+  if (Record* r = Find(p)) {
+    MakeYoung(r);
+    return r;
+  }
+  auto owned = std::make_unique<Record>();
+  Record* r = owned.get();
+  r->key = reinterpret_cast<uintptr_t>(p);
+  r->object = p;
+  index_.emplace(r->key, std::move(owned));
+  PushBack(young_, r, Record::List::kYoung);
+  return r;
+}
+
+void Finalization::MakeYoung(Record* r) {
+  if (r->list != Record::List::kOld) return;
+  SwapRemove(old_, r);
+  PushBack(young_, r, Record::List::kYoung);
+}
+
+// A ready record stays until TakeCall reaches it, which drops it if it is empty by then.
+void Finalization::Forget(Record* r) {
+  if (r->list == Record::List::kReady) return;
+  SwapRemove(r->list == Record::List::kYoung ? young_ : old_, r);
+  index_.erase(r->key);
+}
+
+void Finalization::Register(void* p, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata) {
+  Record* r = f != nullptr ? FindOrMake(p) : Find(p);
+  Record::Fn old = r != nullptr ? r->registered : Record::Fn{nullptr, nullptr};
+  if (oldf != nullptr) *oldf = old.fn;
+  if (olddata != nullptr) *olddata = old.data;
+  if (r == nullptr) return;
+  r->registered = f != nullptr ? Record::Fn{f, data} : Record::Fn{nullptr, nullptr};
+  if (r->empty()) Forget(r);
+}
+
+// Newest first; `once`: not when the pair is there already.
+static void AddFront(std::vector<Record::Fn>& list, FinalizerFn f, void* data, bool once) {
+  auto same = [&](const Record::Fn& x) { return x.fn == f && x.data == data; };
+  if (once && std::any_of(list.begin(), list.end(), same)) return;
+  list.insert(list.begin(), Record::Fn{f, data});
+}
+
+void Finalization::Add(void* p, FinalizerFn f, void* data, bool once) { AddFront(FindOrMake(p)->chain, f, data, once); }
+
+void Finalization::Subtract(void* p, FinalizerFn f, void* data) {
+  Record* r = Find(p);
+  if (r == nullptr) return;
+  auto it = std::find_if(r->chain.begin(), r->chain.end(),
+                         [&](const Record::Fn& x) { return x.fn == f && x.data == data; });
+  if (it != r->chain.end()) r->chain.erase(it);
+  if (r->empty()) Forget(r);
+}
+
+void Finalization::AddWill(void* p, FinalizerFn f, void* data, bool once) {
+  AddFront(FindOrMake(p)->wills, f, data, once);
+}
+
+void Finalization::RemoveAll(void* p) {
+  Record* r = Find(p);
+  if (r == nullptr) return;
+  r->registered = Record::Fn{nullptr, nullptr};
+  r->chain.clear();
+  r->wills.clear();
+  Forget(r);
+}
+
+void Finalization::TraceRoots(Tracer& t, bool major) {
+  auto data = [&t](void** slot) { t.VisitSlot(slot, Tracer::Holder::kRoot); };
+  for (Record* r : young_) r->ForEachData(data);
+  if (major) {
+    for (Record* r : old_) r->ForEachData(data);
+  }
+  for (Record* r : ready_) {
+    t.VisitSlot(&r->object, Tracer::Holder::kRoot);
+    r->ForEachData(data);
+  }
+}
+
+// Which records are unreached is decided before any is resurrected, so that the order of the
+// lists does not matter: every record of the level whose object no root reaches becomes ready,
+// though one of them may reach another (Racket's levels are not ordered within a level).
+void Finalization::ReadyUnreached(Collector& c, Tracer& t, int level, bool major) {
+  std::vector<Record*> found;
+  auto scan = [&](const std::vector<Record*>& list) {
+    for (Record* r : list) {
+      if (r->level() == level && !c.IsMarked(r->object)) found.push_back(r);
+    }
+  };
+  scan(young_);
+  if (major) scan(old_);
+  if (found.empty()) return;
+  for (Record* r : found) {
+    SwapRemove(r->list == Record::List::kYoung ? young_ : old_, r);
+    r->list = Record::List::kReady;
+    ready_.push_back(r);
+    t.VisitSlot(&r->object, Tracer::Holder::kRoot);
+  }
+  t.Drain();
+}
+
+void Finalization::Settle(Collector& c, bool major, bool all_old) {
+  std::vector<Record*> moved;
+  auto follow = [&](Record* r) {
+    r->object = c.Forwarded(r->object);
+    if (reinterpret_cast<uintptr_t>(r->object) != r->key) moved.push_back(r);
+  };
+  for (Record* r : young_) follow(r);
+  if (major) {
+    for (Record* r : old_) follow(r);
+  }
+  for (Record* r : ready_) follow(r);
+  // Two passes: a moved object's new address may be another moved object's old one.
+  std::vector<decltype(index_)::node_type> nodes;
+  nodes.reserve(moved.size());
+  for (Record* r : moved) nodes.push_back(index_.extract(r->key));
+  for (auto& node : nodes) {
+    Record* r = node.mapped().get();
+    r->key = reinterpret_cast<uintptr_t>(r->object);
+    node.key() = r->key;
+    index_.insert(std::move(node));
+  }
+  if (all_old) {
+    for (Record* r : young_) PushBack(old_, r, Record::List::kOld);
+    young_.clear();
+  }
+}
+
+bool Finalization::TakeCall(FinalizerCall* out) {
+  while (!ready_.empty()) {
+    Record* r = ready_.front();
+    Record::Fn fn{nullptr, nullptr};
+    bool done_with_record = true;
+    if (!r->wills.empty()) {
+      // Level 1: the newest will only; the rest wait for the object to be unreached again.
+      fn = r->wills.front();
+      r->wills.erase(r->wills.begin());
+    } else if (r->registered.fn != nullptr) {
+      // Level 2: the registered finalizer, then the chain, newest first, all in this round.
+      fn = r->registered;
+      r->registered = Record::Fn{nullptr, nullptr};
+      done_with_record = r->chain.empty();
+    } else if (!r->chain.empty()) {
+      fn = r->chain.front();
+      r->chain.erase(r->chain.begin());
+      done_with_record = r->chain.empty();
+    }
+    void* object = r->object;
+    if (done_with_record) {
+      ready_.pop_front();
+      if (r->empty()) {
+        index_.erase(r->key);
+      } else {
+        PushBack(young_, r, Record::List::kYoung);
+      }
+    }
+    if (fn.fn == nullptr) continue;  // everything was removed while it waited
+    *out = FinalizerCall{fn.fn, object, fn.data};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace keel::gc

@@ -1,0 +1,89 @@
+// finalization.h: a collector's finalizers, in Racket's two levels: will-like finalizers (level
+// 1) run one at a time, before ordinary weak boxes clear; the registered finalizer and the added
+// chain (level 2) after them, before late weak boxes clear. Design note: docs/design/weak.md
+// (.sol.phases, .sol.finalizers, .sol.running).
+#ifndef KEEL_GC_FINALIZATION_H
+#define KEEL_GC_FINALIZATION_H
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "gc/tracer.h"
+
+namespace keel::gc {
+
+class Collector;
+
+using FinalizerFn = void (*)(void* p, void* data);
+
+// One call to make: fn(object, data).
+struct FinalizerCall {
+  FinalizerFn fn = nullptr;
+  void* object = nullptr;
+  void* data = nullptr;
+};
+
+// Owned by a collector; touched only on its thread. Every finalizable object has one record:
+// its registered finalizer (one slot), the added chain and the will-like finalizers (newest
+// first, as Racket keeps them). A record is young while its object or its data may be young;
+// a collection after which every survivor is old moves the records it looked at to the old
+// list, which only major collections look at again (.sol.finalizers).
+class Finalization {
+ public:
+  Finalization();
+  ~Finalization();
+  Finalization(const Finalization&) = delete;
+  Finalization& operator=(const Finalization&) = delete;
+
+  // The object's registered finalizer becomes f with data (f NULL: none); the previous one goes
+  // to *oldf and *olddata where they are not NULL.
+  void Register(void* p, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata);
+  // Adds (f, data) to the front of the object's chain (`once`: unless the pair is in it).
+  void Add(void* p, FinalizerFn f, void* data, bool once);
+  // Removes (f, data) from the chain, if there.
+  void Subtract(void* p, FinalizerFn f, void* data);
+  // Adds a will-like finalizer (`once`: unless the pair is one of its wills already).
+  void AddWill(void* p, FinalizerFn f, void* data, bool once);
+  // Drops every finalizer of p.
+  void RemoveAll(void* p);
+
+  // --- during a collection ---------------------------------------------------------------------
+  // With the roots: the data of the records this collection looks at, and the objects and data
+  // of the calls waiting to run, which stay alive (and followed) until they run.
+  void TraceRoots(Tracer& t, bool major);
+  // After the drain: every record of `level` (1 or 2) this collection looks at whose object was
+  // not reached becomes ready, and its object, resurrected, is traced with what it reaches.
+  void ReadyUnreached(Collector& c, Tracer& t, int level, bool major);
+  // After the last level: the looked-at records follow their objects (3m), and move to the old
+  // list when `all_old`.
+  void Settle(Collector& c, bool major, bool all_old);
+
+  // --- after a collection ------------------------------------------------------------------------
+  // Takes the next call to make, in the order the records became ready; the record is
+  // registered again when it has finalizers left (.sol.running). False when none waits.
+  bool TakeCall(FinalizerCall* out);
+  size_t waiting() const { return ready_.size(); }
+  size_t records() const { return index_.size(); }
+
+  struct Record;  // one object's finalizers (finalization.cpp)
+
+ private:
+  Record* Find(void* p) const;
+  Record* FindOrMake(void* p);
+  // Puts a record that changed back on the young list (its data may be young).
+  void MakeYoung(Record* r);
+  void Forget(Record* r);
+
+  std::vector<Record*> young_;
+  std::vector<Record*> old_;
+  std::deque<Record*> ready_;  // reached by no root at their level; their calls wait
+  std::unordered_map<uintptr_t, std::unique_ptr<Record>> index_;  // by object address
+};
+
+}  // namespace keel::gc
+
+#endif  // KEEL_GC_FINALIZATION_H
