@@ -36,16 +36,23 @@ void Collector::TraceOwnRoots(Tracer& t, bool major) {
   t.VisitSlot(&held_, Tracer::Holder::kRoot);
 }
 
-// DESIGN D6's order (docs/design/weak.md .sol.phases): will-like finalizers, ordinary weak
-// boxes, the registered finalizers and added chains, late weak boxes; then the finalizer
-// records follow their objects. Nothing here allocates.
+// DESIGN D6's order (docs/design/weak.md .sol.phases): the ephemeron fixpoint after every
+// drain; will-like finalizers; ordinary weak boxes and unready ephemerons clear; the registered
+// finalizers and added chains; late weak boxes clear; then ephemerons and finalizer records
+// follow their objects. Nothing here allocates.
 void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   const bool all_old = !ages;
   in_weak_callbacks_ = true;
+  ephemerons_.Begin(*this, t, major);
+  ephemerons_.Propagate(t);
   finalization_.ReadyUnreached(*this, t, 1, major);
+  ephemerons_.Propagate(t);
   weak_boxes_.Clear(*this, false, major, all_old);
+  ephemerons_.ClearUnready();
   finalization_.ReadyUnreached(*this, t, 2, major);
+  ephemerons_.Propagate(t);
   weak_boxes_.Clear(*this, true, major, all_old);
+  ephemerons_.End(t, all_old);
   finalization_.Settle(*this, major, all_old);
   in_weak_callbacks_ = false;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gc/barrier.h"
+#include "gc/ephemerons.h"
 #include "gc/finalization.h"
 #include "gc/generations.h"
 #include "gc/heap.h"
@@ -113,6 +114,8 @@ class Collector {
   // level-2 finalizers (`late`: after them), and updates it when it moves.
   void AddWeakBox(void* box, bool late) { weak_boxes_.Add(box, late); }
   size_t weak_boxes() const { return weak_boxes_.size(); }
+  // The ephemerons (weak.md .sol.ephemerons): `e` has an EphemeronLayout, key and value set.
+  void AddEphemeron(void* e) { ephemerons_.Add(e); }
 
   // --- finalization (docs/design/weak.md .sol.finalizers, .sol.running) ------------------------
   Finalization& finalization() { return finalization_; }
@@ -247,6 +250,7 @@ class Collector {
   };
   std::vector<WeakEntry> weak_callbacks_;
   WeakBoxes weak_boxes_;
+  Ephemerons ephemerons_;
   Finalization finalization_;
   bool running_finalizers_ = false;
   void* held_ = nullptr;  // a new object, a root while finalizers run before its allocation returns

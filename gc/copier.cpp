@@ -92,6 +92,7 @@ void* Copier::Evacuate(void* p, const void* slot) {
   void* q = reinterpret_cast<void*>(
       CopyToOld(p, Nursery::BytesOf(header), Nursery::KindOf(header), "copying out of the nursery"));
   Nursery::Forward(p, q);
+  if (watch_ != nullptr) [[unlikely]] watch_->Marked(reinterpret_cast<uintptr_t>(p));
   return q;
 }
 
@@ -146,6 +147,7 @@ uintptr_t Copier::Relocate(PageDesc* d, uintptr_t a, void** slot) {
   const uintptr_t copy = CopyToOld(reinterpret_cast<const void*>(a), d->obj_size, d->kind, "compacting");
   d->forward[idx] = copy;
   d->bits[idx >> 6].mark |= uint64_t{1} << (idx & 63);
+  if (watch_ != nullptr) [[unlikely]] watch_->Marked(a);
   ++compacted_objects_;
   compacted_bytes_ += d->obj_size;
   return copy;
@@ -159,6 +161,7 @@ inline void Copier::MarkSmall(PageDesc* d, uint32_t idx) {
   if ((b.mark & bit) != 0 || (b.alloc & bit) == 0) return;  // old, marked already, or free
   b.mark |= bit;
   ++marked_objects_;
+  if (watch_ != nullptr) [[unlikely]] watch_->Marked(d->ObjectStart(idx));
   if (IsPointerful(d->kind)) {
     const uintptr_t obj = d->ObjectStart(idx);
     Queue(obj, obj + d->obj_size, d->kind);
@@ -171,6 +174,7 @@ void Copier::MarkBig(PageDesc* d) {
   if ((b.mark & 1) != 0 || (b.alloc & 1) == 0) return;
   b.mark |= 1;
   ++marked_objects_;
+  if (watch_ != nullptr) [[unlikely]] watch_->Marked(d->start);
   if (IsPointerful(d->kind)) Queue(d->start, d->start + d->big_bytes, d->kind);
 }
 
@@ -188,8 +192,21 @@ void Copier::Drain() {
   stack_.Put(cursor_);
 }
 
+// A written page of a big tagged object comes as that page's part of it, but only the tag's
+// mark procedure knows where its slots are: the whole object is traced, once for all of its
+// written pages (they come one after another).
 void Copier::VisitObject(uintptr_t start, uintptr_t end, Kind kind, Holder) {
-  if (IsPointerful(kind)) TraceObject(start, end, kind);
+  if (!IsPointerful(kind)) return;
+  if (kind == Kind::kTagged) {
+    PageDesc* d = PageMap::Lookup(start);
+    if (d != nullptr && d->state == PageState::kBigHead) {
+      if (d->start == last_big_) return;
+      last_big_ = d->start;
+      start = d->start;
+      end = d->start + d->big_bytes;
+    }
+  }
+  TraceObject(start, end, kind);
 }
 
 // A tagged object is traced by its tag's mark procedure, whose gcMARK calls come back to

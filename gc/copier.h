@@ -51,6 +51,7 @@ class Copier final : public Tracer {
   void* Resolve(void* p) const override;
   // Traces copies and marked objects until none is left to trace.
   void Drain() override;
+  void Watch(MarkWatch* w) override { watch_ = w; }
 
   uint64_t copied_objects() const { return copied_objects_; }
   uint64_t copied_bytes() const { return copied_bytes_; }
@@ -108,6 +109,8 @@ class Copier final : public Tracer {
   uint64_t compacted_objects_ = 0;
   uint64_t compacted_bytes_ = 0;
   uint64_t marked_objects_ = 0;
+  MarkWatch* watch_ = nullptr;
+  uintptr_t last_big_ = 0;  // the big tagged object VisitObject traced last
 };
 
 }  // namespace keel::gc

@@ -38,6 +38,8 @@ class Marker {
 
   // Scans queued objects until none is left.
   void Drain();
+  // Reports every object marked from now on to w (nullptr: none).
+  void Watch(MarkWatch* w) { watch_ = w; }
 
   uint64_t marked_objects() const { return marked_objects_; }
   // Minor collections only: heap pages of old objects that point at objects that stay young.
@@ -109,6 +111,7 @@ class Marker {
     if ((b.mark & bit) != 0) return stays_young;  // old, or marked already
     b.mark |= bit;
     ++g.marked;
+    if (watch_ != nullptr) [[unlikely]] watch_->Marked(d->ObjectStart(idx));
     if (IsPointerful(d->kind)) {
       uintptr_t obj = d->ObjectStart(idx);
       stack_.Push(g.stack, obj | ((b.age & ages_mask_) >> shift & kOldEntry), obj + d->obj_size);
@@ -123,6 +126,7 @@ class Marker {
     if ((b.mark & 1) != 0) return stays_young;
     b.mark |= 1;
     ++g.marked;
+    if (watch_ != nullptr) [[unlikely]] watch_->Marked(d->start);
     if (IsPointerful(d->kind)) stack_.Push(g.stack, d->start | (b.age & ages_mask_ & kOldEntry), d->start + d->big_bytes);
     return stays_young;
   }
@@ -160,6 +164,7 @@ class Marker {
   uintptr_t span_;
   bool heap_interior_;
   uint64_t ages_mask_;  // all ones when this collection ages young survivors, else zero
+  MarkWatch* watch_ = nullptr;
   uint64_t marked_objects_ = 0;
   std::vector<uintptr_t> remembered_;
   uintptr_t last_remembered_ = 0;
@@ -179,6 +184,7 @@ class MarkerTracer final : public Tracer {
   }
   bool heap_interior() const override { return m_.heap_interior(); }
   void Drain() override { m_.Drain(); }
+  void Watch(MarkWatch* w) override { m_.Watch(w); }
 
  private:
   Marker& m_;

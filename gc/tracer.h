@@ -14,6 +14,17 @@ namespace keel::gc {
 // The first word-aligned address at or above lo: where the aligned words of [lo, hi) begin.
 constexpr uintptr_t FirstAlignedWord(uintptr_t lo) { return (lo + sizeof(uintptr_t) - 1) & ~(sizeof(uintptr_t) - 1); }
 
+// Told of each object a tracer marks or copies while it watches (the ephemeron fixpoint:
+// docs/design/weak.md .sol.ephemerons). `object` is the address the object had when the
+// collection began (a nursery object's, not its copy's). It must not visit or drain.
+class MarkWatch {
+ public:
+  virtual void Marked(uintptr_t object) = 0;
+
+ protected:
+  ~MarkWatch() = default;
+};
+
 // Implemented by each plan's marker or copier; lives for one collection on the collecting
 // thread. Callers say what holds the memory they hand over, so a generational tracer can
 // remember old objects that keep young ones alive.
@@ -47,6 +58,8 @@ class Tracer {
   // phases visit more slots after the first drain (resurrected objects: docs/design/weak.md
   // .sol.phases) and drain again.
   virtual void Drain() = 0;
+  // From now on every object this tracer newly marks or copies is reported to w (nullptr: none).
+  virtual void Watch(MarkWatch* w) = 0;
 
  protected:
   ~Tracer() = default;

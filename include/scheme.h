@@ -416,6 +416,11 @@ MZ_EXTERN Scheme_Object *scheme_make_vector(intptr_t size, Scheme_Object *fill);
 MZ_EXTERN Scheme_Object *scheme_box(Scheme_Object *v);
 MZ_EXTERN Scheme_Object *scheme_make_weak_box(Scheme_Object *v);
 MZ_EXTERN Scheme_Object *scheme_make_late_weak_box(Scheme_Object *v);
+/* Ephemerons: the value is kept only while the key is reachable by other paths (a value that
+ * refers back to its key does not keep it); once the key is not, key and value read NULL. */
+MZ_EXTERN Scheme_Object *scheme_make_ephemeron(Scheme_Object *key, Scheme_Object *val);
+MZ_EXTERN Scheme_Object *scheme_ephemeron_key(Scheme_Object *e);
+MZ_EXTERN Scheme_Object *scheme_ephemeron_value(Scheme_Object *e);
 MZ_EXTERN Scheme_Object *scheme_make_double(double d);
 MZ_EXTERN Scheme_Object *scheme_make_integer_value(intptr_t i);
 MZ_EXTERN Scheme_Object *scheme_make_integer_value_from_unsigned(uintptr_t i);

@@ -126,6 +126,32 @@ static Scheme_Object* MakeWeakBox(Scheme_Object* v, bool late) {
 Scheme_Object* scheme_make_weak_box(Scheme_Object* v) { return MakeWeakBox(v, false); }
 Scheme_Object* scheme_make_late_weak_box(Scheme_Object* v) { return MakeWeakBox(v, true); }
 
+// An ephemeron is atomic too: the collector keeps its value only while its key is reached by
+// other paths, and clears both when the key is not (docs/design/weak.md .sol.ephemerons).
+Scheme_Object* scheme_make_ephemeron(Scheme_Object* key, Scheme_Object* val) {
+  GcFrame frame(key, val);
+  auto* e = NewAtomic<keel::gc::EphemeronLayout>(scheme_ephemeron_type);
+  e->key = key;
+  e->value = val;
+  keel::gc::Collector::Current().AddEphemeron(e);
+  return reinterpret_cast<Scheme_Object*>(e);
+}
+
+static keel::gc::EphemeronLayout* EphemeronOf(Scheme_Object* o, const char* who) {
+  if (o == nullptr || SCHEME_INTP(o) || SCHEME_TYPE(o) != scheme_ephemeron_type) {
+    scheme_signal_error("%s: expected an ephemeron", who);
+  }
+  return reinterpret_cast<keel::gc::EphemeronLayout*>(o);
+}
+
+Scheme_Object* scheme_ephemeron_key(Scheme_Object* o) {
+  return static_cast<Scheme_Object*>(EphemeronOf(o, "scheme_ephemeron_key")->key);
+}
+
+Scheme_Object* scheme_ephemeron_value(Scheme_Object* o) {
+  return static_cast<Scheme_Object*>(EphemeronOf(o, "scheme_ephemeron_value")->value);
+}
+
 Scheme_Object* scheme_make_double(double d) {
   auto* o = NewAtomic<Scheme_Double>(scheme_double_type);
   o->double_val = d;

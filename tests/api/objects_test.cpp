@@ -447,4 +447,32 @@ BOOST_AUTO_TEST_CASE(basic_env_is_one_namespace) {
   BOOST_TEST(Written(reinterpret_cast<Scheme_Object*>(env)) == "#<namespace>");
 }
 
+// A big vector (a tagged big object) that is old when young values are stored into several of
+// its pages: the minor collections that scan those written pages trace it with its mark
+// procedure, as a whole, and keep and update every value (3m once traced only the written
+// page's part, as if it were an object of its own).
+BOOST_AUTO_TEST_CASE(a_big_old_vector_keeps_young_values_written_into_it) {
+  constexpr intptr_t kSize = 50000;  // 400 KB: a big object
+  constexpr intptr_t kStep = 997;
+  Scheme_Object *v = nullptr, *x = nullptr;
+  Registered reg(v, x);
+  v = scheme_make_vector(kSize, scheme_null);
+  scheme_collect_garbage();
+  for (int round = 0; round < 3; ++round) {
+    for (intptr_t i = round; i < kSize; i += kStep) {
+      x = scheme_make_pair(scheme_make_integer(i), scheme_make_integer(round));
+      SCHEME_VEC_ELS(v)[i] = x;
+    }
+    keel_gc_collect_minor();
+    keel_test::AllocateGarbage();
+    keel_gc_collect_minor();
+    for (intptr_t i = round; i < kSize; i += kStep) {
+      Scheme_Object* e = SCHEME_VEC_ELS(v)[i];
+      BOOST_TEST_REQUIRE(SCHEME_PAIRP(e), "round " << round << " index " << i);
+      BOOST_TEST_REQUIRE(SCHEME_INT_VAL(SCHEME_CAR(e)) == i);
+      BOOST_TEST_REQUIRE(SCHEME_INT_VAL(SCHEME_CDR(e)) == round);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

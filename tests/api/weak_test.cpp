@@ -20,6 +20,7 @@
 namespace {
 
 using keel_test::CollectClean;
+using keel_test::CollectMinorClean;
 using keel_test::Registered;
 using keel_test::RegisteredArray;
 
@@ -50,13 +51,6 @@ KEEL_TEST_NOINLINE int BoxState(Scheme_Object* box, intptr_t a, intptr_t b) {
 KEEL_TEST_NOINLINE void MakeBoxedPair(Scheme_Object** slot, Scheme_Object** box, intptr_t a, intptr_t b, bool late) {
   *slot = FixnumPair(a, b);
   *box = late ? scheme_make_late_weak_box(*slot) : scheme_make_weak_box(*slot);
-}
-
-KEEL_TEST_NOINLINE void CollectMinorClean() {
-  keel_test::ClearStack();
-  keel_test::ZeroScratchRegisters();
-  keel_gc_collect_minor();
-  keel_test::ClearStack();
 }
 
 }  // namespace
@@ -106,12 +100,7 @@ BOOST_AUTO_TEST_CASE(a_kept_value_stays_and_is_followed) {
     value = FixnumPair(3, 4);
     box = late ? scheme_make_late_weak_box(value) : scheme_make_weak_box(value);
     for (int i = 0; i < 4; ++i) {
-      keel_test::AllocateGarbage();
-      if (i % 2 == 0) {
-        keel_gc_collect_minor();
-      } else {
-        scheme_collect_garbage();
-      }
+      keel_test::GarbageThenCollect(i);
       BOOST_TEST(SCHEME_WEAK_BOX_VAL(box) == value, "late " << late << ", collection " << i);
       BOOST_TEST(IsFixnumPair(SCHEME_WEAK_BOX_VAL(box), 3, 4));
     }
@@ -181,13 +170,7 @@ BOOST_AUTO_TEST_CASE(seeded_values_and_boxes) {
   constexpr int kRounds = 24;
   const uint64_t seed = keel_test::SeedFromCommandLine();
   std::printf("weak_boxes/seeded_values_and_boxes: seed %llu (--seed to repeat)\n", static_cast<unsigned long long>(seed));
-  uint64_t x = seed | 1;
-  auto next = [&x] {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  };
+  keel_test::XorShift random(seed);
   Scheme_Object* values[kN] = {};
   Scheme_Object* boxes[kN] = {};
   RegisteredArray reg_values(values);
@@ -196,12 +179,12 @@ BOOST_AUTO_TEST_CASE(seeded_values_and_boxes) {
   std::vector<bool> dropped(kN, false);
   for (int round = 0; round < kRounds; ++round) {
     for (int k = 0; k < kN / 16; ++k) {
-      const int i = static_cast<int>(next() % kN);
+      const int i = static_cast<int>(random.Below(kN));
       values[i] = nullptr;
       dropped[static_cast<size_t>(i)] = true;
     }
     keel_test::AllocateGarbage(size_t{64} << 10);
-    const bool major = next() % 3 == 0;
+    const bool major = random.Below(3) == 0;
     if (major) {
       CollectClean();
     } else {

@@ -158,6 +158,25 @@ KEEL_TEST_NOINLINE inline void AllocateGarbage(size_t bytes = size_t{256} << 10)
   }
 }
 
+// The same for a minor collection.
+KEEL_TEST_NOINLINE inline void CollectMinorClean() {
+  ClearStack();
+  ZeroScratchRegisters();
+  keel_gc_collect_minor();
+  ClearStack();
+}
+
+// Makes some garbage, then collects cleanly: a minor collection when `round` is even, a major
+// one when it is odd (a loop over rounds alternates them).
+KEEL_TEST_NOINLINE inline void GarbageThenCollect(int round) {
+  AllocateGarbage();
+  if (round % 2 == 0) {
+    CollectMinorClean();
+  } else {
+    CollectClean();
+  }
+}
+
 // The most recent collection record (a test failure when there is none).
 inline keel_gc_record LastRecord() {
   keel_gc_record r{};

@@ -27,6 +27,23 @@ inline uint64_t SeedFromCommandLine() {
   return seed;
 }
 
+// xorshift64: the seeded tests' stream of numbers, the same for the same seed on any host.
+class XorShift {
+ public:
+  explicit XorShift(uint64_t seed) : x_(seed | 1) {}
+  uint64_t Next() {
+    x_ ^= x_ << 13;
+    x_ ^= x_ >> 7;
+    x_ ^= x_ << 17;
+    return x_;
+  }
+  // A number in [0, n).
+  uint64_t Below(uint64_t n) { return Next() % n; }
+
+ private:
+  uint64_t x_;
+};
+
 }  // namespace keel_test
 
 #endif  // KEEL_TESTS_SUPPORT_SEED_H

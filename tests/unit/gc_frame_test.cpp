@@ -205,6 +205,7 @@ BOOST_AUTO_TEST_CASE(root_walk_visits_every_registered_slot_once) {
     void VisitObject(uintptr_t, uintptr_t, Kind, Holder) override { BOOST_FAIL("a frame is no object"); }
     bool heap_interior() const override { return false; }
     void Drain() override {}
+    void Watch(keel::gc::MarkWatch*) override {}
     std::vector<void**> slots;
   } recorder;
   void* a = nullptr;

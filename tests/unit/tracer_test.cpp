@@ -37,6 +37,7 @@ class RecordingTracer final : public Tracer {
   bool heap_interior() const override { return false; }
   bool moves_objects() const override { return moves; }
   void Drain() override {}
+  void Watch(keel::gc::MarkWatch*) override {}
 
   bool Covers(const void* p, size_t bytes) const {
     const auto a = reinterpret_cast<uintptr_t>(p);
