@@ -197,6 +197,24 @@ GC_API void GC_allow_register_threads(void) {}
 GC_API void GC_set_dont_precollect(int) {}
 GC_API void GC_set_java_finalization(int) {}
 
+// --- disappearing links (docs/design/weak.md .sol.links) -----------------------------------------
+
+GC_API int GC_general_register_disappearing_link(void** link, const void* obj) {
+  return Current().RegisterLink(link, const_cast<void*>(obj), false, "GC_general_register_disappearing_link");
+}
+GC_API int GC_register_disappearing_link(void** link) {
+  return Current().RegisterLink(link, GC_base(link), false, "GC_register_disappearing_link");
+}
+GC_API int GC_register_long_link(void** link, const void* obj) {
+  return Current().RegisterLink(link, const_cast<void*>(obj), true, "GC_register_long_link");
+}
+GC_API int GC_unregister_disappearing_link(void** link) { return Current().links().Unregister(link, false) ? 1 : 0; }
+GC_API int GC_unregister_long_link(void** link) { return Current().links().Unregister(link, true) ? 1 : 0; }
+GC_API int GC_move_disappearing_link(void** link, void** new_link) {
+  return Current().links().Move(link, new_link, false);
+}
+GC_API int GC_move_long_link(void** link, void** new_link) { return Current().links().Move(link, new_link, true); }
+
 GC_API void* GC_debug_malloc(size_t n, const char*, int) { return GC_malloc(n); }
 GC_API void* GC_debug_malloc_atomic(size_t n, const char*, int) { return GC_malloc_atomic(n); }
 GC_API void* GC_debug_malloc_uncollectable(size_t n, const char*, int) { return GC_malloc_uncollectable(n); }

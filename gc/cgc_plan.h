@@ -38,6 +38,7 @@ class Collector;
 class CgcPlan : public NonMovingPlan {
  public:
   static constexpr bool kMovesObjects = false;
+  static constexpr bool Moves(Kind) { return false; }
   static constexpr const char* kName = "cgc";
   // Young survivors of a minor collection may stay young for one more (barrier.md .sol.age).
   static constexpr bool kAgesSurvivors = true;

@@ -37,8 +37,8 @@ void Collector::TraceOwnRoots(Tracer& t, bool major) {
 }
 
 // DESIGN D6's order (docs/design/weak.md .sol.phases): the ephemeron fixpoint after every
-// drain; will-like finalizers; ordinary weak boxes and unready ephemerons clear; the registered
-// finalizers and added chains; late weak boxes clear; then ephemerons and finalizer records
+// drain; will-like finalizers; ordinary weak boxes, unready ephemerons and short disappearing
+// links clear; the registered finalizers and added chains; late weak boxes and long links clear; then ephemerons and finalizer records
 // follow their objects. Nothing here allocates.
 void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   const bool all_old = !ages;
@@ -49,9 +49,11 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   ephemerons_.Propagate(t);
   weak_boxes_.Clear(*this, false, major, all_old);
   ephemerons_.ClearUnready();
+  links_.Clear(*this, false, major, all_old);
   finalization_.ReadyUnreached(*this, t, 2, major);
   ephemerons_.Propagate(t);
   weak_boxes_.Clear(*this, true, major, all_old);
+  links_.Clear(*this, true, major, all_old);
   ephemerons_.End(t, all_old);
   finalization_.Settle(*this, major, all_old);
   in_weak_callbacks_ = false;

@@ -302,6 +302,28 @@ void Collector::StoreDuringCollection(void** slot, void* v) {
   *slot = v;
 }
 
+DisappearingLinks::Result Collector::RegisterLink(void** link, void* obj, bool long_link, const char* who) {
+  if (link == nullptr || (reinterpret_cast<uintptr_t>(link) & (sizeof(void*) - 1)) != 0) {
+    Fatal("%s: the link %p is NULL or not aligned to a pointer", who, static_cast<void*>(link));
+  }
+  if (in_collection_) Fatal("%s: called during a collection", who);
+  if (!IsObjectStart(obj)) {
+    Fatal("%s: %p is not the start of an object of this thread's collector", who, obj);
+  }
+  // A link inside an object that moves (3m's nursery and old objects) would change address
+  // under its registration.
+  {
+    PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(link));
+    if (Plan::kMovesObjects && d != nullptr && d->owner == this &&
+        (d->state == PageState::kNursery || (d->state == PageState::kSmall && Plan::Moves(d->kind)))) {
+      Fatal("%s: the link %p lies in an object that moves; keep links in memory that does not move (malloc'd, "
+            "static, uncollectable or allow-interior memory)",
+            who, static_cast<void*>(link));
+    }
+  }
+  return links_.Register(link, obj, long_link);
+}
+
 bool Collector::IsObjectStart(const void* p) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
   if (d == nullptr || d->owner != this) return false;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gc/barrier.h"
+#include "gc/disappearing_links.h"
 #include "gc/ephemerons.h"
 #include "gc/finalization.h"
 #include "gc/generations.h"
@@ -116,6 +117,10 @@ class Collector {
   size_t weak_boxes() const { return weak_boxes_.size(); }
   // The ephemerons (weak.md .sol.ephemerons): `e` has an EphemeronLayout, key and value set.
   void AddEphemeron(void* e) { ephemerons_.Add(e); }
+  // The disappearing links (weak.md .sol.links); RegisterLink checks its arguments first and
+  // stops with a message naming what is wrong (bdwgc aborts on them too).
+  DisappearingLinks::Result RegisterLink(void** link, void* obj, bool long_link, const char* who);
+  DisappearingLinks& links() { return links_; }
 
   // --- finalization (docs/design/weak.md .sol.finalizers, .sol.running) ------------------------
   Finalization& finalization() { return finalization_; }
@@ -251,6 +256,7 @@ class Collector {
   std::vector<WeakEntry> weak_callbacks_;
   WeakBoxes weak_boxes_;
   Ephemerons ephemerons_;
+  DisappearingLinks links_;
   Finalization finalization_;
   bool running_finalizers_ = false;
   void* held_ = nullptr;  // a new object, a root while finalizers run before its allocation returns

@@ -113,6 +113,32 @@ GC_API void GC_allow_register_threads(void);
 GC_API void GC_set_dont_precollect(int value);
 GC_API void GC_set_java_finalization(int value);
 
+/* Disappearing links (bdwgc's weak pointers). A link is a word the program owns; registered with
+ * the object obj (the start of one of this thread's objects), it is set to NULL by the first
+ * collection that finds obj unreachable. Short links (GC_general_register_disappearing_link)
+ * clear before any finalizer runs; long links (GC_register_long_link) only once obj is really
+ * gone, not while a finalizer keeps it. The link must be in memory the collector does not scan
+ * as a pointer to obj (hide the pointer with GC_HIDE_POINTER, or keep it in atomic or malloc'd
+ * memory), or it keeps obj alive itself; under 3m it must also not lie in an object that moves,
+ * and hold obj's plain address if it is to follow obj when obj moves. A link inside an object
+ * that dies is forgotten. Results: GC_SUCCESS, GC_DUPLICATE (the link is registered already),
+ * GC_NOT_FOUND (move: the link is not registered). A NULL or misaligned link, or an obj that is
+ * not an object's start, stops the program with a message naming it. */
+#define GC_SUCCESS 0
+#define GC_DUPLICATE 1
+#define GC_NO_MEMORY 2
+#define GC_UNIMPLEMENTED 3
+#define GC_NOT_FOUND 4
+#define GC_HIDE_POINTER(p) (~(GC_word)(p))
+#define GC_REVEAL_POINTER(p) ((void *)GC_HIDE_POINTER(p))
+GC_API int GC_general_register_disappearing_link(void **link, const void *obj);
+GC_API int GC_register_disappearing_link(void **link); /* obj: the object holding link */
+GC_API int GC_register_long_link(void **link, const void *obj);
+GC_API int GC_unregister_disappearing_link(void **link); /* 1 if it was registered */
+GC_API int GC_unregister_long_link(void **link);
+GC_API int GC_move_disappearing_link(void **link, void **new_link);
+GC_API int GC_move_long_link(void **link, void **new_link);
+
 /* Keeps p reachable up to this point of the calling function. */
 #define GC_reachable_here(p) __asm__ __volatile__(" " : : "X"(p) : "memory")
 

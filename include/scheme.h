@@ -387,6 +387,21 @@ MZ_EXTERN void scheme_subtract_finalizer(void *p, void (*f)(void *p, void *data)
 MZ_EXTERN void scheme_add_scheme_finalizer(void *p, void (*f)(void *p, void *data), void *data);
 MZ_EXTERN void scheme_add_scheme_finalizer_once(void *p, void (*f)(void *p, void *data), void *data);
 MZ_EXTERN void scheme_remove_all_finalization(void *p);
+
+/* Weak references (CGC only, as in Racket): *p is set to NULL once nothing but weak references
+ * reaches the value *p had when registered (_indirect: the value v). The late kinds clear only
+ * once the value is really gone, after finalizers that could keep it ran. p must be memory the
+ * collector does not scan for the value (atomic, malloc'd), or it keeps the value itself. */
+#ifdef MZ_PRECISE_GC
+#define KEEL_NOT_IN_3M_ __attribute__((error("weak references do not exist in 3m (MZ_PRECISE_GC), whose objects move: use scheme_make_weak_box")))
+#else
+#define KEEL_NOT_IN_3M_
+#endif
+MZ_EXTERN void scheme_weak_reference(void **p) KEEL_NOT_IN_3M_;
+MZ_EXTERN void scheme_weak_reference_indirect(void **p, void *v) KEEL_NOT_IN_3M_;
+MZ_EXTERN void scheme_late_weak_reference(void **p) KEEL_NOT_IN_3M_;
+MZ_EXTERN void scheme_late_weak_reference_indirect(void **p, void *v) KEEL_NOT_IN_3M_;
+MZ_EXTERN void scheme_unweak_reference(void **p) KEEL_NOT_IN_3M_;
 MZ_EXTERN void scheme_enable_garbage_collection(int on);
 
 /* ---------------------------------------------------------------------------------------------

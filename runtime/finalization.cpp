@@ -73,9 +73,39 @@ void AddChecked(void* p, FinalizerFn f, void* data, bool will, bool once, const 
   }
 }
 
+// A weak reference is a disappearing link (docs/design/weak.md .sol.links): short, or long for
+// the late kind. A value the collector does not own never dies, so it needs none.
+void WeakReference(void** p, void* v, bool late, const char* who) {
+  if (p == nullptr) scheme_signal_error("%s: the location is NULL", who);
+  Collector& c = Collector::Current();
+  if (c.in_collection()) scheme_signal_error("%s: called during a collection", who);
+  c.links().Unregister(p, late);  // registered again: the new value counts
+  if (v == nullptr || (reinterpret_cast<uintptr_t>(v) & 1) != 0 || c.BaseOf(v) == nullptr) return;
+  if (!c.IsObjectStart(v)) scheme_signal_error("%s: %p points into the middle of an object", who, v);
+  c.RegisterLink(p, v, late, who);
+}
+
 }  // namespace
 
 extern "C" {
+
+void scheme_weak_reference(void** p) {
+  WeakReference(p, p != nullptr ? *p : nullptr, false, "scheme_weak_reference");
+}
+void scheme_weak_reference_indirect(void** p, void* v) {
+  WeakReference(p, v, false, "scheme_weak_reference_indirect");
+}
+void scheme_late_weak_reference(void** p) {
+  WeakReference(p, p != nullptr ? *p : nullptr, true, "scheme_late_weak_reference");
+}
+void scheme_late_weak_reference_indirect(void** p, void* v) {
+  WeakReference(p, v, true, "scheme_late_weak_reference_indirect");
+}
+void scheme_unweak_reference(void** p) {
+  Collector& c = Collector::Current();
+  c.links().Unregister(p, false);
+  c.links().Unregister(p, true);
+}
 
 void scheme_register_finalizer(void* p, void (*f)(void* p, void* data), void* data,
                                void (**oldf)(void* p, void* data), void** olddata) {
