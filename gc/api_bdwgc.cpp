@@ -197,6 +197,47 @@ GC_API void GC_allow_register_threads(void) {}
 GC_API void GC_set_dont_precollect(int) {}
 GC_API void GC_set_java_finalization(int) {}
 
+// --- finalization (docs/design/weak.md .sol.ordered) ----------------------------------------------
+
+namespace {
+// bdwgc ignores a finalizer for memory it does not own; Keel says so, once per call site kind.
+void RegisterOrdered(void* obj, GC_finalization_proc fn, void* cd, GC_finalization_proc* ofn, void** ocd,
+                     keel::gc::FinalizerOrder order, const char* who) {
+  Collector& c = Current();
+  if (c.in_collection()) keel::Fatal("%s: called during a collection", who);
+  if (!c.IsObjectStart(obj)) {
+    keel::Warn("%s: %p is not the start of an object of this thread's collector; no finalizer registered", who, obj);
+    if (ofn != nullptr) *ofn = nullptr;
+    if (ocd != nullptr) *ocd = nullptr;
+    return;
+  }
+  c.finalization().RegisterOrdered(obj, fn, fn != nullptr ? cd : nullptr, order, ofn, ocd);
+}
+}  // namespace
+
+GC_API void GC_register_finalizer(void* obj, GC_finalization_proc fn, void* cd, GC_finalization_proc* ofn,
+                                  void** ocd) {
+  RegisterOrdered(obj, fn, cd, ofn, ocd, keel::gc::FinalizerOrder::kOrdered, "GC_register_finalizer");
+}
+GC_API void GC_register_finalizer_ignore_self(void* obj, GC_finalization_proc fn, void* cd,
+                                              GC_finalization_proc* ofn, void** ocd) {
+  RegisterOrdered(obj, fn, cd, ofn, ocd, keel::gc::FinalizerOrder::kIgnoreSelf, "GC_register_finalizer_ignore_self");
+}
+GC_API void GC_register_finalizer_no_order(void* obj, GC_finalization_proc fn, void* cd, GC_finalization_proc* ofn,
+                                           void** ocd) {
+  RegisterOrdered(obj, fn, cd, ofn, ocd, keel::gc::FinalizerOrder::kNoOrder, "GC_register_finalizer_no_order");
+}
+GC_API void GC_register_finalizer_unreachable(void* obj, GC_finalization_proc fn, void* cd,
+                                              GC_finalization_proc* ofn, void** ocd) {
+  RegisterOrdered(obj, fn, cd, ofn, ocd, keel::gc::FinalizerOrder::kUnreachable, "GC_register_finalizer_unreachable");
+}
+GC_API int GC_should_invoke_finalizers(void) { return Current().finalization().ordered_waiting() != 0 ? 1 : 0; }
+GC_API int GC_invoke_finalizers(void) { return Current().InvokeOrderedFinalizers(); }
+GC_API void GC_set_finalize_on_demand(int value) { Current().set_finalize_on_demand(value != 0); }
+GC_API int GC_get_finalize_on_demand(void) { return Current().finalize_on_demand() ? 1 : 0; }
+GC_API void GC_set_finalizer_notifier(GC_finalizer_notifier_proc fn) { Current().set_finalizer_notifier(fn); }
+GC_API GC_finalizer_notifier_proc GC_get_finalizer_notifier(void) { return Current().finalizer_notifier(); }
+
 // --- disappearing links (docs/design/weak.md .sol.links) -----------------------------------------
 
 GC_API int GC_general_register_disappearing_link(void** link, const void* obj) {

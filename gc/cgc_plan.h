@@ -63,6 +63,7 @@ class CgcPlan : public NonMovingPlan {
   bool FindMovingObject(const void*, void**, size_t*, Kind*) const { return false; }
   bool MovingObjectSurvived(const void*) const { return false; }
   bool IsMovingObjectStart(const void*) const { return false; }
+  bool MovingObjectExtent(const void*, size_t*, Kind*) const { return false; }
   void* Forwarded(void* p) const { return p; }
 
   void RetireRuns() { small_.RetireRuns(); }

@@ -38,7 +38,8 @@ void Collector::TraceOwnRoots(Tracer& t, bool major) {
 
 // DESIGN D6's order (docs/design/weak.md .sol.phases): the ephemeron fixpoint after every
 // drain; will-like finalizers; ordinary weak boxes, unready ephemerons and short disappearing
-// links clear; the registered finalizers and added chains; late weak boxes and long links clear; then ephemerons and finalizer records
+// links clear; the registered finalizers and added chains; bdwgc's finalizers in their orders
+// (.sol.ordered); late weak boxes and long links clear; then ephemerons and finalizer records
 // follow their objects. Nothing here allocates.
 void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   const bool all_old = !ages;
@@ -52,6 +53,10 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   links_.Clear(*this, false, major, all_old);
   finalization_.ReadyUnreached(*this, t, 2, major);
   ephemerons_.Propagate(t);
+  finalization_.ReadyOrdered(*this, t, major, [&] {
+    t.Drain();
+    ephemerons_.Propagate(t);
+  });
   weak_boxes_.Clear(*this, true, major, all_old);
   links_.Clear(*this, true, major, all_old);
   ephemerons_.End(t, all_old);

@@ -161,12 +161,36 @@ Collector::FinalizerRunner g_finalizer_runner = &RunFinalizersDirectly;
 void Collector::SetFinalizerRunner(FinalizerRunner runner) { g_finalizer_runner = runner; }
 
 // On the owning thread only: an orphan's finalizers wait (other threads collect it), and so do
-// finalizers while others run (.sol.running).
+// finalizers while others run (.sol.running). With finalize-on-demand, bdwgc's wait for
+// GC_invoke_finalizers, and the notifier hears of new ones.
 void Collector::RunFinalizers() {
   if (running_finalizers_ || orphan_ || t_current_ != this || finalization_.waiting() == 0) return;
+  if (finalize_on_demand_) {
+    const size_t ordered = finalization_.ordered_waiting();
+    if (ordered > notified_ && notifier_ != nullptr) {
+      notified_ = ordered;
+      notifier_();
+    }
+    if (finalization_.waiting() == finalization_.ordered_waiting()) return;
+  }
   running_finalizers_ = true;
   g_finalizer_runner(*this);
   running_finalizers_ = false;
+}
+
+// Made directly: GC_invoke_finalizers is bdwgc's, and bdwgc's finalizers do not escape.
+int Collector::InvokeOrderedFinalizers() {
+  if (running_finalizers_ || t_current_ != this) return 0;
+  int count = 0;
+  running_finalizers_ = true;
+  FinalizerCall call;
+  while (finalization_.TakeOrderedCall(&call)) {
+    ++count;
+    call.fn(call.object, call.data);
+  }
+  running_finalizers_ = false;
+  notified_ = 0;
+  return count;
 }
 
 void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
@@ -322,6 +346,28 @@ DisappearingLinks::Result Collector::RegisterLink(void** link, void* obj, bool l
     }
   }
   return links_.Register(link, obj, long_link);
+}
+
+bool Collector::ObjectExtent(const void* p, uintptr_t* end, Kind* kind) const {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  PageDesc* d = PageMap::Lookup(a);
+  if (d == nullptr || d->owner != this) return false;
+  size_t bytes = 0;
+  if (d->state == PageState::kNursery) {
+    if (!plan_.MovingObjectExtent(p, &bytes, kind)) return false;
+  } else if (d->state == PageState::kSmall) {
+    const uint32_t idx = d->IndexOf(a - d->start);
+    if (idx >= d->objects || d->ObjectStart(idx) != a) return false;
+    bytes = d->obj_size;
+    *kind = d->kind;
+  } else if (d->state == PageState::kBigHead && a == d->start) {
+    bytes = d->big_bytes;
+    *kind = d->kind;
+  } else {
+    return false;
+  }
+  *end = a + bytes;
+  return true;
 }
 
 bool Collector::IsObjectStart(const void* p) const {

@@ -103,6 +103,8 @@ class Collector {
   bool IsMarked(const void* p) const;
   // Whether p is the start of an allocated object of this collector's heap.
   bool IsObjectStart(const void* p) const;
+  // The end and kind of the object starting at p (false if p starts none).
+  bool ObjectExtent(const void* p, uintptr_t* end, Kind* kind) const;
   // During a weak callback: where the object at p lives after this collection (3m moves
   // objects; p itself otherwise).
   void* Forwarded(void* p) const { return plan_.Forwarded(p); }
@@ -133,8 +135,18 @@ class Collector {
   // Makes the finalizer calls that wait, unless finalizers are running already (they never run
   // re-entrantly); the runtime's runner lets an escape out of one leave the others waiting.
   void RunFinalizers();
-  // The runner's loop: the next call to make.
-  bool TakeFinalizerCall(FinalizerCall* out) { return finalization_.TakeCall(out); }
+  // The runner's loop: the next call to make (bdwgc's wait for InvokeOrderedFinalizers while
+  // finalize-on-demand is set).
+  bool TakeFinalizerCall(FinalizerCall* out) { return finalization_.TakeCall(out, !finalize_on_demand_); }
+  // GC_invoke_finalizers: makes the waiting bdwgc calls; returns how many (0 while finalizers
+  // run already on this thread).
+  int InvokeOrderedFinalizers();
+  // GC_set_finalize_on_demand, GC_set_finalizer_notifier (weak.md .sol.ordered).
+  void set_finalize_on_demand(bool on) { finalize_on_demand_ = on; }
+  bool finalize_on_demand() const { return finalize_on_demand_; }
+  using FinalizerNotifier = void (*)();
+  void set_finalizer_notifier(FinalizerNotifier f) { notifier_ = f; }
+  FinalizerNotifier finalizer_notifier() const { return notifier_; }
   // The runner's escape path: a finalizer escaped (scheme_signal_error) past the runner, which
   // passes the escape on; the calls still waiting run at the next chance.
   void FinalizerEscaped() {
@@ -259,6 +271,9 @@ class Collector {
   DisappearingLinks links_;
   Finalization finalization_;
   bool running_finalizers_ = false;
+  bool finalize_on_demand_ = false;
+  FinalizerNotifier notifier_ = nullptr;
+  size_t notified_ = 0;  // bdwgc calls waiting when the notifier was last called
   void* held_ = nullptr;  // a new object, a root while finalizers run before its allocation returns
 
   void* client_ = nullptr;

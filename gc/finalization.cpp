@@ -21,15 +21,22 @@ struct Finalization::Record {
   Fn registered{nullptr, nullptr};
   std::vector<Fn> chain;     // newest first
   std::vector<Fn> wills;     // newest first
+  Fn ordered{nullptr, nullptr};  // bdwgc's
+  FinalizerOrder order = FinalizerOrder::kOrdered;
   List list = List::kYoung;
   size_t pos = 0;            // in young_ or old_
 
-  // Will-like finalizers go first, one per collection that finds the object unreached.
-  int level() const { return wills.empty() ? 2 : 1; }
-  bool empty() const { return registered.fn == nullptr && chain.empty() && wills.empty(); }
+  // Will-like finalizers go first, one per collection that finds the object unreached; bdwgc's
+  // after Racket's.
+  int level() const {
+    if (!wills.empty()) return 1;
+    return (registered.fn != nullptr || !chain.empty()) ? 2 : 3;
+  }
+  bool empty() const { return registered.fn == nullptr && chain.empty() && wills.empty() && ordered.fn == nullptr; }
   template <class F>
   void ForEachData(F&& f) {
     if (registered.fn != nullptr) f(&registered.data);
+    if (ordered.fn != nullptr) f(&ordered.data);
     for (Fn& x : chain) f(&x.data);
     for (Fn& x : wills) f(&x.data);
   }
@@ -89,14 +96,22 @@ void Finalization::Forget(Record* r) {
   index_.erase(r->key);
 }
 
-void Finalization::Register(void* p, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata) {
+template <class Slot>
+Finalization::Record* Finalization::Replace(void* p, Slot slot, FinalizerFn f, void* data, FinalizerFn* oldf,
+                                            void** olddata) {
   Record* r = f != nullptr ? FindOrMake(p) : Find(p);
-  Record::Fn old = r != nullptr ? r->registered : Record::Fn{nullptr, nullptr};
+  const Record::Fn old = r != nullptr ? r->*slot : Record::Fn{nullptr, nullptr};
   if (oldf != nullptr) *oldf = old.fn;
   if (olddata != nullptr) *olddata = old.data;
-  if (r == nullptr) return;
-  r->registered = f != nullptr ? Record::Fn{f, data} : Record::Fn{nullptr, nullptr};
-  if (r->empty()) Forget(r);
+  if (r == nullptr) return nullptr;
+  r->*slot = f != nullptr ? Record::Fn{f, data} : Record::Fn{nullptr, nullptr};
+  if (!r->empty()) return r;
+  Forget(r);
+  return nullptr;
+}
+
+void Finalization::Register(void* p, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata) {
+  Replace(p, &Record::registered, f, data, oldf, olddata);
 }
 
 // Newest first; `once`: not when the pair is there already.
@@ -125,9 +140,15 @@ void Finalization::RemoveAll(void* p) {
   Record* r = Find(p);
   if (r == nullptr) return;
   r->registered = Record::Fn{nullptr, nullptr};
+  r->ordered = Record::Fn{nullptr, nullptr};
   r->chain.clear();
   r->wills.clear();
   Forget(r);
+}
+
+void Finalization::RegisterOrdered(void* p, FinalizerFn f, void* data, FinalizerOrder order, FinalizerFn* oldf,
+                                   void** olddata) {
+  if (Record* r = Replace(p, &Record::ordered, f, data, oldf, olddata)) r->order = order;
 }
 
 void Finalization::TraceRoots(Tracer& t, bool major) {
@@ -136,9 +157,11 @@ void Finalization::TraceRoots(Tracer& t, bool major) {
   if (major) {
     for (Record* r : old_) r->ForEachData(data);
   }
-  for (Record* r : ready_) {
-    t.VisitSlot(&r->object, Tracer::Holder::kRoot);
-    r->ForEachData(data);
+  for (const std::deque<Record*>* queue : {&ready_, &ordered_ready_}) {
+    for (Record* r : *queue) {
+      t.VisitSlot(&r->object, Tracer::Holder::kRoot);
+      r->ForEachData(data);
+    }
   }
 }
 
@@ -155,13 +178,83 @@ void Finalization::ReadyUnreached(Collector& c, Tracer& t, int level, bool major
   scan(young_);
   if (major) scan(old_);
   if (found.empty()) return;
-  for (Record* r : found) {
-    SwapRemove(r->list == Record::List::kYoung ? young_ : old_, r);
-    r->list = Record::List::kReady;
-    ready_.push_back(r);
-    t.VisitSlot(&r->object, Tracer::Holder::kRoot);
-  }
+  for (Record* r : found) MakeReady(t, r, ready_);
   t.Drain();
+}
+
+// Leaves its list for `queue`; the object is resurrected (the caller drains).
+void Finalization::MakeReady(Tracer& t, Record* r, std::deque<Record*>& queue) {
+  SwapRemove(r->list == Record::List::kYoung ? young_ : old_, r);
+  r->list = Record::List::kReady;
+  queue.push_back(r);
+  t.VisitSlot(&r->object, Tracer::Holder::kRoot);
+}
+
+// The object's slots are visited as a root's would be, which marks (under 3m: copies) what it
+// reaches but not the object itself. For kIgnoreSelf its words that point to itself are hidden
+// meanwhile (a stored zero, put back after; the page is opened first if the barrier protects it).
+void Finalization::MarkContents(Collector& c, Tracer& t, Record* r) {
+  uintptr_t end = 0;
+  Kind kind = Kind::kAtomic;
+  if (!c.ObjectExtent(r->object, &end, &kind) || !IsPointerful(kind)) return;
+  const auto start = reinterpret_cast<uintptr_t>(r->object);
+  std::vector<void**> hidden;
+  if (r->order == FinalizerOrder::kIgnoreSelf) {
+    for (uintptr_t at = start; at < end; at += sizeof(void*)) {
+      auto** slot = reinterpret_cast<void**>(at);
+      const auto w = reinterpret_cast<uintptr_t>(*slot);
+      if (w >= start && w < end) hidden.push_back(slot);
+    }
+  }
+  std::vector<void*> values;
+  values.reserve(hidden.size());
+  for (void** slot : hidden) {
+    values.push_back(*slot);
+    c.StoreDuringCollection(slot, nullptr);
+  }
+  t.VisitObject(start, end, kind, Tracer::Holder::kRoot);
+  for (size_t i = 0; i < hidden.size(); ++i) c.StoreDuringCollection(hidden[i], values[i]);
+}
+
+// bdwgc's order (finalize.c's GC_finalize, in Keel's phases): first everything that the
+// unreached objects of the ordered modes reach is marked, so an object another unreached
+// finalizable object reaches is not finalized now (a chain goes outermost first, a cycle never);
+// the ordered, ignore-self and no-order ones still unreached are ready; then what the ready
+// no-order ones reach is marked, so that an unreachable-mode object they reach waits; the
+// unreachable-mode ones still unreached are ready. All the ready objects are resurrected.
+void Finalization::ReadyOrdered(Collector& c, Tracer& t, bool major, const std::function<void()>& drain) {
+  std::vector<Record*> unreached;
+  auto scan = [&](const std::vector<Record*>& list) {
+    for (Record* r : list) {
+      if (r->level() == 3 && r->ordered.fn != nullptr && !c.IsMarked(r->object)) unreached.push_back(r);
+    }
+  };
+  scan(young_);
+  if (major) scan(old_);
+  if (unreached.empty()) return;
+  for (Record* r : unreached) {
+    if (r->order != FinalizerOrder::kNoOrder) MarkContents(c, t, r);
+  }
+  drain();
+  std::vector<Record*> ready;
+  std::vector<Record*> waiting;  // unreachable mode
+  for (Record* r : unreached) {
+    if (c.IsMarked(r->object)) continue;
+    (r->order == FinalizerOrder::kUnreachable ? waiting : ready).push_back(r);
+  }
+  bool marked_more = false;
+  for (Record* r : ready) {
+    if (r->order == FinalizerOrder::kNoOrder && !waiting.empty()) {
+      MarkContents(c, t, r);
+      marked_more = true;
+    }
+  }
+  if (marked_more) drain();
+  for (Record* r : waiting) {
+    if (!c.IsMarked(r->object)) ready.push_back(r);
+  }
+  for (Record* r : ready) MakeReady(t, r, ordered_ready_);
+  drain();
 }
 
 void Finalization::Settle(Collector& c, bool major, bool all_old) {
@@ -175,6 +268,7 @@ void Finalization::Settle(Collector& c, bool major, bool all_old) {
     for (Record* r : old_) follow(r);
   }
   for (Record* r : ready_) follow(r);
+  for (Record* r : ordered_ready_) follow(r);
   // Two passes: a moved object's new address may be another moved object's old one.
   std::vector<decltype(index_)::node_type> nodes;
   nodes.reserve(moved.size());
@@ -191,7 +285,27 @@ void Finalization::Settle(Collector& c, bool major, bool all_old) {
   }
 }
 
-bool Finalization::TakeCall(FinalizerCall* out) {
+bool Finalization::TakeOrderedCall(FinalizerCall* out) {
+  while (!ordered_ready_.empty()) {
+    Record* r = ordered_ready_.front();
+    ordered_ready_.pop_front();
+    const Record::Fn fn = r->ordered;
+    void* object = r->object;
+    r->ordered = Record::Fn{nullptr, nullptr};  // a finalizer may register another
+    if (r->empty()) {
+      index_.erase(r->key);
+    } else {
+      PushBack(young_, r, Record::List::kYoung);
+    }
+    if (fn.fn == nullptr) continue;  // removed while it waited
+    *out = FinalizerCall{fn.fn, object, fn.data};
+    return true;
+  }
+  return false;
+}
+
+bool Finalization::TakeCall(FinalizerCall* out, bool ordered_too) {
+  if (ready_.empty()) return ordered_too && TakeOrderedCall(out);
   while (!ready_.empty()) {
     Record* r = ready_.front();
     Record::Fn fn{nullptr, nullptr};
@@ -223,7 +337,7 @@ bool Finalization::TakeCall(FinalizerCall* out) {
     *out = FinalizerCall{fn.fn, object, fn.data};
     return true;
   }
-  return false;
+  return ordered_too && TakeOrderedCall(out);
 }
 
 }  // namespace keel::gc

@@ -1,13 +1,15 @@
 // finalization.h: a collector's finalizers, in Racket's two levels: will-like finalizers (level
 // 1) run one at a time, before ordinary weak boxes clear; the registered finalizer and the added
-// chain (level 2) after them, before late weak boxes clear. Design note: docs/design/weak.md
-// (.sol.phases, .sol.finalizers, .sol.running).
+// chain (level 2) after them, before late weak boxes clear; and bdwgc's finalizers with their
+// four orders (level 3, after level 2). Design note: docs/design/weak.md (.sol.phases,
+// .sol.finalizers, .sol.running, .sol.ordered).
 #ifndef KEEL_GC_FINALIZATION_H
 #define KEEL_GC_FINALIZATION_H
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +21,14 @@ namespace keel::gc {
 class Collector;
 
 using FinalizerFn = void (*)(void* p, void* data);
+
+// bdwgc's finalizer modes (the boehm_gc crate's FinalizerMode), weak.md .sol.ordered.
+enum class FinalizerOrder : uint8_t {
+  kOrdered,     // GC_register_finalizer: not while another unreached finalizable object reaches it
+  kIgnoreSelf,  // _ignore_self: the same, but pointers from the object to itself do not count
+  kNoOrder,     // _no_order: whatever reaches it; cycles are finalized too
+  kUnreachable  // _unreachable: ordered, and not while a _no_order object reaches it either
+};
 
 // One call to make: fn(object, data).
 struct FinalizerCall {
@@ -48,8 +58,11 @@ class Finalization {
   void Subtract(void* p, FinalizerFn f, void* data);
   // Adds a will-like finalizer (`once`: unless the pair is one of its wills already).
   void AddWill(void* p, FinalizerFn f, void* data, bool once);
-  // Drops every finalizer of p.
+  // Drops every finalizer of p (bdwgc's too).
   void RemoveAll(void* p);
+  // bdwgc's one finalizer of p (f NULL: none), with its order; the previous one goes to *oldf,
+  // *olddata where they are not NULL.
+  void RegisterOrdered(void* p, FinalizerFn f, void* data, FinalizerOrder order, FinalizerFn* oldf, void** olddata);
 
   // --- during a collection ---------------------------------------------------------------------
   // With the roots: the data of the records this collection looks at, and the objects and data
@@ -58,6 +71,9 @@ class Finalization {
   // After the drain: every record of `level` (1 or 2) this collection looks at whose object was
   // not reached becomes ready, and its object, resurrected, is traced with what it reaches.
   void ReadyUnreached(Collector& c, Tracer& t, int level, bool major);
+  // Level 3, after level 2: bdwgc's finalizers in their orders (.sol.ordered). `drain` drains
+  // the tracer and runs the ephemeron fixpoint.
+  void ReadyOrdered(Collector& c, Tracer& t, bool major, const std::function<void()>& drain);
   // After the last level: the looked-at records follow their objects (3m), and move to the old
   // list when `all_old`.
   void Settle(Collector& c, bool major, bool all_old);
@@ -65,8 +81,12 @@ class Finalization {
   // --- after a collection ------------------------------------------------------------------------
   // Takes the next call to make, in the order the records became ready; the record is
   // registered again when it has finalizers left (.sol.running). False when none waits.
-  bool TakeCall(FinalizerCall* out);
-  size_t waiting() const { return ready_.size(); }
+  // `ordered_too`: bdwgc's calls as well, after Racket's (without it they wait for
+  // TakeOrderedCall: GC_set_finalize_on_demand).
+  bool TakeCall(FinalizerCall* out, bool ordered_too);
+  bool TakeOrderedCall(FinalizerCall* out);
+  size_t waiting() const { return ready_.size() + ordered_ready_.size(); }
+  size_t ordered_waiting() const { return ordered_ready_.size(); }
   size_t records() const { return index_.size(); }
 
   struct Record;  // one object's finalizers (finalization.cpp)
@@ -74,13 +94,21 @@ class Finalization {
  private:
   Record* Find(void* p) const;
   Record* FindOrMake(void* p);
+  // Sets one of p's single finalizers (`slot`: the registered or bdwgc's), giving back the
+  // previous one; the record, or nullptr when p has none left.
+  template <class Slot>
+  Record* Replace(void* p, Slot slot, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata);
   // Puts a record that changed back on the young list (its data may be young).
   void MakeYoung(Record* r);
+  // Visits what the object holds without marking it (kIgnoreSelf: not its pointers to itself).
+  void MarkContents(Collector& c, Tracer& t, Record* r);
+  void MakeReady(Tracer& t, Record* r, std::deque<Record*>& queue);
   void Forget(Record* r);
 
   std::vector<Record*> young_;
   std::vector<Record*> old_;
   std::deque<Record*> ready_;  // reached by no root at their level; their calls wait
+  std::deque<Record*> ordered_ready_;  // the same for bdwgc's finalizers
   std::unordered_map<uintptr_t, std::unique_ptr<Record>> index_;  // by object address
 };
 

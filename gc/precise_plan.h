@@ -77,6 +77,14 @@ class PrecisePlan : public NonMovingPlan {
   // A nursery object holding p: its start, size and kind. False when p is not in the nursery or
   // lies in no object (the nursery is walked: for queries, not for hot paths).
   bool FindMovingObject(const void* p, void** start, size_t* bytes, Kind* kind) const;
+  // The size and kind of the nursery object starting at p, from its header.
+  bool MovingObjectExtent(const void* p, size_t* bytes, Kind* kind) const {
+    if (!IsMovingObjectStart(p)) return false;
+    const uintptr_t header = Nursery::HeaderOf(const_cast<void*>(p));
+    *bytes = Nursery::BytesOf(header);
+    *kind = Nursery::KindOf(header);
+    return true;
+  }
   // Whether p is a nursery object's start, by its header (Nursery::IsObjectHeader: no walk).
   bool IsMovingObjectStart(const void* p) const {
     return nursery_.MayHoldObject(p) && nursery_.IsObjectHeader(p, Nursery::HeaderOf(const_cast<void*>(p)));

@@ -113,6 +113,37 @@ GC_API void GC_allow_register_threads(void);
 GC_API void GC_set_dont_precollect(int value);
 GC_API void GC_set_java_finalization(int value);
 
+/* Finalization, bdwgc's four orders (the boehm_gc crate's FinalizerMode). fn(obj, cd) runs once
+ * a collection finds obj unreachable, after Racket's finalizers of the same collection, with
+ * obj intact; cd is kept until then. GC_register_finalizer (ordered): not while another
+ * unreachable finalizable object reaches obj, so a chain of them is finalized outermost first,
+ * one link per collection, and a cycle never; _ignore_self: the same, but obj's pointers to
+ * itself do not count; _no_order: regardless of what reaches it (cycles too); _unreachable:
+ * ordered, and not while a _no_order object reaches it either. One finalizer per object: fn NULL
+ * removes it; the previous one goes to *ofn, *ocd. obj must be the start of one of this thread's
+ * objects (otherwise a warning, and nothing is registered). Finalizers run before the call that
+ * collected returns, on the owning thread, unless GC_set_finalize_on_demand(1): then they wait
+ * for GC_invoke_finalizers (which returns how many ran), GC_should_invoke_finalizers says
+ * whether any wait, and the notifier is called when new ones are ready. */
+typedef void (*GC_finalizer_notifier_proc)(void);
+GC_API void GC_register_finalizer(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn, void **ocd);
+GC_API void GC_register_finalizer_ignore_self(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+                                              void **ocd);
+GC_API void GC_register_finalizer_no_order(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+                                           void **ocd);
+GC_API void GC_register_finalizer_unreachable(void *obj, GC_finalization_proc fn, void *cd, GC_finalization_proc *ofn,
+                                              void **ocd);
+GC_API int GC_should_invoke_finalizers(void);
+GC_API int GC_invoke_finalizers(void);
+GC_API void GC_set_finalize_on_demand(int value);
+GC_API int GC_get_finalize_on_demand(void);
+GC_API void GC_set_finalizer_notifier(GC_finalizer_notifier_proc fn);
+GC_API GC_finalizer_notifier_proc GC_get_finalizer_notifier(void);
+#define GC_REGISTER_FINALIZER(p, f, d, of, od) GC_register_finalizer(p, f, d, of, od)
+#define GC_REGISTER_FINALIZER_IGNORE_SELF(p, f, d, of, od) GC_register_finalizer_ignore_self(p, f, d, of, od)
+#define GC_REGISTER_FINALIZER_NO_ORDER(p, f, d, of, od) GC_register_finalizer_no_order(p, f, d, of, od)
+#define GC_REGISTER_FINALIZER_UNREACHABLE(p, f, d, of, od) GC_register_finalizer_unreachable(p, f, d, of, od)
+
 /* Disappearing links (bdwgc's weak pointers). A link is a word the program owns; registered with
  * the object obj (the start of one of this thread's objects), it is set to NULL by the first
  * collection that finds obj unreachable. Short links (GC_general_register_disappearing_link)
