@@ -134,9 +134,10 @@ BOOST_AUTO_TEST_CASE(an_ephemeron_reached_through_another_works) {
 // A chain of ChainLength() ephemerons, the value of each holding the key of the next, made in
 // reverse order so that the table meets them backwards: one collection must resolve all of it
 // (a rescanning fixpoint would take as many passes over the table as the chain has links). Only
-// the first key is a root. 10^5 links; 5,000 under KEEL_GC_STRESS, whose collection every few
-// allocations would make building 10^5 take minutes.
-intptr_t ChainLength() { return std::getenv("KEEL_GC_STRESS") != nullptr ? 5000 : 100000; }
+// the first key is a root. 10^5 links; 5,000 where allocation is slow (keel_test::ScaledCount:
+// sanitizers, Debug, GC stress, whose collection every few allocations would make building 10^5
+// take minutes).
+intptr_t ChainLength() { return keel_test::ScaledCount(100000, 5000); }
 
 KEEL_TEST_NOINLINE void MakeChain(Scheme_Object** block, intptr_t n) {
   Scheme_Object *key = nullptr, *next_key = nullptr, *ephemerons = nullptr, *value = nullptr, *e = nullptr;

@@ -420,7 +420,7 @@ BOOST_AUTO_TEST_CASE(memory_the_collector_does_not_own_is_an_error) {
 
 // Many finalizable objects at once: every one is finalized once, with its own object.
 BOOST_AUTO_TEST_CASE(many_finalizable_objects) {
-  const int n = std::getenv("KEEL_GC_STRESS") != nullptr ? 2000 : 100000;
+  const int n = static_cast<int>(keel_test::ScaledCount(100000, 2000));
   for (int i = 0; i < n; ++i) MakeFinalizable(i, i % 2, &Named, const_cast<char*>("many"));
   CollectClean();
   CollectClean();

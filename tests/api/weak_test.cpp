@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(boxes_die_and_share_values) {
   Registered reg(value, kept);
   value = FixnumPair(9, 10);
   kept = scheme_make_weak_box(value);
-  for (int i = 0; i < 10000; ++i) (void)scheme_make_weak_box(value);
+  for (long i = 0; i < keel_test::ScaledCount(10000, 1000); ++i) (void)scheme_make_weak_box(value);
   scheme_collect_garbage();
   keel_gc_collect_minor();
   BOOST_TEST(SCHEME_WEAK_BOX_VAL(kept) == value);

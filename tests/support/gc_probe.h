@@ -76,6 +76,17 @@ KEEL_TEST_NOINLINE inline void CollectClean() {
   ClearStack();
 }
 
+// How many of something a test that scales makes: `full` in optimized, uninstrumented runs;
+// `reduced` under the sanitizers, in unoptimized builds and under KEEL_GC_STRESS, where each
+// allocation or collection costs many times as much and the full count proves nothing more.
+inline long ScaledCount(long full, long reduced) {
+#if defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
+  return reduced;
+#else
+  return std::getenv("KEEL_GC_STRESS") != nullptr ? reduced : full;
+#endif
+}
+
 // Checks that unreachable garbage was freed. A conservative collector may keep garbage alive
 // through a stale stack word. Some runs make that common, and there the check only warns:
 // unoptimized and sanitizer builds, whose frames keep every temporary, and KEEL_GC_STRESS runs, whose collections strike inside helpers at arbitrary points (and promote young objects
