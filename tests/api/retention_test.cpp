@@ -225,6 +225,10 @@ int ExplicitRelease() {
   KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes == 0);
   BuildLive(&live, 16 * kMiB / 4096);
   live = nullptr;
+  // As CollectClean does: no stale copy of the structure's addresses in dead frames or scratch
+  // registers may keep it (a conservative scan would, and then nothing could be released).
+  keel_test::ClearStack();
+  keel_test::ZeroScratchRegisters();
   GC_gcollect_and_unmap();
   const keel_gc_stats after = Stats();
   std::fprintf(stderr, "after GC_gcollect_and_unmap: live %llu KiB, committed %llu KiB, free committed %llu KiB\n",
