@@ -81,6 +81,7 @@ KEEL_TEST_NOINLINE inline void CollectClean() {
 // allocation or collection costs many times as much and the full count proves nothing more.
 inline long ScaledCount(long full, long reduced) {
 #if defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
+  (void)full;
   return reduced;
 #else
   return std::getenv("KEEL_GC_STRESS") != nullptr ? reduced : full;
