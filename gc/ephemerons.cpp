@@ -32,7 +32,6 @@ uintptr_t Ephemerons::ObjectOf(const void* p) const {
 
 void Ephemerons::Begin(Collector& c, Tracer& t, bool major) {
   c_ = &c;
-  major_ = major;
   looked_.clear();
   ready_.clear();
   waiting_.clear();

@@ -64,7 +64,6 @@ class Ephemerons final : public MarkWatch {
   void CheckReady(size_t i);
 
   Collector* c_ = nullptr;  // during a collection
-  bool major_ = false;
   std::vector<void*> young_;
   std::vector<void*> old_;
   std::vector<Entry> looked_;   // this collection's entries
