@@ -40,6 +40,18 @@ KEEL_API const char* keel_gc_barrier(void) { return keel::gc::BarrierName(Collec
 
 KEEL_API const char* keel_gc_variant(void) { return keel::gc::Plan::kName; }
 
-KEEL_API void keel_shutdown(void) { Collector::DestroyCurrent(); }
+// Pending finalizers run first, and with keel_gc_finalize_all_on_exit those of every object
+// still registered (docs/design/weak.md .sol.exit).
+KEEL_API void keel_shutdown(void) {
+  if (Collector* c = Collector::CurrentOrNull()) c->FinalizeAtExit();
+  Collector::DestroyCurrent();
+}
+
+KEEL_API int keel_gc_finalize_all_on_exit(int on) {
+  Collector& c = Collector::Current();
+  const bool was = c.finalize_all_on_exit();
+  c.set_finalize_all_on_exit(on != 0);
+  return was ? 1 : 0;
+}
 
 }  // extern "C"

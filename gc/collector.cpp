@@ -178,6 +178,33 @@ void Collector::RunFinalizers() {
   running_finalizers_ = false;
 }
 
+void Collector::FinalizeAtExit() {
+  if (running_finalizers_) Fatal("keel_shutdown or scheme_main_setup's return: reached from inside a finalizer");
+  if (in_collection_) Fatal("keel_shutdown: called during a collection");
+  // Each round is one full collection (or, for everything still registered, one pass over the
+  // records): a will-like finalizer needs a round per will, a finalizer that registers another
+  // a round more.
+  constexpr int kRounds = 64;
+  const bool on_demand = finalize_on_demand_;
+  const int disabled = disabled_;
+  finalize_on_demand_ = false;
+  disabled_ = 0;
+  at_exit_ = true;
+  for (int round = 0; round < kRounds && finalization_.records() + finalization_.waiting() != 0; ++round) {
+    const uint64_t before = finalization_.calls_taken();
+    CollectNow(KEEL_GC_REASON_EXPLICIT, true);
+    RunFinalizers();
+    if (finalization_.calls_taken() == before && finalization_.waiting() == 0) break;
+  }
+  for (int round = 0; finalize_all_on_exit_ && round < kRounds && finalization_.records() != 0; ++round) {
+    finalization_.ReadyAll();
+    RunFinalizers();
+  }
+  at_exit_ = false;
+  disabled_ = disabled;
+  finalize_on_demand_ = on_demand;
+}
+
 // Made directly: GC_invoke_finalizers is bdwgc's, and bdwgc's finalizers do not escape.
 int Collector::InvokeOrderedFinalizers() {
   if (running_finalizers_ || t_current_ != this) return 0;

@@ -138,6 +138,16 @@ class Collector {
   // The runner's loop: the next call to make (bdwgc's wait for InvokeOrderedFinalizers while
   // finalize-on-demand is set).
   bool TakeFinalizerCall(FinalizerCall* out) { return finalization_.TakeCall(out, !finalize_on_demand_); }
+  // At exit (keel_shutdown, scheme_main_setup returning; weak.md .sol.exit): full collections
+  // and their finalizers until a collection readies nothing, bdwgc's calls included whatever
+  // finalize-on-demand says; then, with finalize_all_on_exit, the finalizers of every object
+  // still registered, reachable or not. A finalizer that escapes then is reported and the others
+  // still run. Rounds are bounded, so finalizers that keep registering new ones cannot hold the
+  // exit forever.
+  void FinalizeAtExit();
+  bool at_exit() const { return at_exit_; }
+  void set_finalize_all_on_exit(bool on) { finalize_all_on_exit_ = on; }
+  bool finalize_all_on_exit() const { return finalize_all_on_exit_; }
   // GC_invoke_finalizers: makes the waiting bdwgc calls; returns how many (0 while finalizers
   // run already on this thread).
   int InvokeOrderedFinalizers();
@@ -272,6 +282,8 @@ class Collector {
   Finalization finalization_;
   bool running_finalizers_ = false;
   bool finalize_on_demand_ = false;
+  bool finalize_all_on_exit_ = false;
+  bool at_exit_ = false;
   FinalizerNotifier notifier_ = nullptr;
   size_t notified_ = 0;  // bdwgc calls waiting when the notifier was last called
   void* held_ = nullptr;  // a new object, a root while finalizers run before its allocation returns

@@ -285,6 +285,16 @@ void Finalization::Settle(Collector& c, bool major, bool all_old) {
   }
 }
 
+void Finalization::ReadyAll() {
+  for (std::vector<Record*>* list : {&young_, &old_}) {
+    for (Record* r : *list) {
+      r->list = Record::List::kReady;
+      (r->level() == 3 ? ordered_ready_ : ready_).push_back(r);
+    }
+    list->clear();
+  }
+}
+
 bool Finalization::TakeOrderedCall(FinalizerCall* out) {
   while (!ordered_ready_.empty()) {
     Record* r = ordered_ready_.front();
@@ -299,6 +309,7 @@ bool Finalization::TakeOrderedCall(FinalizerCall* out) {
     }
     if (fn.fn == nullptr) continue;  // removed while it waited
     *out = FinalizerCall{fn.fn, object, fn.data};
+    ++calls_taken_;
     return true;
   }
   return false;
@@ -335,6 +346,7 @@ bool Finalization::TakeCall(FinalizerCall* out, bool ordered_too) {
     }
     if (fn.fn == nullptr) continue;  // everything was removed while it waited
     *out = FinalizerCall{fn.fn, object, fn.data};
+    ++calls_taken_;
     return true;
   }
   return ordered_too && TakeOrderedCall(out);

@@ -85,6 +85,11 @@ class Finalization {
   // TakeOrderedCall: GC_set_finalize_on_demand).
   bool TakeCall(FinalizerCall* out, bool ordered_too);
   bool TakeOrderedCall(FinalizerCall* out);
+  // At exit, with keel_gc_finalize_all_on_exit (.sol.exit): every record, reached or not,
+  // becomes ready (bdwgc's on their own queue), outside any collection.
+  void ReadyAll();
+  // Calls taken since the collector began (the exit path's measure of progress).
+  uint64_t calls_taken() const { return calls_taken_; }
   size_t waiting() const { return ready_.size() + ordered_ready_.size(); }
   size_t ordered_waiting() const { return ordered_ready_.size(); }
   size_t records() const { return index_.size(); }
@@ -110,6 +115,7 @@ class Finalization {
   std::deque<Record*> ready_;  // reached by no root at their level; their calls wait
   std::deque<Record*> ordered_ready_;  // the same for bdwgc's finalizers
   std::unordered_map<uintptr_t, std::unique_ptr<Record>> index_;  // by object address
+  uint64_t calls_taken_ = 0;
 };
 
 }  // namespace keel::gc

@@ -132,8 +132,18 @@ KEEL_API const char *keel_gc_barrier(void);
 KEEL_API const char *keel_gc_variant(void);
 
 /* Destroys the calling thread's runtime and collector, freeing every object it allocated. A
- * later call into Keel starts a fresh one. Pointers into the old heap become invalid. */
+ * later call into Keel starts a fresh one. Pointers into the old heap become invalid. Before
+ * that, finalizers run: full collections until one makes no finalizer ready, each followed by
+ * the finalizers it made ready (bdwgc's included, even with GC_set_finalize_on_demand); then,
+ * if keel_gc_finalize_all_on_exit(1) was called, the finalizers of every object still
+ * registered, reachable or not. A finalizer that escapes meanwhile is reported on stderr and the
+ * others still run. Must not be called from a finalizer. */
 KEEL_API void keel_shutdown(void);
+
+/* Whether the calling thread's collector, at keel_shutdown or when scheme_main_setup returns,
+ * also runs the finalizers of objects that are still reachable (so a C library's resources held
+ * by live objects are released). Off by default. Returns the previous setting. */
+KEEL_API int keel_gc_finalize_all_on_exit(int on);
 
 /* --- Fibers and coroutines --------------------------------------------------------------------
  * A collection scans the stack it runs on, from its stack pointer up to that stack's base, so

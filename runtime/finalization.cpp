@@ -5,6 +5,8 @@
 #include <csetjmp>
 
 #include "gc/collector.h"
+#include "gc/fatal.h"
+#include "runtime/runtime.h"
 #include "scheme.h"
 
 namespace {
@@ -30,11 +32,13 @@ Collector& OwnerOf(void* p, const char* who) {
 // One call, with its own escape target. An escape out of the finalizer comes back here: the
 // collector learns that the runner is gone, and the escape goes on to the handler that was
 // current, with the other calls still waiting. No C++ object with a destructor is live across
-// the setjmp. Without a handler an escape prints its message and exits, as anywhere else.
+// the setjmp. Without a handler an escape prints its message and exits, as anywhere else. At
+// exit (keel_shutdown, scheme_main_setup's return) there is no caller to escape to that could
+// still run the others: the message is reported and the next call made (weak.md .sol.exit).
 void Invoke(Collector& c, const FinalizerCall& call) {
   Scheme_Thread* thread = scheme_current_thread;
   mz_jmp_buf* const outer = thread->error_buf;
-  if (outer == nullptr) {
+  if (outer == nullptr && !c.at_exit()) {
     call.fn(call.object, call.data);
     return;
   }
@@ -42,6 +46,11 @@ void Invoke(Collector& c, const FinalizerCall& call) {
   thread->error_buf = &own;
   if (scheme_setjmp(own) != 0) {
     thread->error_buf = outer;
+    if (c.at_exit()) {
+      keel::Warn("a finalizer escaped while finalizers ran at exit (%s); the others still run",
+                 keel::rt::Runtime::Current().error_message().c_str());
+      return;
+    }
     c.FinalizerEscaped();
     scheme_longjmp(*outer, 1);
   }

@@ -36,9 +36,26 @@ struct MainSetupData {
   char** argv;
 };
 
+// Zeroes the stack below its caller's frame, where main's frames were: stale copies of
+// pointers there would keep objects alive in the exit collections' conservative scan.
+__attribute__((noinline)) void ScrubStackBelow() {
+  char area[16 << 10];
+  std::memset(area, 0, sizeof area);
+  asm volatile("" : : "r"(area) : "memory");
+}
+
+// main has returned: pending finalizers run, and with keel_gc_finalize_all_on_exit those of
+// every object still registered (docs/design/weak.md .sol.exit).
+__attribute__((noinline)) void FinalizeAfterMain() {
+  ScrubStackBelow();
+  if (Collector* c = Collector::CurrentOrNull()) c->FinalizeAtExit();
+}
+
 int CallWithBasicEnv(void* data) {
   auto* d = static_cast<MainSetupData*>(data);
-  return d->main(scheme_basic_env(), d->argc, d->argv);
+  const int result = d->main(scheme_basic_env(), d->argc, d->argv);
+  FinalizeAfterMain();
+  return result;
 }
 
 }  // namespace
