@@ -39,6 +39,11 @@ static inline uint64_t bench_xorshift64(uint64_t *state) {
   return x;
 }
 
+/* Overwrites 16 KiB of the stack below the caller and zeroes the caller-saved registers, so
+ * that dead frames hold no stale copies of pointers a conservative collector would honour. Call
+ * it right before an explicit collection that must find dropped objects unreachable. */
+void bench_clean_stack(void);
+
 /* Starts the wall clock. Call first thing in main, before the allocator is initialized (for
  * bdwgc it runs GC_INIT and installs the collection-event hook that times pauses). */
 void bench_begin(void);

@@ -90,6 +90,18 @@ static void OnCollectionEvent(GC_EventType e) {
 }
 #endif
 
+/* Out of line (another translation unit than its callers): its buffer lies below their frames. */
+__attribute__((noinline)) void bench_clean_stack(void) {
+  volatile char buf[16384];
+  for (size_t i = 0; i < sizeof buf; ++i) buf[i] = 0;
+#if defined(__x86_64__)
+  __asm__ __volatile__(
+      "xor %%eax, %%eax\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\t"
+      "xor %%edi, %%edi\n\txor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\t"
+      "xor %%r11d, %%r11d" ::: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+#endif
+}
+
 void bench_begin(void) {
   g_begin_ns = NowNs();
 #if defined(BENCH_ALLOC_BDWGC)

@@ -10,8 +10,13 @@ round to round, so drift on a shared machine falls on all of them alike.
 Before the first run and after the last, the driver runs fault_cost (bench/fault_cost.c, built
 with the benchmarks) and prints what page faults and mprotect cost on this host above the tables.
 
+Some benchmarks exist only for some allocators (SUPPORTED: finalize needs finalizers,
+ephemeron-chain ephemerons); the others are left out of their tables, with a note, and not
+counted as missing.
+
 Standard library only. Usage: bench/run_bench.py [--quick] [--runs N] [--depth N] [--count N]
-[--steps N] [--passes N] [--only binary-trees,gcbench,alloc16,mutate,calls]
+[--steps N] [--passes N] [--objects N] [--links N]
+[--only binary-trees,gcbench,alloc16,mutate,calls,finalize,ephemeron-chain]
 [--allocs keel-cgc,keel-3m,bdwgc,malloc,mimalloc] [--bin-dir DIR]
 """
 
@@ -35,9 +40,17 @@ LABELS = {"keel-cgc": "Keel CGC", "keel-cgc-mprotect": "Keel CGC (mprotect barri
           "keel-cgc-full": "Keel CGC (no barrier: full collections)", "keel-3m": "Keel 3m",
           "bdwgc": "bdwgc", "malloc": "glibc malloc",
           "mimalloc": "mimalloc"}
-BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate", "calls"]
+BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate", "calls", "finalize", "ephemeron-chain"]
 BINARIES = {"binary-trees": "binary_trees", "gcbench": "gcbench", "alloc16": "alloc16",
-            "mutate": "mutate", "calls": "calls"}
+            "mutate": "mutate", "calls": "calls", "finalize": "finalize",
+            "ephemeron-chain": "ephemeron_chain"}
+# Benchmarks that only some allocators can run (bench/CMakeLists.txt builds no binary for the
+# others: KEEL_BENCH_ONLY_<client>), with the reason the report gives; every other benchmark
+# runs for every allocator.
+SUPPORTED = {
+    "finalize": (["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m", "bdwgc"], "no finalizers"),
+    "ephemeron-chain": (["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m"], "no ephemerons"),
+}
 BASELINE = "bdwgc"
 FULL = "keel-cgc-full"  # the reference of the mutate target
 CGC = "keel-cgc"  # the reference of the calls target: the same source without registration
@@ -53,6 +66,13 @@ FAULT_COST = "fault_cost"  # bench/fault_cost.c, in the same directory as the be
 #   rss_vs_live      peak RSS at most this multiple of peak live data (the analytic figure)
 #   call_pct_vs_cgc  time per call of the call phase (calls) at most this many percent above
 #                    that of "Keel CGC": ((t_3m - t_cgc) / t_cgc), the cost of MZ_GC_* registration
+#   object_vs_bdwgc  time per finalizable object (finalize: ns_per_object) at most this fraction
+#                    of bdwgc's
+#   resolve_ms       the collection that resolves the chain of --links ephemerons (reverse
+#                    order) at most this many ms
+#   resolve_growth   that collection's time at most this multiple of the one for a tenth of the
+#                    links: 10 is linear, a rescanning fixpoint gives 100; 20 leaves room for
+#                    the cache misses of a heap ten times as large
 TARGETS = {
     "keel-cgc": {
         "binary-trees": {"wall_vs_bdwgc": 0.5, "minflt_vs_bdwgc": 1.5, "sys_pct": 10.0,
@@ -60,6 +80,8 @@ TARGETS = {
         "gcbench": {"wall_vs_bdwgc": 0.7, "rss_vs_live": 1.6},
         "alloc16": {"wall_vs_bdwgc": 0.2},
         "mutate": {"wall_vs_full": 1.10},
+        "finalize": {"object_vs_bdwgc": 0.5},
+        "ephemeron-chain": {"resolve_ms": 1000.0, "resolve_growth": 20.0},
     },
     "keel-3m": {
         "binary-trees": {"wall_vs_bdwgc": 0.2, "minflt_vs_bdwgc": 1.0, "minor_p99_ms": 1.0,
@@ -67,6 +89,8 @@ TARGETS = {
         "gcbench": {"wall_vs_bdwgc": 0.5},
         "alloc16": {"wall_vs_bdwgc": round(1 / 15, 3)},  # at least 15x faster than GC_MALLOC
         "calls": {"call_pct_vs_cgc": 15.0},
+        "finalize": {"object_vs_bdwgc": 0.5},
+        "ephemeron-chain": {"resolve_ms": 1000.0, "resolve_growth": 20.0},
     },
 }
 
@@ -85,8 +109,13 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, help="mutate steps (default 5M; 1M with --quick)")
     p.add_argument("--passes", type=int,
                    help="calls: walks over its tree, about 65,700 calls each (default 5000; 100 with --quick)")
+    p.add_argument("--objects", type=int,
+                   help="finalize: finalizable objects (default 1M; 100,000 with --quick)")
+    p.add_argument("--links", type=int,
+                   help="ephemeron-chain: links of the long chain; a tenth as many for the short one "
+                        "(default 100,000; 10,000 with --quick)")
     p.add_argument("--only", action="append", default=[],
-                   help="benchmarks to run, comma-separated or repeated: " + ", ".join(BENCHMARKS))
+                   help="benchmarks to run, comma-separated or repeated (_ for - accepted): " + ", ".join(BENCHMARKS))
     p.add_argument("--allocs", action="append", default=[],
                    help="allocators, comma-separated or repeated: " + ", ".join(ALLOCATORS))
     p.add_argument("--bin-dir", default=os.environ.get("KEEL_BENCH_BIN_DIR", default_bin),
@@ -95,7 +124,7 @@ def parse_args(argv):
     p.add_argument("--raw", help="also append every BENCH record (JSON lines) to this file")
     p.add_argument("--output", help="also write the markdown report to this file")
     args = p.parse_args(argv)
-    args.only = split_list(args.only) or list(BENCHMARKS)
+    args.only = [name.replace("_", "-") for name in split_list(args.only)] or list(BENCHMARKS)
     args.allocs = split_list(args.allocs) or list(ALLOCATORS)
     for name in args.only:
         if name not in BENCHMARKS:
@@ -113,6 +142,10 @@ def parse_args(argv):
         args.steps = 1_000_000 if args.quick else 5_000_000
     if args.passes is None:
         args.passes = 100 if args.quick else 5000
+    if args.objects is None:
+        args.objects = 100_000 if args.quick else 1_000_000
+    if args.links is None:
+        args.links = 10_000 if args.quick else 100_000
     if args.runs < 1:
         p.error("--runs must be at least 1")
     return args
@@ -134,7 +167,27 @@ def bench_argv(bench, args):
         return [str(args.steps)]
     if bench == "calls":
         return [str(args.passes)]
+    if bench == "finalize":
+        return [str(args.objects)]
+    if bench == "ephemeron-chain":
+        return [str(args.links)]
     return []
+
+
+# The report's line on each benchmark's size (for those with one).
+BENCH_PARAMS = {
+    "binary-trees": lambda a: f"binary-trees depth {a.depth}",
+    "alloc16": lambda a: f"alloc16 {a.count} allocations",
+    "mutate": lambda a: f"mutate {a.steps} steps",
+    "calls": lambda a: f"calls {a.passes} passes",
+    "finalize": lambda a: f"finalize {a.objects} objects",
+    "ephemeron-chain": lambda a: f"ephemeron-chain {a.links // 10 or 1} and {a.links} links",
+}
+
+
+def supports(bench, alloc):
+    """Whether a benchmark exists for an allocator (SUPPORTED)."""
+    return bench not in SUPPORTED or alloc in SUPPORTED[bench][0]
 
 
 def expected_binary_trees(n):
@@ -294,6 +347,12 @@ def fault_lines(fault_runs):
     return out
 
 
+# ephemeron_chain.c's collection times (ms): reverse order (the headline), forward order, and
+# the clearing collection, each for the long chain and the short one (a tenth of the links).
+EPHEMERON_MS = ["resolve_ms", "resolve_small_ms", "forward_ms", "forward_small_ms", "clear_ms",
+                "clear_small_ms", "build_ms"]
+
+
 def reduce_runs(records):
     """One row from the runs of one allocator: medians, except max pause (the worst run)."""
     def col(key):
@@ -301,6 +360,7 @@ def reduce_runs(records):
     walls = col("wall_s")
     maxes = [x for x in col("max_pause_us") if x is not None]
     per_call = [x for x in col("ns_per_call") if x is not None]
+    per_object = [x for x in col("ns_per_object") if x is not None]
     return {
         "runs": len(records),
         "wall_s": median(walls),
@@ -340,6 +400,21 @@ def reduce_runs(records):
         "ns_per_call_max": max(per_call, default=None),
         "call_s": median(col("call_s")),
         "calls": median(col("calls")),
+        # finalize only: time per finalizable object (the figure of its target) and its parts
+        "ns_per_object": median(per_object),
+        "ns_per_object_min": min(per_object, default=None),
+        "ns_per_object_max": max(per_object, default=None),
+        "register_ns": median(col("register_ns")),
+        "collect_ns": median(col("collect_ns")),
+        "alloc_ns": median(col("alloc_ns")),
+        "explicit_collections": max([x for x in col("explicit_collections") if x is not None], default=None),
+        "objects": median(col("objects")),
+        # ephemeron-chain only: collection times in ms, and the two chain lengths
+        "links": median(col("links")),
+        "small_links": median(col("small_links")),
+        **{k: median(col(k)) for k in EPHEMERON_MS},
+        **{k + "_min": min([x for x in col(k) if x is not None], default=None) for k in EPHEMERON_MS},
+        **{k + "_max": max([x for x in col(k) if x is not None], default=None) for k in EPHEMERON_MS},
     }
 
 
@@ -410,6 +485,33 @@ def row_target_lines(bench, rows, name):
                        f"{fmt(cgc['ns_per_call'], 3)} ns per call), {verdict(pct <= t)}")
         else:
             out.append(f"{head}: not checked (no {CGC} row or no per-call figure)")
+    if "object_vs_bdwgc" in goals:
+        t = goals["object_vs_bdwgc"]
+        head = f"target: {label} time per finalizable object at most {t}x bdwgc's"
+        if base and base.get("ns_per_object") and keel.get("ns_per_object") is not None:
+            r = keel["ns_per_object"] / base["ns_per_object"]
+            out.append(f"{head}: {r:.2f}x ({fmt(keel['ns_per_object'], 1)} ns against "
+                       f"{fmt(base['ns_per_object'], 1)} ns), {verdict(r <= t)}")
+        else:
+            out.append(f"{head}: not checked (no bdwgc row or no per-object figure)")
+    if "resolve_ms" in goals:
+        t = goals["resolve_ms"]
+        head = f"target: {label} one collection resolves the chain at most {t:.0f} ms"
+        if keel.get("resolve_ms") is not None:
+            ms = keel["resolve_ms"]
+            out.append(f"{head}: {fmt(ms, 1)} ms for {keel['links']:.0f} links (reverse order), "
+                       f"{verdict(ms <= t)}")
+        else:
+            out.append(f"{head}: not checked (no resolve time)")
+    if "resolve_growth" in goals:
+        t = goals["resolve_growth"]
+        head = f"target: {label} resolving time grows linearly (at most {t:.0f}x for 10x the links)"
+        if keel.get("resolve_ms") is not None and keel.get("resolve_small_ms"):
+            r = keel["resolve_ms"] / keel["resolve_small_ms"]
+            out.append(f"{head}: {r:.1f}x ({keel['small_links']:.0f} links {fmt(keel['resolve_small_ms'], 2)} "
+                       f"ms, {keel['links']:.0f} links {fmt(keel['resolve_ms'], 2)} ms), {verdict(r <= t)}")
+        else:
+            out.append(f"{head}: not checked (no resolve times)")
     if "minflt_vs_bdwgc" in goals:
         t = goals["minflt_vs_bdwgc"]
         head = f"target: {label} minor page faults at most {t}x bdwgc's"
@@ -466,11 +568,16 @@ def table(bench, rows, allocs):
     # calls reports its call phase apart: time per call, and each row against Keel CGC's
     per_call = any(r.get("ns_per_call") is not None for r in rows.values())
     calls_head = "| call phase ns per call (min-max) | vs Keel CGC per call " if per_call else ""
+    # finalize reports its time per finalizable object, and each row against bdwgc's
+    per_object = any(r.get("ns_per_object") is not None for r in rows.values())
+    if per_object:
+        calls_head = "| ns per object (min-max) | vs bdwgc per object | register + collect; plain alloc ns "
     out = [
         "| allocator | median wall s (min-max) " + calls_head + "| vs bdwgc | sys s (% of wall) "
         "| minor faults | peak RSS MiB | RSS / peak live (measured; analytic) | collections "
         "| GC time s | pause p50 / p99 / max ms |",
-        "|---|---|" + ("---|---|" if per_call else "") + "---|---|---|---|---|---|---|---|",
+        "|---|---|" + ("---|---|" if per_call else "") + ("---|---|---|" if per_object else "")
+        + "---|---|---|---|---|---|---|---|",
     ]
     for alloc in allocs:
         row = rows.get(alloc)
@@ -500,6 +607,13 @@ def table(bench, rows, allocs):
             calls_col = (f" {fmt(row['ns_per_call'], 3)} ({fmt(row['ns_per_call_min'], 3)}-"
                          f"{fmt(row['ns_per_call_max'], 3)}) | "
                          f"{'n/a' if vs_cgc is None else f'{vs_cgc:+.1f}%'} |")
+        if per_object:
+            vs = (row["ns_per_object"] / base["ns_per_object"]
+                  if base and base.get("ns_per_object") and row.get("ns_per_object") is not None else None)
+            calls_col = (f" {fmt(row['ns_per_object'], 1)} ({fmt(row['ns_per_object_min'], 1)}-"
+                         f"{fmt(row['ns_per_object_max'], 1)}) | {fmt(vs)}x | "
+                         f"{fmt(row['register_ns'], 1)} + {fmt(row['collect_ns'], 1)}; "
+                         f"{fmt(row['alloc_ns'], 1)} |")
         out.append(f"| {LABELS[alloc]} | {fmt(row['wall_s'], 3)} ({fmt(row['wall_min'], 3)}-"
                    f"{fmt(row['wall_max'], 3)}) |{calls_col} {fmt(ratio)}x | {sys_col} | "
                    f"{fmt(row['minflt'], 0)} | {fmt(rss / 1024, 1)} | {live} | {colls} | {gc_s} | {pauses} |")
@@ -532,6 +646,16 @@ def table(bench, rows, allocs):
             line += (f"; minor pauses p99 {fmt(row['minor_p99_us'] / 1e3, 3)} ms, max "
                      f"{fmt(row['minor_max_us'] / 1e3, 3)} ms")
         notes.append(line)
+    if per_object:
+        objects = next((r["objects"] for r in rows.values() if r.get("objects")), None)
+        extra_gc = [f"{LABELS[a]} {r['explicit_collections']:.0f}" for a, r in rows.items()
+                    if r.get("explicit_collections") and r["explicit_collections"] > 1]
+        notes.append(f"per object of {fmt(objects, 0)}: allocate, register and drop (collections on the way "
+                     f"included), then collect and run what is left (\"collect\"); \"plain alloc\" is the "
+                     f"same loop without finalizers, measured before; the time per object is register + "
+                     f"collect; explicit collections until every finalizer ran: "
+                     + (", ".join(extra_gc) + " (more than 1: stale references kept objects)"
+                        if extra_gc else "1 in every run"))
     if per_call and cgc and cgc.get("calls"):
         notes.append(f"call phase: {cgc['calls']:.0f} calls of registering functions per run "
                      f"({fmt(cgc['call_s'], 3)} s for {LABELS[CGC]}); \"vs Keel CGC per call\" is "
@@ -544,15 +668,52 @@ def table(bench, rows, allocs):
     return out, notes
 
 
+def ephemeron_table(bench, rows, allocs):
+    """ephemeron-chain's own table: collection times, not wall time (the whole run is mostly
+    building chains)."""
+    any_row = next(iter(rows.values()))
+    n, small = any_row.get("links"), any_row.get("small_links")
+    if n is None or small is None:
+        return [f"(no ephemeron figures in the BENCH lines of {bench})"], []
+    out = [
+        f"| allocator | resolve {small:.0f} links ms | resolve {n:.0f} links ms (min-max) | growth "
+        f"| forward {small:.0f} / {n:.0f} ms | clear {small:.0f} / {n:.0f} ms | build {n:.0f} ms "
+        f"| median wall s | collections | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for alloc in allocs:
+        row = rows.get(alloc)
+        if row is None:
+            continue
+        growth = (row["resolve_ms"] / row["resolve_small_ms"]
+                  if row.get("resolve_ms") is not None and row.get("resolve_small_ms") else None)
+        out.append(f"| {LABELS[alloc]} | {fmt(row['resolve_small_ms'], 2)} | {fmt(row['resolve_ms'], 2)} "
+                   f"({fmt(row['resolve_ms_min'], 2)}-{fmt(row['resolve_ms_max'], 2)}) | {fmt(growth, 1)}x "
+                   f"| {fmt(row['forward_small_ms'], 2)} / {fmt(row['forward_ms'], 2)} "
+                   f"| {fmt(row['clear_small_ms'], 2)} / {fmt(row['clear_ms'], 2)} | {fmt(row['build_ms'], 1)} "
+                   f"| {fmt(row['wall_s'], 3)} | {row['collections']:.0f} | {fmt(row['rss_kb'] / 1024, 1)} |")
+    notes = target_lines(bench, rows)
+    notes.append("each figure is one scheme_collect_garbage as the program sees it (median over the runs): "
+                 "\"resolve\" the first after building the chain in reverse order (ephemeron 0 made "
+                 "last), which must keep every value; \"forward\" the same for a chain made first to "
+                 "last; \"clear\" the one after key 0 was dropped, which must clear them all; "
+                 "\"growth\" is resolve at the long chain over resolve at the short one")
+    return out, notes
+
+
 def main(argv):
     args = parse_args(argv)
     command = os.environ.get("KEEL_BENCH_COMMAND") or " ".join(
         shlex.quote(a) for a in [sys.argv[0]] + argv)
     missing = []
     plan = {}
+    not_applicable = {}  # bench -> allocators left out (SUPPORTED)
     for bench in args.only:
         present = []
         for alloc in args.allocs:
+            if not supports(bench, alloc):
+                not_applicable.setdefault(bench, []).append(alloc)
+                continue
             path, _ = binary_path(args.bin_dir, bench, alloc)
             if os.access(path, os.X_OK):
                 present.append(alloc)
@@ -618,9 +779,9 @@ def main(argv):
         "",
         f"- machine: {machine_line()}",
         f"- command: `{command}`",
-        f"- {args.runs} runs per allocator, round-robin; binary-trees depth {args.depth}, "
-        f"alloc16 {args.count} allocations, mutate {args.steps} steps, calls {args.passes} passes; "
-        f"wall time measured inside each process",
+        f"- {args.runs} runs per allocator, round-robin; "
+        + "".join(f"{BENCH_PARAMS[b](args)}, " for b in args.only if b in BENCH_PARAMS)
+        + "wall time measured inside each process",
     ]
     report.extend(fault_lines(fault_runs))
     report.append("")
@@ -629,10 +790,18 @@ def main(argv):
         if not rows:
             continue
         suffix = {"binary-trees": f" {args.depth}", "alloc16": f" ({args.count} x 16 B)",
-                  "mutate": f" ({args.steps} steps)", "calls": f" ({args.passes} passes)"}.get(bench, "")
+                  "mutate": f" ({args.steps} steps)", "calls": f" ({args.passes} passes)",
+                  "finalize": f" ({args.objects} x 32 B)",
+                  "ephemeron-chain": f" ({args.links // 10 or 1} and {args.links} links)"}.get(bench, "")
         report.append(f"### {bench}{suffix}")
         report.append("")
-        lines, notes = table(bench, rows, plan[bench])
+        if bench == "ephemeron-chain":
+            lines, notes = ephemeron_table(bench, rows, plan[bench])
+        else:
+            lines, notes = table(bench, rows, plan[bench])
+        if bench in not_applicable:
+            notes.append("not run for " + ", ".join(LABELS[a] for a in not_applicable[bench])
+                         + f" ({SUPPORTED[bench][1]})")
         report.extend(lines)
         if notes:
             report.append("")
