@@ -14,31 +14,46 @@ struct Finalization::Record {
     FinalizerFn fn;
     void* data;
   };
+  // Racket's lists, apart: most records never have them (bdwgc's, the registered slot alone).
+  struct Lists {
+    std::vector<Fn> chain;  // newest first
+    std::vector<Fn> wills;  // newest first
+  };
   enum class List : uint8_t { kYoung, kOld, kReady };
 
   uintptr_t key = 0;         // the object's address in index_
   void* object = nullptr;    // the object's address (ahead of key while a collection moves it)
   Fn registered{nullptr, nullptr};
-  std::vector<Fn> chain;     // newest first
-  std::vector<Fn> wills;     // newest first
   Fn ordered{nullptr, nullptr};  // bdwgc's
+  std::unique_ptr<Lists> lists;
+  size_t pos = 0;            // in young_ or old_
   FinalizerOrder order = FinalizerOrder::kOrdered;
   List list = List::kYoung;
-  size_t pos = 0;            // in young_ or old_
+  bool racket = false;       // has had one of Racket's finalizers (counted in racket_records_)
+
+  bool has_chain() const { return lists != nullptr && !lists->chain.empty(); }
+  bool has_wills() const { return lists != nullptr && !lists->wills.empty(); }
+  std::vector<Fn>& chain() { return Made().chain; }
+  std::vector<Fn>& wills() { return Made().wills; }
+  Lists& Made() {
+    if (lists == nullptr) lists = std::make_unique<Lists>();
+    return *lists;
+  }
 
   // Will-like finalizers go first, one per collection that finds the object unreached; bdwgc's
   // after Racket's.
   int level() const {
-    if (!wills.empty()) return 1;
-    return (registered.fn != nullptr || !chain.empty()) ? 2 : 3;
+    if (has_wills()) return 1;
+    return (registered.fn != nullptr || has_chain()) ? 2 : 3;
   }
-  bool empty() const { return registered.fn == nullptr && chain.empty() && wills.empty() && ordered.fn == nullptr; }
+  bool empty() const { return registered.fn == nullptr && ordered.fn == nullptr && !has_chain() && !has_wills(); }
   template <class F>
   void ForEachData(F&& f) {
     if (registered.fn != nullptr) f(&registered.data);
     if (ordered.fn != nullptr) f(&ordered.data);
-    for (Fn& x : chain) f(&x.data);
-    for (Fn& x : wills) f(&x.data);
+    if (lists == nullptr) return;
+    for (Fn& x : lists->chain) f(&x.data);
+    for (Fn& x : lists->wills) f(&x.data);
   }
 };
 
@@ -64,9 +79,27 @@ void SwapRemove(std::vector<Record*>& list, Record* r) {
 Finalization::Finalization() = default;
 Finalization::~Finalization() = default;
 
-Finalization::Record* Finalization::Find(void* p) const {
-  auto it = index_.find(reinterpret_cast<uintptr_t>(p));
-  return it == index_.end() ? nullptr : it->second.get();
+Finalization::Record* Finalization::Find(void* p) const { return index_.Find(reinterpret_cast<uintptr_t>(p)); }
+
+Finalization::Record* Finalization::NewRecord() {
+  constexpr size_t kSlabRecords = 1024;
+  if (free_records_.empty()) {
+    slabs_.push_back(std::make_unique<Record[]>(kSlabRecords));
+    Record* slab = slabs_.back().get();
+    free_records_.reserve(free_records_.size() + kSlabRecords);
+    for (size_t i = kSlabRecords; i-- > 0;) free_records_.push_back(&slab[i]);
+  }
+  Record* r = free_records_.back();
+  free_records_.pop_back();
+  return r;
+}
+
+// Out of the index and back to the free list, emptied (Racket's lists are let go).
+void Finalization::FreeRecord(Record* r) {
+  index_.Erase(r->key);
+  if (r->racket) --racket_records_;
+  *r = Record{};
+  free_records_.push_back(r);
 }
 
 Finalization::Record* Finalization::FindOrMake(void* p) {
@@ -74,11 +107,10 @@ Finalization::Record* Finalization::FindOrMake(void* p) {
     MakeYoung(r);
     return r;
   }
-  auto owned = std::make_unique<Record>();
-  Record* r = owned.get();
+  Record* r = NewRecord();
   r->key = reinterpret_cast<uintptr_t>(p);
   r->object = p;
-  index_.emplace(r->key, std::move(owned));
+  index_.Insert(r->key, r);
   PushBack(young_, r, Record::List::kYoung);
   return r;
 }
@@ -93,7 +125,7 @@ void Finalization::MakeYoung(Record* r) {
 void Finalization::Forget(Record* r) {
   if (r->list == Record::List::kReady) return;
   SwapRemove(r->list == Record::List::kYoung ? young_ : old_, r);
-  index_.erase(r->key);
+  FreeRecord(r);
 }
 
 template <class Slot>
@@ -111,7 +143,7 @@ Finalization::Record* Finalization::Replace(void* p, Slot slot, FinalizerFn f, v
 }
 
 void Finalization::Register(void* p, FinalizerFn f, void* data, FinalizerFn* oldf, void** olddata) {
-  Replace(p, &Record::registered, f, data, oldf, olddata);
+  MarkRacket(Replace(p, &Record::registered, f, data, oldf, olddata));
 }
 
 // Newest first; `once`: not when the pair is there already.
@@ -121,19 +153,33 @@ static void AddFront(std::vector<Record::Fn>& list, FinalizerFn f, void* data, b
   list.insert(list.begin(), Record::Fn{f, data});
 }
 
-void Finalization::Add(void* p, FinalizerFn f, void* data, bool once) { AddFront(FindOrMake(p)->chain, f, data, once); }
+void Finalization::Add(void* p, FinalizerFn f, void* data, bool once) {
+  Record* r = FindOrMake(p);
+  MarkRacket(r);
+  AddFront(r->chain(), f, data, once);
+}
+
+void Finalization::MarkRacket(Record* r) {
+  if (r == nullptr || r->racket) return;
+  r->racket = true;
+  ++racket_records_;
+}
 
 void Finalization::Subtract(void* p, FinalizerFn f, void* data) {
   Record* r = Find(p);
   if (r == nullptr) return;
-  auto it = std::find_if(r->chain.begin(), r->chain.end(),
-                         [&](const Record::Fn& x) { return x.fn == f && x.data == data; });
-  if (it != r->chain.end()) r->chain.erase(it);
+  if (r->has_chain()) {
+    std::vector<Record::Fn>& chain = r->chain();
+    auto it = std::find_if(chain.begin(), chain.end(), [&](const Record::Fn& x) { return x.fn == f && x.data == data; });
+    if (it != chain.end()) chain.erase(it);
+  }
   if (r->empty()) Forget(r);
 }
 
 void Finalization::AddWill(void* p, FinalizerFn f, void* data, bool once) {
-  AddFront(FindOrMake(p)->wills, f, data, once);
+  Record* r = FindOrMake(p);
+  MarkRacket(r);
+  AddFront(r->wills(), f, data, once);
 }
 
 void Finalization::RemoveAll(void* p) {
@@ -141,8 +187,7 @@ void Finalization::RemoveAll(void* p) {
   if (r == nullptr) return;
   r->registered = Record::Fn{nullptr, nullptr};
   r->ordered = Record::Fn{nullptr, nullptr};
-  r->chain.clear();
-  r->wills.clear();
+  r->lists.reset();
   Forget(r);
 }
 
@@ -169,6 +214,7 @@ void Finalization::TraceRoots(Tracer& t, bool major) {
 // lists does not matter: every record of the level whose object no root reaches becomes ready,
 // though one of them may reach another (Racket's levels are not ordered within a level).
 void Finalization::ReadyUnreached(Collector& c, Tracer& t, int level, bool major) {
+  if (racket_records_ == 0) return;  // only bdwgc's records: nothing at levels 1 and 2
   std::vector<Record*> found;
   auto scan = [&](const std::vector<Record*>& list) {
     for (Record* r : list) {
@@ -232,15 +278,22 @@ void Finalization::ReadyOrdered(Collector& c, Tracer& t, bool major, const std::
   scan(young_);
   if (major) scan(old_);
   if (unreached.empty()) return;
+  bool ordered_modes = false;
   for (Record* r : unreached) {
-    if (r->order != FinalizerOrder::kNoOrder) MarkContents(c, t, r);
+    if (r->order == FinalizerOrder::kNoOrder) continue;
+    MarkContents(c, t, r);
+    ordered_modes = true;
   }
-  drain();
   std::vector<Record*> ready;
   std::vector<Record*> waiting;  // unreachable mode
-  for (Record* r : unreached) {
-    if (c.IsMarked(r->object)) continue;
-    (r->order == FinalizerOrder::kUnreachable ? waiting : ready).push_back(r);
+  if (ordered_modes) {
+    drain();
+    for (Record* r : unreached) {
+      if (c.IsMarked(r->object)) continue;
+      (r->order == FinalizerOrder::kUnreachable ? waiting : ready).push_back(r);
+    }
+  } else {
+    ready.swap(unreached);  // all no-order: none of them waits for another
   }
   bool marked_more = false;
   for (Record* r : ready) {
@@ -270,15 +323,13 @@ void Finalization::Settle(Collector& c, bool major, bool all_old) {
   for (Record* r : ready_) follow(r);
   for (Record* r : ordered_ready_) follow(r);
   // Two passes: a moved object's new address may be another moved object's old one.
-  std::vector<decltype(index_)::node_type> nodes;
-  nodes.reserve(moved.size());
-  for (Record* r : moved) nodes.push_back(index_.extract(r->key));
-  for (auto& node : nodes) {
-    Record* r = node.mapped().get();
+  for (Record* r : moved) index_.Erase(r->key);
+  for (Record* r : moved) {
     r->key = reinterpret_cast<uintptr_t>(r->object);
-    node.key() = r->key;
-    index_.insert(std::move(node));
+    index_.Insert(r->key, r);
   }
+  // The index follows the records down after a major collection, not at every call run.
+  if (major) index_.Shrink();
   if (all_old) {
     for (Record* r : young_) PushBack(old_, r, Record::List::kOld);
     young_.clear();
@@ -303,7 +354,7 @@ bool Finalization::TakeOrderedCall(FinalizerCall* out) {
     void* object = r->object;
     r->ordered = Record::Fn{nullptr, nullptr};  // a finalizer may register another
     if (r->empty()) {
-      index_.erase(r->key);
+      FreeRecord(r);
     } else {
       PushBack(young_, r, Record::List::kYoung);
     }
@@ -321,25 +372,27 @@ bool Finalization::TakeCall(FinalizerCall* out, bool ordered_too) {
     Record* r = ready_.front();
     Record::Fn fn{nullptr, nullptr};
     bool done_with_record = true;
-    if (!r->wills.empty()) {
+    if (r->has_wills()) {
       // Level 1: the newest will only; the rest wait for the object to be unreached again.
-      fn = r->wills.front();
-      r->wills.erase(r->wills.begin());
+      std::vector<Record::Fn>& wills = r->wills();
+      fn = wills.front();
+      wills.erase(wills.begin());
     } else if (r->registered.fn != nullptr) {
       // Level 2: the registered finalizer, then the chain, newest first, all in this round.
       fn = r->registered;
       r->registered = Record::Fn{nullptr, nullptr};
-      done_with_record = r->chain.empty();
-    } else if (!r->chain.empty()) {
-      fn = r->chain.front();
-      r->chain.erase(r->chain.begin());
-      done_with_record = r->chain.empty();
+      done_with_record = !r->has_chain();
+    } else if (r->has_chain()) {
+      std::vector<Record::Fn>& chain = r->chain();
+      fn = chain.front();
+      chain.erase(chain.begin());
+      done_with_record = chain.empty();
     }
     void* object = r->object;
     if (done_with_record) {
       ready_.pop_front();
       if (r->empty()) {
-        index_.erase(r->key);
+        FreeRecord(r);
       } else {
         PushBack(young_, r, Record::List::kYoung);
       }

@@ -11,9 +11,9 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
+#include "gc/address_map.h"
 #include "gc/tracer.h"
 
 namespace keel::gc {
@@ -99,6 +99,9 @@ class Finalization {
  private:
   Record* Find(void* p) const;
   Record* FindOrMake(void* p);
+  // Records come from slabs and go back to a free list: no allocation per registration.
+  Record* NewRecord();
+  void FreeRecord(Record* r);
   // Sets one of p's single finalizers (`slot`: the registered or bdwgc's), giving back the
   // previous one; the record, or nullptr when p has none left.
   template <class Slot>
@@ -108,13 +111,20 @@ class Finalization {
   // Visits what the object holds without marking it (kIgnoreSelf: not its pointers to itself).
   void MarkContents(Collector& c, Tracer& t, Record* r);
   void MakeReady(Tracer& t, Record* r, std::deque<Record*>& queue);
+  // Counts r among the records that have had Racket's finalizers (levels 1 and 2).
+  void MarkRacket(Record* r);
   void Forget(Record* r);
 
   std::vector<Record*> young_;
   std::vector<Record*> old_;
   std::deque<Record*> ready_;  // reached by no root at their level; their calls wait
   std::deque<Record*> ordered_ready_;  // the same for bdwgc's finalizers
-  std::unordered_map<uintptr_t, std::unique_ptr<Record>> index_;  // by object address
+  AddressMap<Record> index_;  // by object address
+  std::vector<std::unique_ptr<Record[]>> slabs_;
+  std::vector<Record*> free_records_;
+  // Records that have had Racket's finalizers: while none has, the level-1 and level-2 passes
+  // have nothing to look at (a program that only uses bdwgc's finalizers).
+  size_t racket_records_ = 0;
   uint64_t calls_taken_ = 0;
 };
 

@@ -118,6 +118,28 @@ BOOST_AUTO_TEST_CASE(an_unreachable_value_is_cleared_by_a_major_collection) {
   }
 }
 
+// A weak box of an interned symbol that nothing else holds (the symbol table holds its symbols
+// weakly too), made where the symbol's address dies with the frame.
+KEEL_TEST_NOINLINE Scheme_Object* BoxOfSymbol(const char* name) { return scheme_make_weak_box(scheme_intern_symbol(name)); }
+
+// Whether interning `name` now gives a symbol with that name that the box does not hold.
+KEEL_TEST_NOINLINE bool InternsFresh(Scheme_Object* box, const char* name) {
+  Scheme_Object* sym = scheme_intern_symbol(name);
+  return SCHEME_SYMBOLP(sym) && std::string(SCHEME_SYM_VAL(sym)) == name && SCHEME_WEAK_BOX_VAL(box) != sym &&
+         scheme_intern_symbol(name) == sym;
+}
+
+// The symbol table is weak in both variants: an unreachable symbol is collected (its weak box
+// clears), and interning its name again makes a fresh symbol.
+BOOST_AUTO_TEST_CASE(an_unreachable_symbol_is_collected_and_interned_afresh) {
+  Scheme_Object* box = nullptr;
+  Registered reg(box);
+  box = BoxOfSymbol("weak-test-dropped-symbol");
+  CollectClean();
+  KEEL_CHECK_FREED(SCHEME_WEAK_BOX_VAL(box) == nullptr, "the symbol table kept an unreachable symbol");
+  BOOST_TEST(InternsFresh(box, "weak-test-dropped-symbol"));
+}
+
 // A young value that dies young is cleared by the minor collection that frees it.
 BOOST_AUTO_TEST_CASE(an_unreachable_young_value_is_cleared_by_a_minor_collection) {
   Scheme_Object* box = nullptr;
