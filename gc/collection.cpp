@@ -33,14 +33,16 @@ void Collector::CollectMinor() {
 
 void Collector::TraceOwnRoots(Tracer& t, bool major) {
   finalization_.TraceRoots(t, major);
+  weak_arrays_.TraceRoots(*this, t);  // the replacement values (weak.md .sol.arrays)
   t.VisitSlot(&held_, Tracer::Holder::kRoot);
 }
 
 // DESIGN D6's order (docs/design/weak.md .sol.phases): the ephemeron fixpoint after every
-// drain; will-like finalizers; ordinary weak boxes, unready ephemerons and short disappearing
-// links clear; the registered finalizers and added chains; bdwgc's finalizers in their orders
-// (.sol.ordered); late weak boxes and long links clear; then ephemerons and finalizer records
-// follow their objects. Nothing here allocates.
+// drain; will-like finalizers; ordinary weak boxes, weak arrays' slots, unready ephemerons and
+// short disappearing links clear; the registered finalizers and added chains; bdwgc's
+// finalizers in their orders (.sol.ordered); late weak boxes and long links clear; then
+// ephemerons, weak arrays that a finalizer reached and finalizer records follow their objects.
+// Nothing here allocates.
 void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   const bool all_old = !ages;
   in_weak_callbacks_ = true;
@@ -49,6 +51,7 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   finalization_.ReadyUnreached(*this, t, 1, major);
   ephemerons_.Propagate(t);
   weak_boxes_.Clear(*this, false, major, all_old);
+  weak_arrays_.Clear(*this);  // every array, minor or major (.sol.arrays)
   ephemerons_.ClearUnready();
   links_.Clear(*this, false, major, all_old);
   finalization_.ReadyUnreached(*this, t, 2, major);
@@ -60,6 +63,8 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   weak_boxes_.Clear(*this, true, major, all_old);
   links_.Clear(*this, true, major, all_old);
   ephemerons_.End(t, all_old);
+  weak_boxes_.ClearResurrected(*this);
+  weak_arrays_.ClearResurrected(*this);
   finalization_.Settle(*this, major, all_old);
   in_weak_callbacks_ = false;
 }

@@ -25,6 +25,7 @@
 #include "gc/roots.h"
 #include "gc/space.h"
 #include "gc/stats.h"
+#include "gc/weak_arrays.h"
 #include "gc/weak_boxes.h"
 #include "keel_gc.h"
 
@@ -117,6 +118,11 @@ class Collector {
   // level-2 finalizers (`late`: after them), and updates it when it moves.
   void AddWeakBox(void* box, bool late) { weak_boxes_.Add(box, late); }
   size_t weak_boxes() const { return weak_boxes_.size(); }
+  // The weak arrays (weak.md .sol.arrays): `array` has a WeakArrayLayout, count, replacement
+  // value and slots set; from now on each collection, minor or major, replaces the slots whose
+  // objects nothing else keeps, with the ordinary weak boxes, and updates those that move.
+  void AddWeakArray(void* array) { weak_arrays_.Add(array); }
+  size_t weak_arrays() const { return weak_arrays_.size(); }
   // The ephemerons (weak.md .sol.ephemerons): `e` has an EphemeronLayout, key and value set.
   void AddEphemeron(void* e) { ephemerons_.Add(e); }
   // The disappearing links (weak.md .sol.links); RegisterLink checks its arguments first and
@@ -277,6 +283,7 @@ class Collector {
   };
   std::vector<WeakEntry> weak_callbacks_;
   WeakBoxes weak_boxes_;
+  WeakArrays weak_arrays_;
   Ephemerons ephemerons_;
   DisappearingLinks links_;
   Finalization finalization_;

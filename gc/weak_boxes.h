@@ -36,16 +36,21 @@ class WeakBoxes {
   // (late or not) that this collection may have changed. `major`: every box is looked at.
   // `all_old`: every survivor of this collection is old afterwards.
   void Clear(Collector& c, bool late, bool major, bool all_old);
+  // At the end of the weak phases: the ordinary boxes that Clear found unreached and a
+  // finalizer has reached since are cleared or updated now and stay listed (.sol.boxes).
+  void ClearResurrected(Collector& c);
   // Boxes being watched (those dropped: dead, cleared, or holding something that never dies).
   size_t size() const;
 
  private:
   // Keeps the entries of `list` whose boxes survive with a value that may still die, moving them
   // to `old` when it is given.
-  static void Sweep(Collector& c, std::vector<void*>& list, std::vector<void*>* old);
+  // `unreached`: where boxes that are not marked go (else they are dropped).
+  static void Sweep(Collector& c, std::vector<void*>& list, std::vector<void*>* old, std::vector<void*>* unreached);
 
   std::vector<void*> young_[2];  // [ordinary, late]
   std::vector<void*> old_[2];
+  std::vector<void*> unreached_;  // during a collection: ordinary boxes not marked when cleared
 };
 
 }  // namespace keel::gc

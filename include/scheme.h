@@ -149,6 +149,9 @@ enum {
   scheme_place_type = 164,
   scheme_phantom_bytes_type = 179,
   _scheme_last_normal_type_ = 193,
+  /* GC_malloc_weak_array's arrays (schemegc2.h GC_Weak_Array), the first tag after the normal
+   * ones, as in Racket, whose runtime-internal scheme_rt_* tags start there. */
+  scheme_rt_weak_array = 194,
   _scheme_last_type_ = 260
 };
 

@@ -72,6 +72,31 @@ extern KEEL_API void GC_fixup(void **p);
 #define gcMARK_TYPED(t, x) gcMARK(x)
 #define gcFIXUP_TYPED(t, x) gcFIXUP(x)
 
+/* Weak arrays (Racket's GC_malloc_weak_array; docs/api.md, docs/design/weak.md .sol.arrays).
+ * The layout is Racket's: `type` is scheme_rt_weak_array, `count` the number of slots,
+ * `replace_val` what a slot reads once its object is gone, `next` reserved (Racket's collector
+ * links arrays through it; Keel's leaves it NULL), and `data` the slots, the 5th word. */
+typedef struct GC_Weak_Array {
+  short type;
+  short keyex;
+  intptr_t count;
+  void *replace_val;
+  struct GC_Weak_Array *next;
+  void *data[1]; /* really count slots */
+} GC_Weak_Array;
+
+/* A weak array of size_in_bytes / sizeof(void *) slots (the remainder is ignored, as in
+ * Racket), all NULL; returned as a void * to a GC_Weak_Array. The program stores into data[i]
+ * whenever it likes (no barrier call is needed: the array holds no traced pointers). After
+ * every collection, minor or major, a slot whose object nothing but weak references keeps
+ * holds replace_val; a slot whose object lives holds its address, updated when it moves (3m);
+ * NULL, fixnums and memory the collector does not own stay. A slot holds what any slot may
+ * (docs/design/precise.md .req.slots): an object's start, or an interior pointer into an
+ * allow-interior object. replace_val is kept alive, and followed when it moves, while the array
+ * lives. Slots clear with the ordinary weak boxes, before the level-2 finalizers. Raises out of
+ * memory (scheme_raise_out_of_memory) when the array cannot be had; may collect. */
+extern KEEL_API void *GC_malloc_weak_array(size_t size_in_bytes, void *replace_val);
+
 KEEL_EXTERN_C_END
 
 #endif /* KEEL_SCHEMEGC2_H */

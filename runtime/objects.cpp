@@ -126,6 +126,29 @@ static Scheme_Object* MakeWeakBox(Scheme_Object* v, bool late) {
 Scheme_Object* scheme_make_weak_box(Scheme_Object* v) { return MakeWeakBox(v, false); }
 Scheme_Object* scheme_make_late_weak_box(Scheme_Object* v) { return MakeWeakBox(v, true); }
 
+// A weak array is atomic too, and listed in the collector's table of weak arrays, which
+// replaces or updates its slots after marking and keeps its replacement value alive
+// (docs/design/weak.md .sol.arrays). Racket's count, size_in_bytes / word size, and zeroed
+// slots; the size check raises out of memory instead of wrapping. The replacement value is
+// registered across the allocation, which may collect (and, under 3m, move it).
+void* GC_malloc_weak_array(size_t size_in_bytes, void* replace_val) {
+  static_assert(offsetof(GC_Weak_Array, data) == 4 * sizeof(void*), "data is the 5th word, as in Racket");
+  static_assert(offsetof(GC_Weak_Array, count) == offsetof(keel::gc::WeakArrayLayout, count));
+  static_assert(offsetof(GC_Weak_Array, replace_val) == offsetof(keel::gc::WeakArrayLayout, replace_val));
+  static_assert(offsetof(GC_Weak_Array, data) == offsetof(keel::gc::WeakArrayLayout, data));
+  const auto count = static_cast<intptr_t>(size_in_bytes / sizeof(void*));  // at most 2^61
+  const size_t bytes = ArrayBytes(offsetof(GC_Weak_Array, data), count, sizeof(void*), "GC_malloc_weak_array",
+                                  sizeof(GC_Weak_Array));
+  GcFrame frame(replace_val);
+  auto* w = NewAtomic<GC_Weak_Array>(scheme_rt_weak_array, bytes);
+  w->count = count;
+  w->replace_val = replace_val;
+  w->next = nullptr;
+  std::memset(w->data, 0, bytes - offsetof(GC_Weak_Array, data));
+  keel::gc::Collector::Current().AddWeakArray(w);
+  return w;
+}
+
 // An ephemeron is atomic too: the collector keeps its value only while its key is reached by
 // other paths, and clears both when the key is not (docs/design/weak.md .sol.ephemerons).
 Scheme_Object* scheme_make_ephemeron(Scheme_Object* key, Scheme_Object* val) {

@@ -468,6 +468,8 @@ void Printer::Print(Scheme_Object* o, int depth) {
     case scheme_box_type:
       buf_.Append("#&");
       return Print(SCHEME_BOX_VAL(o), depth + 1);
+    // Racket names its scheme_rt_* tags only in 3m; Keel's type names stop at the normal tags.
+    case scheme_rt_weak_array: return buf_.Append("#<weak-array>");
     default: return PrintOpaque(SCHEME_TYPE(o));
   }
 }
