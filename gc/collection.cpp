@@ -64,6 +64,7 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
   links_.Clear(*this, true, major, all_old);
   ephemerons_.End(t, all_old);
   weak_boxes_.ClearResurrected(*this);
+  links_.ClearResurrected(*this);
   weak_arrays_.ClearResurrected(*this);
   finalization_.Settle(*this, major, all_old);
   in_weak_callbacks_ = false;

@@ -45,13 +45,26 @@ bool DisappearingLinks::Process(Collector& c, void** link, void*& obj) {
   return true;
 }
 
+// Short links clear before the level-2 and bdwgc finalizers, which may resurrect the object
+// holding a link: a link whose holder is not marked then is put aside, not dropped, and looked
+// at again at the end of the weak phases (ClearResurrected). Long links clear after the last
+// finalizer phase.
 void DisappearingLinks::Clear(Collector& c, bool long_link, bool major, bool all_old) {
   const int k = long_link ? 1 : 0;
   auto& table = links_[k];
   auto& young = young_[k];
+  if (!long_link) unreached_.clear();
+  // False when the link leaves the table.
+  auto keep = [&](void** link, void*& obj) {
+    if (!long_link && !c.IsMarked(link)) {
+      unreached_.emplace_back(link, obj);
+      return false;
+    }
+    return Process(c, link, obj);
+  };
   if (major) {
     for (auto it = table.begin(); it != table.end();) {
-      it = Process(c, it->first, it->second) ? std::next(it) : table.erase(it);
+      it = keep(it->first, it->second) ? std::next(it) : table.erase(it);
     }
     young.clear();
     return;
@@ -60,13 +73,24 @@ void DisappearingLinks::Clear(Collector& c, bool long_link, bool major, bool all
   for (void** link : young) {
     auto it = table.find(link);
     if (it == table.end()) continue;  // unregistered or moved since
-    if (!Process(c, link, it->second)) {
+    if (!keep(link, it->second)) {
       table.erase(it);
       continue;
     }
     young[kept++] = link;
   }
   young.resize(all_old ? 0 : kept);
+}
+
+// A short link put aside whose holder a finalizer reached since is cleared or followed now and
+// listed again (young: its object may be young); the others died with their holders.
+void DisappearingLinks::ClearResurrected(Collector& c) {
+  for (auto& [link, obj] : unreached_) {
+    if (!c.IsMarked(link) || !Process(c, link, obj)) continue;
+    links_[0].emplace(link, obj);
+    young_[0].push_back(link);
+  }
+  unreached_.clear();
 }
 
 }  // namespace keel::gc

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace keel::gc {
@@ -37,6 +38,9 @@ class DisappearingLinks {
   // with the late boxes): a link whose object was not reached is cleared and forgotten; one in
   // an object that died is forgotten; the others follow their objects (3m).
   void Clear(Collector& c, bool long_link, bool major, bool all_old);
+  // At the end of the weak phases: the short links whose holders Clear found unreached and a
+  // finalizer has reached since are cleared or followed now and stay registered.
+  void ClearResurrected(Collector& c);
 
  private:
   // Whether this entry stays: clears, follows or drops it.
@@ -44,6 +48,7 @@ class DisappearingLinks {
 
   std::unordered_map<void**, void*> links_[2];  // [short, long]: link -> object
   std::vector<void**> young_[2];
+  std::vector<std::pair<void**, void*>> unreached_;  // during a collection: short links put aside
 };
 
 }  // namespace keel::gc

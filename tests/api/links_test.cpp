@@ -177,6 +177,32 @@ BOOST_AUTO_TEST_CASE(bad_arguments_stop_with_a_message) {
       "is not the start of an object");
 }
 
+namespace {
+
+int g_holder_link_state = -1;  // LinkState of the holder's link, seen by its finalizer
+void ReadsHolderLink(void* holder, void*) { g_holder_link_state = LinkState(static_cast<void**>(holder), 61); }
+
+// A short link in an atomic, never-moving holder (a link may not lie in a moving object under
+// 3m) to a fresh pair that nothing else keeps; the holder has a no-order finalizer.
+KEEL_TEST_NOINLINE void HolderWithLink() {
+  auto** holder = static_cast<void**>(scheme_malloc_atomic_allow_interior(2 * sizeof(void*)));
+  LinkToFresh(&holder[0], 61, false);
+  GC_register_finalizer_no_order(holder, &ReadsHolderLink, nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+// The holder is unreached when short links clear and then resurrected by its finalizer (which
+// does not trace an atomic holder's words): its link is judged after resurrection and cleared,
+// not dropped with the freed pair's address in it.
+BOOST_AUTO_TEST_CASE(a_link_in_a_resurrected_holder_is_still_cleared) {
+  g_holder_link_state = -1;
+  HolderWithLink();
+  CollectClean();
+  if (g_holder_link_state == -1 && !keel_test::FreedChecksAreStrict()) return;  // holder retained
+  BOOST_TEST(g_holder_link_state == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 #ifndef MZ_PRECISE_GC
