@@ -27,6 +27,22 @@ class AddressMap {
     }
   }
 
+  // The value slot of `key`, made (holding nullptr) when it is absent: a lookup and an insert
+  // in one probe. The slot stays valid until the next insert or erase.
+  T** FindOrInsert(uintptr_t key) {
+    if ((size_ + 1) * 2 > slots_.size()) Resize(slots_.empty() ? kMinSlots : slots_.size() * 2);
+    size_t i = Home(key);
+    while (slots_[i].key != key) {
+      if (slots_[i].key == 0) {
+        slots_[i] = Slot{key, nullptr};
+        ++size_;
+        break;
+      }
+      i = (i + 1) & mask_;
+    }
+    return &slots_[i].value;
+  }
+
   // `key` must be absent.
   void Insert(uintptr_t key, T* value) {
     if ((size_ + 1) * 2 > slots_.size()) Resize(slots_.empty() ? kMinSlots : slots_.size() * 2);

@@ -103,14 +103,15 @@ void Finalization::FreeRecord(Record* r) {
 }
 
 Finalization::Record* Finalization::FindOrMake(void* p) {
-  if (Record* r = Find(p)) {
+  Record** slot = index_.FindOrInsert(reinterpret_cast<uintptr_t>(p));
+  if (Record* r = *slot) {
     MakeYoung(r);
     return r;
   }
   Record* r = NewRecord();
+  *slot = r;
   r->key = reinterpret_cast<uintptr_t>(p);
   r->object = p;
-  index_.Insert(r->key, r);
   PushBack(young_, r, Record::List::kYoung);
   return r;
 }

@@ -56,10 +56,17 @@ BOOST_AUTO_TEST_CASE(follows_a_model_under_random_inserts_and_erases) {
       if (model.count(key) != 0) {
         map.Erase(key);
         model.erase(key);
-      } else {
+      } else if (step % 2 == 0) {
         map.Insert(key, ValueFor(key));
         model.emplace(key, ValueFor(key));
+      } else {
+        int** slot = map.FindOrInsert(key);
+        BOOST_TEST_REQUIRE(*slot == nullptr, "FindOrInsert found key " << key << ", which is absent");
+        *slot = ValueFor(key);
+        model.emplace(key, ValueFor(key));
       }
+      // FindOrInsert of a present key finds its value and adds nothing.
+      if (step % 7 == 0 && model.count(key) != 0) BOOST_TEST_REQUIRE(*map.FindOrInsert(key) == model[key]);
       if (step % 50000 == 0) map.Shrink();
     }
     BOOST_TEST(Agrees(map, model, keys), "stride " << stride);
