@@ -35,7 +35,7 @@ uint64_t g_call_ns = 0;
 
 // Async-signal-safe report: formats into a stack buffer and write(2)s it.
 void Report(const char* what, uintptr_t addr, uintptr_t page) {
-  char buf[256];
+  char buf[512];
   int n = std::snprintf(buf, sizeof buf, "keel: segmentation fault at %p: %s (heap page %p)\n",
                         reinterpret_cast<void*>(addr), what, reinterpret_cast<void*>(page));
   if (n > 0) {
@@ -70,11 +70,12 @@ Chunk* ProtectedChunkOf(uintptr_t page) {
 }
 
 // Opens [lo, hi) (whole protected heap pages) for writing: protection goes first, then the
-// bits, so a protected page always has its bit set (.inv.masks).
-bool OpenRange(Barrier& b, uintptr_t lo, uintptr_t hi) {
-  b.CountCalls(1);
+// bits, so a protected page always has its bit set (.inv.masks). The calls are counted into
+// `b`, the faulting thread's barrier, or nowhere when the thread has no collector.
+bool OpenRange(Barrier* b, uintptr_t lo, uintptr_t hi) {
+  if (b != nullptr) b->CountCalls(1);
   if (mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) != 0) return false;
-  b.CountOpened((hi - lo) >> kPageShift);
+  if (b != nullptr) b->CountOpened((hi - lo) >> kPageShift);
   for (uintptr_t p = lo; p < hi; p += kPageSize) {
     Chunk* c = PageMap::Lookup(p)->chunk;
     size_t i = c->PageIndex(p);
@@ -82,6 +83,42 @@ bool OpenRange(Barrier& b, uintptr_t lo, uintptr_t hi) {
     c->ClearProtected(i);
   }
   return true;
+}
+
+// One page first. Where the kernel cannot split the page's mapping off (ENOMEM at
+// vm.max_map_count), the whole run of protected pages around it is opened: its ends are
+// writable pages or the ends of heap mappings, so the change merges mappings and needs no new
+// one (.sol.maplimit). Every page opened is dirty, so nothing written later is missed.
+bool OpenForWriteCounted(Barrier* b, Chunk& c, size_t i) {
+  uintptr_t page = c.base + (i << kPageShift);
+  if (OpenRange(b, page, page + kPageSize)) return true;
+  if (errno != ENOMEM) return false;
+  uintptr_t lo = page;
+  uintptr_t hi = page + kPageSize;
+  while (lo > kPageSize && ProtectedChunkOf(lo - kPageSize) != nullptr) lo -= kPageSize;
+  while (ProtectedChunkOf(hi) != nullptr) hi += kPageSize;
+  return OpenRange(b, lo, hi);
+}
+
+// A write into a page of another collector. A thread with no collector, and a gc.h thread
+// writing into another gc.h thread's objects, may (docs/api.md, "Other threads"; barrier.md
+// .sol.foreign). A place writing into another place's memory, or a gc.h thread into a place's,
+// breaks the places rule (pointer-holding memory is written only by its own place): the program
+// stops with both named (places.md .sol.foreign-writes). Only the chunk record's copy of the
+// owner's label is read, never the owner itself, which may be going away on its own thread.
+void CheckForeignWrite(const Collector* self, const Chunk* c, uintptr_t addr, uintptr_t page) {
+  if (self == nullptr) return;
+  const CollectorLabel theirs{c->owner_label.load(std::memory_order_relaxed)};
+  const CollectorLabel mine = self->label();
+  if (!theirs.is_place() && !mine.is_place()) return;
+  char writer[96];
+  char owner[96];
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "a write by %s into memory of %s: memory that holds pointers is written only by the "
+                "place that allocated it (docs/api.md, Places)",
+                mine.Describe(writer, sizeof writer), theirs.Describe(owner, sizeof owner));
+  Report(buf, addr, page);
+  abort();
 }
 
 // A fault on a page whose bit is already clear is retried once: another thread may have opened
@@ -102,9 +139,19 @@ void OnFault(int sig, siginfo_t* info, void* context) {
     errno = saved_errno;
     return;
   }
+  // The owner first (docs/design/places.md .sol.foreign-writes): a page whose chunk is going has
+  // none, and nothing else of another collector's is read unless the write may go ahead.
+  Collector* owner = d->Owner();
+  if (owner == nullptr) {
+    PassOn(sig, info, context, "the heap page was being unmapped (a write into freed memory?)", addr, 0);
+    errno = saved_errno;
+    return;
+  }
   Chunk* c = d->chunk;
   size_t i = c->PageIndex(addr);
   uintptr_t page = c->base + (i << kPageShift);
+  Collector* self = Collector::CurrentOrNull();
+  if (owner != self) CheckForeignWrite(self, c, addr, page);
   if (!c->IsProtected(i)) {
     if (t_retry_page != page) {
       t_retry_page = page;
@@ -120,12 +167,13 @@ void OnFault(int sig, siginfo_t* info, void* context) {
     Report("a write into freed heap memory", addr, page);
     abort();
   }
-  if (!c->owner->barrier().OpenForWrite(*c, i)) {
+  Barrier* mine = self != nullptr ? &self->barrier() : nullptr;
+  if (!OpenForWriteCounted(mine, *c, i)) {
     Report("the kernel refused to make the page writable even with its neighbours "
            "(vm.max_map_count reached? see docs/api.md, Threads, fork and signals)", addr, page);
     abort();
   }
-  c->owner->barrier().CountFault();
+  if (mine != nullptr) mine->CountFault();
   errno = saved_errno;
 }
 
@@ -201,20 +249,8 @@ class MprotectBarrier final : public Barrier {
   bool Unprotect(uintptr_t start, size_t bytes) override {
     return mprotect(reinterpret_cast<void*>(start), bytes, PROT_READ | PROT_WRITE) == 0;
   }
-  // One page first. Where the kernel cannot split the page's mapping off (ENOMEM at
-  // vm.max_map_count), the whole run of protected pages around it is opened: its ends are
-  // writable pages or the ends of heap mappings, so the change merges mappings and needs no new
-  // one (.sol.maplimit). Every page opened is dirty, so nothing written later is missed.
-  bool OpenForWrite(Chunk& c, size_t i) override {
-    uintptr_t page = c.base + (i << kPageShift);
-    if (OpenRange(*this, page, page + kPageSize)) return true;
-    if (errno != ENOMEM) return false;
-    uintptr_t lo = page;
-    uintptr_t hi = page + kPageSize;
-    while (lo > kPageSize && ProtectedChunkOf(lo - kPageSize) != nullptr) lo -= kPageSize;
-    while (ProtectedChunkOf(hi) != nullptr) hi += kPageSize;
-    return OpenRange(*this, lo, hi);
-  }
+  // .sol.maplimit: OpenForWriteCounted.
+  bool OpenForWrite(Chunk& c, size_t i) override { return OpenForWriteCounted(this, c, i); }
   void CollectWritten(Chunk&) override {}  // the fault handler marked the pages already
   bool WritesFault() const override { return true; }
 

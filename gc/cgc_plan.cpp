@@ -36,7 +36,7 @@ void ScanCurrentStack(Collector& c, Tracer& t) {
 void RememberPages(const Collector& owner, const std::vector<uintptr_t>& pages) {
   for (uintptr_t page : pages) {
     PageDesc* d = PageMap::Lookup(page);
-    if (d == nullptr || d->owner != &owner) continue;
+    if (d == nullptr || d->Owner() != &owner) continue;
     Chunk& c = *d->chunk;
     c.SetDirty(c.PageIndex(page));
   }

@@ -3,6 +3,8 @@
 #include "gc/collector.h"
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -30,7 +32,41 @@ pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 void DestroyOnThreadExit(void*) { Collector::RetireCurrent(); }
 void MakeExitKey() { pthread_key_create(&g_exit_key, DestroyOnThreadExit); }
 
+// The place that scans the program's data and bss (docs/design/places.md .sol.statics): the
+// first collector to become a place, until it is destroyed.
+std::atomic<const Collector*> g_statics_place{nullptr};
+
+bool IsMainThread() { return static_cast<pid_t>(syscall(SYS_gettid)) == getpid(); }
+
 }  // namespace
+
+Collector& Collector::AttachCurrentThread() {
+  Collector* c = t_current_;
+  if (c == nullptr) c = &CreateCurrent();
+  if (c->role() == CollectorRole::kThread) c->SetRole(CollectorRole::kPlace);
+  return *c;
+}
+
+Collector& Collector::AttachImplicitly(const char* who) {
+  if (IsMainThread()) return AttachCurrentThread();
+  Fatal("%s: this thread (tid %ld) is attached to no place. Keel's scheme_* functions run on a "
+        "place's thread: the process's main thread (the initial place), a place started by "
+        "keel_place_create, or a thread that called keel_thread_attach() first (keel_places.h). "
+        "A callback arriving on another thread must hand its work to a place.",
+        who, static_cast<long>(syscall(SYS_gettid)));
+}
+
+// Becoming a place: the chunks' copies of the label follow (the fault handler reads them), and
+// the first place takes over the program's statics (.sol.statics).
+void Collector::SetRole(CollectorRole role) {
+  label_ = CollectorLabel::Make(role, label_.id());
+  heap_.set_label(label_);
+  if (role == CollectorRole::kPlace) {
+    const Collector* none = nullptr;
+    const bool first = g_statics_place.compare_exchange_strong(none, this, std::memory_order_acq_rel);
+    roots_.set_owns_program_statics(first || none == this);
+  }
+}
 
 Collector& Collector::CreateCurrent() {
   if (!PageMap::Init()) Fatal("cannot map the page map (out of address space)");
@@ -83,7 +119,7 @@ void Collector::FreeAnywhere(void* p, const char* who) {
   if (p == nullptr) return;
   Collector& self = Current();
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
-  if (d != nullptr && d->owner != &self && Orphanage::Free(p, who)) return;
+  if (d != nullptr && d->Owner() != &self && Orphanage::Free(p, who)) return;
   self.Free(p, who);
 }
 
@@ -106,9 +142,14 @@ Collector::Collector()
   budget_ = policy_.NextBudget(0);
   major_threshold_ = policy_.MajorThreshold(0, Plan::kOldGrowthShare);
   heap_limit_ = policy_.HeapLimit(0);
+  label_ = CollectorLabel::Make(CollectorRole::kThread, Registry::Add(this));
+  heap_.set_label(label_);
 }
 
 Collector::~Collector() {
+  Registry::Remove(this);
+  const Collector* self = this;
+  g_statics_place.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
   if (client_destroy_ != nullptr) client_destroy_(client_);
   // The heap's destructor unmaps every chunk and clears their page-map entries.
 }
@@ -266,7 +307,7 @@ void Collector::Free(void* p, const char* who) {
   if (in_collection_) Fatal("%s: called during a collection", who);
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != this) Fatal("%s: %p was not allocated by this collector", who, p);
+  if (d == nullptr || d->Owner() != this) Fatal("%s: %p was not allocated by this collector", who, p);
   void* start = nullptr;
   size_t bytes = 0;
   Kind kind;
@@ -291,7 +332,7 @@ void Collector::Free(void* p, const char* who) {
 void* Collector::BaseOf(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != this) return nullptr;
+  if (d == nullptr || d->Owner() != this) return nullptr;
   void* start = nullptr;
   size_t bytes = 0;
   Kind kind;
@@ -321,15 +362,15 @@ size_t Collector::SizeOf(const void* p) const {
 bool Collector::IsEndOfInteriorObject(const void* p) const {
   const auto a = reinterpret_cast<uintptr_t>(p);
   const PageDesc* d = PageMap::Lookup(a);
-  if (d != nullptr && d->owner == this && d->IsEndOfInteriorObject(a)) return true;
+  if (d != nullptr && d->Owner() == this && d->IsEndOfInteriorObject(a)) return true;
   if ((a & (kPageSize - 1)) != 0) return false;
   const PageDesc* prev = PageMap::Lookup(a - 1);
-  return prev != nullptr && prev->owner == this && prev->IsEndOfInteriorObject(a);
+  return prev != nullptr && prev->Owner() == this && prev->IsEndOfInteriorObject(a);
 }
 
 bool Collector::KindOf(const void* p, Kind* kind) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
-  if (d == nullptr || d->owner != this || d->state == PageState::kFree) return false;
+  if (d == nullptr || d->Owner() != this || d->state == PageState::kFree) return false;
   void* start = nullptr;
   size_t bytes = 0;
   if (d->state == PageState::kNursery) return plan_.FindMovingObject(p, &start, &bytes, kind);
@@ -339,14 +380,14 @@ bool Collector::KindOf(const void* p, Kind* kind) const {
 
 bool Collector::IsHeapAddress(const void* p) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
-  return d != nullptr && d->owner == this;
+  return d != nullptr && d->Owner() == this;
 }
 
 void Collector::StoreDuringCollection(void** slot, void* v) {
   if (*slot == v) return;
   const auto a = reinterpret_cast<uintptr_t>(slot);
   PageDesc* d = PageMap::Lookup(a);
-  if (d != nullptr && d->owner == this && d->chunk != nullptr) {
+  if (d != nullptr && d->Owner() == this && d->chunk != nullptr) {
     Chunk& c = *d->chunk;
     generations_.Open(c, c.PageIndex(a), 1, false, false);
   }
@@ -365,7 +406,7 @@ DisappearingLinks::Result Collector::RegisterLink(void** link, void* obj, bool l
   // under its registration.
   {
     PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(link));
-    if (Plan::kMovesObjects && d != nullptr && d->owner == this &&
+    if (Plan::kMovesObjects && d != nullptr && d->Owner() == this &&
         (d->state == PageState::kNursery || (d->state == PageState::kSmall && Plan::Moves(d->kind)))) {
       Fatal("%s: the link %p lies in an object that moves; keep links in memory that does not move (malloc'd, "
             "static, uncollectable or allow-interior memory)",
@@ -378,7 +419,7 @@ DisappearingLinks::Result Collector::RegisterLink(void** link, void* obj, bool l
 bool Collector::ObjectExtent(const void* p, uintptr_t* end, Kind* kind) const {
   const auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != this) return false;
+  if (d == nullptr || d->Owner() != this) return false;
   size_t bytes = 0;
   if (d->state == PageState::kNursery) {
     if (!plan_.MovingObjectExtent(p, &bytes, kind)) return false;
@@ -399,7 +440,7 @@ bool Collector::ObjectExtent(const void* p, uintptr_t* end, Kind* kind) const {
 
 bool Collector::IsObjectStart(const void* p) const {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
-  if (d == nullptr || d->owner != this) return false;
+  if (d == nullptr || d->Owner() != this) return false;
   if (d->state == PageState::kNursery) return plan_.IsMovingObjectStart(p);
   return BaseOf(p) == p;
 }
@@ -407,7 +448,7 @@ bool Collector::IsObjectStart(const void* p) const {
 bool Collector::IsMarked(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != this) return true;
+  if (d == nullptr || d->Owner() != this) return true;
   if (d->state == PageState::kNursery) return plan_.MovingObjectSurvived(p);
   if (d->state == PageState::kSmall) {
     uint32_t idx = d->IndexOf(a - d->start);

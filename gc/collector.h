@@ -22,6 +22,7 @@
 #include "gc/page.h"
 #include "gc/plan.h"
 #include "gc/policy.h"
+#include "gc/registry.h"
 #include "gc/roots.h"
 #include "gc/space.h"
 #include "gc/stats.h"
@@ -41,6 +42,20 @@ class Collector {
     return c != nullptr ? *c : CreateCurrent();
   }
   static Collector* CurrentOrNull() { return t_current_; }
+  // The calling thread's collector for the scheme_* functions, which run only on a thread
+  // attached to a place (docs/design/places.md .sol.attach): a place's or, before
+  // scheme_basic_env, the master. The process's main thread is attached implicitly, as the
+  // initial place, at its first call; any other thread attached to no place stops the program
+  // with a message naming `who` and what to do.
+  static Collector& CurrentPlace(const char* who) {
+    Collector* c = t_current_;
+    if (c != nullptr && c->label_.role() != CollectorRole::kThread) [[likely]] return *c;
+    return AttachImplicitly(who);
+  }
+  // Attaches the calling thread to a place of its own (keel_thread_attach, the stack-setup
+  // functions): its gc.h collector, if it has one, becomes the place's, with what it holds.
+  // Returns the place's collector; a thread already attached keeps its place.
+  static Collector& AttachCurrentThread();
   // Destroys the calling thread's collector and every object it allocated.
   static void DestroyCurrent();
   // On thread exit: a last collection without the dying stack, then the collector is destroyed,
@@ -221,6 +236,14 @@ class Collector {
   // Whether uncollectable objects, live immobile boxes or pins remain.
   bool HasExplicitRoots() const;
 
+  // Role and number (registry.h): the name reports give this collector.
+  CollectorLabel label() const { return label_; }
+  CollectorRole role() const { return label_.role(); }
+  // Whether this collector scans the data and bss of the program and its libraries (CGC): the
+  // gc.h thread collectors do, and of the places only the one that claimed the program's statics
+  // first (places.md .sol.statics); other places scan only what they registered.
+  bool scans_program_statics() const { return roots_.auto_statics() && roots_.owns_program_statics(); }
+
   // The runtime layer attached to this collector, destroyed with it.
   void SetClient(void* client, void (*destroy)(void*)) {
     client_ = client;
@@ -235,6 +258,8 @@ class Collector {
   Collector();
   ~Collector();
   static Collector& CreateCurrent();
+  static Collector& AttachImplicitly(const char* who);
+  void SetRole(CollectorRole role);
 
   void* AllocateSlow(size_t bytes, Kind kind);
   void* AllocateSlowImpl(size_t bytes, Kind kind);
@@ -297,6 +322,8 @@ class Collector {
 
   void* client_ = nullptr;
   void (*client_destroy_)(void*) = nullptr;
+
+  CollectorLabel label_;
 
   static constinit thread_local Collector* t_current_ __attribute__((tls_model("initial-exec")));
 };

@@ -36,7 +36,7 @@ void Copier::VisitSlot(void** slot, Holder) {
 
 inline bool Copier::MarkOldSmall(uintptr_t a) {
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != owner_ || d->state != PageState::kSmall || d->forward != nullptr ||
+  if (d == nullptr || d->Owner() != owner_ || d->state != PageState::kSmall || d->forward != nullptr ||
       AllowsInterior(d->kind) || IsUncollectable(d->kind) || (a & (kPageSize - 1)) == 0) [[unlikely]] {
     return false;
   }
@@ -98,7 +98,7 @@ void* Copier::Evacuate(void* p, const void* slot) {
 
 void Copier::MarkInPlace(uintptr_t a, void** slot) {
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != owner_) return;
+  if (d == nullptr || d->Owner() != owner_) return;
   if (d->state == PageState::kSmall) {
     if (d->forward != nullptr) [[unlikely]] {
       *slot = reinterpret_cast<void*>(Relocate(d, a, slot));
@@ -114,7 +114,7 @@ void Copier::MarkInPlace(uintptr_t a, void** slot) {
   // A page-aligned address one past the end of an allow-interior object on the previous page.
   if ((a & (kPageSize - 1)) == 0) {
     PageDesc* prev = PageMap::Lookup(a - 1);
-    if (prev == nullptr || prev->owner != owner_ || !AllowsInterior(prev->kind)) return;
+    if (prev == nullptr || prev->Owner() != owner_ || !AllowsInterior(prev->kind)) return;
     if (prev->state == PageState::kSmall && prev->objects > 0 && prev->ObjectStart(prev->objects) == a) {
       MarkSmall(prev, prev->objects - 1u);
     } else if (prev->state == PageState::kBigHead && prev->start + prev->big_bytes == a) {
@@ -239,7 +239,7 @@ void Copier::TraceObject(uintptr_t start, uintptr_t end, Kind kind) {
 // start of the next page, whatever that page holds: the rule MarkInPlace follows).
 void Copier::CheckSlot(const void* slot, uintptr_t a) const {
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != owner_) return;
+  if (d == nullptr || d->Owner() != owner_) return;
   if (owner_->IsEndOfInteriorObject(reinterpret_cast<void*>(a))) return;
   const char* problem = nullptr;
   if (d->state == PageState::kNursery) {

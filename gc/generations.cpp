@@ -263,7 +263,7 @@ void Generations::PreDirty(const void* p) {
   if (d == nullptr) return;
   Chunk& c = *d->chunk;
   size_t i = c.PageIndex(a);
-  Barrier& b = c.owner->barrier();
+  Barrier& b = c.Owner()->barrier();
   if (!b.WritesFault() || !c.IsProtected(i)) {
     c.SetDirty(i);
   } else if (!b.OpenForWrite(c, i)) {

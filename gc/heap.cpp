@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 #include <new>
+
+#include <pthread.h>
 
 #include "gc/barrier.h"
 #include "gc/decay.h"
@@ -21,32 +24,120 @@ inline void ClearBit(uint64_t* mask, size_t i) { mask[i >> 6] &= ~(uint64_t{1} <
 // which munmap returns to the OS the moment the object dies.
 constexpr size_t kMaxSharedRunPages = Chunk::kChunkPages / 4;
 
-// Chunk records are allocated without throwing: running out of memory here is an out-of-memory
-// answer that the C API reports as such (NULL, the OOM function), never an exception across it.
-void DeleteChunkRecord(Chunk* c) {
-  delete[] c->protected_mask;
-  delete[] c->dirty_mask;
-  delete[] c->heat_level;
-  delete[] c->heat_lease;
-  delete[] c->descs;
-  delete c;
+// Chunk records are type-stable (docs/design/heap.md .sol.type-stable): a record, its
+// descriptors and its masks are never freed, because another thread may be reading a descriptor
+// it found through the page map just before the chunk went. An unmapped chunk's record goes to
+// this process-wide pool and comes back for a later chunk of this or any other collector. Shared
+// records all have room for a whole chunk; dedicated ones for a power-of-two number of pages,
+// pooled by that power. The pool never holds more records than the process once had chunks
+// mapped at the same time. Records are allocated without throwing: running out of memory here
+// is an out-of-memory answer that the C API reports as such (NULL, the OOM function), never an
+// exception across it.
+void ZeroAndRelease(uint8_t* p, size_t bytes);
+
+class ChunkRecords {
+ public:
+  static Chunk* Take(size_t pages, bool dedicated) {
+    const size_t capacity = dedicated ? std::bit_ceil(pages) : Chunk::kChunkPages;
+    std::vector<Chunk*>& pool = PoolFor(capacity, dedicated);
+    Chunk* c = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!pool.empty()) {
+        c = pool.back();
+        pool.pop_back();
+      }
+    }
+    if (c == nullptr) return New(capacity, dedicated);
+    for (size_t i = 0; i < (dedicated ? 1 : capacity); ++i) c->descs[i].Recycle();
+    return c;
+  }
+
+  // `c` is unmapped and no page map entry points at it any more.
+  static void Give(Chunk* c) {
+    c->owner.store(nullptr, std::memory_order_release);
+    c->owner_label.store(0, std::memory_order_relaxed);
+    c->base = 0;
+    c->pages = 0;
+    c->free_count = 0;
+    c->untracked = false;
+    std::fill(std::begin(c->free_mask), std::end(c->free_mask), 0);
+    std::fill(std::begin(c->committed_mask), std::end(c->committed_mask), 0);
+    std::fill(std::begin(c->released_mask), std::end(c->released_mask), 0);
+    std::fill(std::begin(c->idle_mask), std::end(c->idle_mask), 0);
+    const size_t words = (c->capacity + 63) / 64;
+    for (size_t w = 0; w < words; ++w) {
+      __atomic_store_n(&c->protected_mask[w], 0, __ATOMIC_RELAXED);
+      __atomic_store_n(&c->dirty_mask[w], 0, __ATOMIC_RELAXED);
+    }
+    ZeroAndRelease(c->heat_level, c->capacity);
+    ZeroAndRelease(c->heat_lease, c->capacity);
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      PoolFor(c->capacity, c->dedicated).push_back(c);
+    } catch (const std::bad_alloc&) {
+      // Not kept for reuse: the record stays allocated (and valid for late readers) regardless.
+    }
+  }
+
+  // fork(): no other thread is inside the pool while the child is made.
+  static void Lock() { mu_.lock(); }
+  static void Unlock() { mu_.unlock(); }
+
+ private:
+  static Chunk* New(size_t capacity, bool dedicated) {
+    auto* c = new (std::nothrow) Chunk;
+    if (c == nullptr) return nullptr;
+    c->capacity = capacity;
+    c->dedicated = dedicated;
+    const size_t words = (capacity + 63) / 64;
+    c->protected_mask = new (std::nothrow) uint64_t[words]();
+    c->dirty_mask = new (std::nothrow) uint64_t[words]();
+    c->heat_level = new (std::nothrow) uint8_t[capacity]();
+    c->heat_lease = new (std::nothrow) uint8_t[capacity]();
+    c->descs = new (std::nothrow) PageDesc[dedicated ? 1 : capacity];
+    if (c->protected_mask == nullptr || c->dirty_mask == nullptr || c->heat_level == nullptr ||
+        c->heat_lease == nullptr || c->descs == nullptr) {
+      // Never seen by the page map: this one may be freed.
+      delete[] c->protected_mask;
+      delete[] c->dirty_mask;
+      delete[] c->heat_level;
+      delete[] c->heat_lease;
+      delete[] c->descs;
+      delete c;
+      return nullptr;
+    }
+    for (size_t i = 0; i < (dedicated ? 1 : capacity); ++i) c->descs[i].chunk = c;
+    return c;
+  }
+
+  static std::vector<Chunk*>& PoolFor(size_t capacity, bool dedicated) {
+    return dedicated ? dedicated_[std::countr_zero(capacity)] : shared_;
+  }
+
+  static inline std::mutex mu_;
+  static inline std::vector<Chunk*> shared_;
+  static inline std::vector<Chunk*> dedicated_[64];
+};
+
+// Zeroes [p, p + bytes); the whole OS pages inside go back to the OS (they read as zero), so a
+// pooled record of a huge dedicated chunk keeps no resident memory for its per-page arrays.
+void ZeroAndRelease(uint8_t* p, size_t bytes) {
+  const auto lo = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t inner_lo = (lo + os::kOsPageSize - 1) & ~(os::kOsPageSize - 1);
+  const uintptr_t inner_hi = (lo + bytes) & ~(os::kOsPageSize - 1);
+  if (inner_hi <= inner_lo) {
+    std::fill(p, p + bytes, 0);
+    return;
+  }
+  std::fill(p, reinterpret_cast<uint8_t*>(inner_lo), 0);
+  os::Decommit(reinterpret_cast<void*>(inner_lo), inner_hi - inner_lo);
+  std::fill(reinterpret_cast<uint8_t*>(inner_hi), p + bytes, 0);
 }
 
-Chunk* NewChunkRecord(size_t pages, size_t ndesc) {
-  auto* c = new (std::nothrow) Chunk;
-  if (c == nullptr) return nullptr;
-  c->pages = pages;
-  c->protected_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
-  c->dirty_mask = new (std::nothrow) uint64_t[c->MaskWords()]();
-  c->heat_level = new (std::nothrow) uint8_t[pages]();
-  c->heat_lease = new (std::nothrow) uint8_t[pages]();
-  c->descs = new (std::nothrow) PageDesc[ndesc];
-  if (c->protected_mask == nullptr || c->dirty_mask == nullptr || c->heat_level == nullptr ||
-      c->heat_lease == nullptr || c->descs == nullptr) {
-    DeleteChunkRecord(c);
-    return nullptr;
-  }
-  return c;
+pthread_once_t g_records_atfork_once = PTHREAD_ONCE_INIT;
+void InstallRecordForkHandlers() {
+  pthread_atfork([] { ChunkRecords::Lock(); }, [] { ChunkRecords::Unlock(); }, [] { ChunkRecords::Unlock(); });
 }
 
 // Room for one more chunk in the list, so the push_back that follows cannot throw.
@@ -66,6 +157,11 @@ constexpr uint64_t kOsPagesPerPage = kPageSize / os::kOsPageSize;
 
 Heap::Heap(Collector* owner) : owner_(owner) {}
 
+void Heap::set_label(CollectorLabel label) {
+  label_ = label;
+  for (Chunk* c : chunks_) c->owner_label.store(label.bits, std::memory_order_relaxed);
+}
+
 Heap::~Heap() {
   // Off the decay thread's list first: a tick in progress finishes before anything goes.
   if (registered_) DecayThread::Leave(this);
@@ -79,9 +175,10 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   void* mem = os::MapAligned(bytes, dedicated ? kPageSize : Chunk::kChunkBytes);
   if (mem == nullptr) return nullptr;
   const size_t ndesc = dedicated ? 1 : pages;
-  Chunk* c = NewChunkRecord(pages, ndesc);
+  pthread_once(&g_records_atfork_once, InstallRecordForkHandlers);
+  Chunk* c = ChunkRecords::Take(pages, dedicated);
   if (c != nullptr && !ReserveSlot(chunks_)) {
-    DeleteChunkRecord(c);
+    ChunkRecords::Give(c);
     c = nullptr;
   }
   if (c == nullptr) {
@@ -89,13 +186,14 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
     return nullptr;
   }
   c->base = reinterpret_cast<uintptr_t>(mem);
-  c->dedicated = dedicated;
-  c->owner = owner_;
+  c->pages = pages;
+  c->owner_label.store(label_.bits, std::memory_order_relaxed);
+  c->owner.store(owner_, std::memory_order_release);
+  // Each descriptor is whole before the page map (release) points another thread at it.
   for (size_t i = 0; i < ndesc; ++i) {
     PageDesc& d = c->descs[i];
     d.start = c->base + (i << kPageShift);
-    d.owner = owner_;
-    d.chunk = c;
+    d.owner.store(owner_, std::memory_order_release);
   }
   bool mapped = dedicated ? PageMap::Set(c->base, pages, &c->descs[0]) : true;
   for (size_t i = 0; !dedicated && mapped && i < pages; ++i) {
@@ -103,8 +201,9 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   }
   if (!mapped) {
     PageMap::Set(c->base, pages, nullptr);
+    for (size_t i = 0; i < ndesc; ++i) c->descs[i].owner.store(nullptr, std::memory_order_release);
     os::Unmap(mem, bytes);
-    DeleteChunkRecord(c);
+    ChunkRecords::Give(c);
     return nullptr;
   }
   if (barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
@@ -121,11 +220,16 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   return c;
 }
 
+// The page map lets go of the descriptors first, then they lose their owner, then the memory
+// goes: a thread that found a descriptor a moment earlier reads a null or foreign owner and
+// stops there (.sol.type-stable).
 void Heap::UnmapChunk(Chunk* c) {
   PageMap::Set(c->base, c->pages, nullptr);
+  const size_t ndesc = c->dedicated ? 1 : c->pages;
+  for (size_t i = 0; i < ndesc; ++i) c->descs[i].owner.store(nullptr, std::memory_order_release);
   os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
   heap_bytes_ -= c->pages << kPageShift;
-  DeleteChunkRecord(c);
+  ChunkRecords::Give(c);
 }
 
 // Caller holds mu_.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gc/page.h"
+#include "gc/registry.h"
 
 namespace keel::gc {
 
@@ -35,7 +36,14 @@ struct Chunk {
   // since has its bit cleared, so `idle & committed` is what stayed unused a whole period.
   uint64_t idle_mask[kMaskWords] = {};
   PageDesc* descs = nullptr;                 // `pages` descriptors (dedicated: 1)
-  Collector* owner = nullptr;
+  // The owning collector, nullptr while the record is in the pool of unused records (.sol.type-stable).
+  std::atomic<Collector*> owner{nullptr};
+  // The owner's role and number (registry.h), for the fault handler's reports: it names both
+  // sides of a write into another place's memory without touching the other collector.
+  std::atomic<uint64_t> owner_label{0};
+  // Pages the record's masks and heat arrays (and, shared, its descriptors) have room for: a
+  // record is reused for any chunk of at most this many pages.
+  size_t capacity = 0;
   // Write barrier state, one bit per page (docs/design/barrier.md .inv.masks): the page may be
   // write-protected; the page was written since it was protected. The owner's collection and the
   // mprotect fault handler of any thread (.sol.foreign) update them, so every change is one
@@ -50,6 +58,7 @@ struct Chunk {
   uint8_t* heat_level = nullptr;
   uint8_t* heat_lease = nullptr;
 
+  Collector* Owner() const { return owner.load(std::memory_order_acquire); }
   size_t IndexOf(const PageDesc* d) const { return static_cast<size_t>(d - descs); }
   size_t MaskWords() const { return (pages + 63) / 64; }
   size_t PageIndex(uintptr_t addr) const { return (addr - base) >> kPageShift; }
@@ -90,6 +99,8 @@ class Heap {
   explicit Heap(Collector* owner);
   // The barrier that new chunks attach to (set once, before the first chunk is mapped).
   void set_barrier(Barrier* b) { barrier_ = b; }
+  // The owner's label, copied into every chunk record (now and for chunks mapped later).
+  void set_label(CollectorLabel label);
   ~Heap();
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
@@ -170,6 +181,7 @@ class Heap {
   size_t DecommitWhere(Chunk* c, Want&& want);
 
   Collector* owner_;
+  CollectorLabel label_;
   Barrier* barrier_ = nullptr;
   std::mutex mu_;
   std::vector<Chunk*> chunks_;

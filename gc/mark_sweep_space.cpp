@@ -286,7 +286,7 @@ void* MarkSweepSpace::Relocated(const Collector* owner, void* p) const {
   if (evacuating_ == 0) return p;
   const auto a = reinterpret_cast<uintptr_t>(p);
   const PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->owner != owner || d->state != PageState::kSmall || d->forward == nullptr) return p;
+  if (d == nullptr || d->Owner() != owner || d->state != PageState::kSmall || d->forward == nullptr) return p;
   const uint32_t idx = d->IndexOf(a - d->start);
   const uintptr_t to = idx < d->objects && d->ObjectStart(idx) == a ? d->forward[idx] : 0;
   return to != 0 ? reinterpret_cast<void*>(to) : p;

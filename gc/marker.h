@@ -80,7 +80,7 @@ class Marker {
     bool young = false;
     if ((w & (kPageSize - 1)) == 0) [[unlikely]] young = MarkEndOfPreviousPage(g, w);
     PageDesc* d = PageMap::Lookup(w);
-    if (d == nullptr || d->owner != owner_) return young;
+    if (d == nullptr || d->Owner() != owner_) return young;
     if (d->state == PageState::kSmall) {
       uint32_t idx = d->IndexOf(w - d->start);
       uintptr_t obj = d->ObjectStart(idx);
@@ -135,7 +135,7 @@ class Marker {
   bool MarkEndOfPreviousPage(Grey& g, uintptr_t w) {
     if (w - 1 - lo_ >= span_) return false;
     PageDesc* d = PageMap::Lookup(w - 1);
-    if (d == nullptr || d->owner != owner_ || !AllowsInterior(d->kind)) return false;
+    if (d == nullptr || d->Owner() != owner_ || !AllowsInterior(d->kind)) return false;
     if (d->state == PageState::kSmall) {
       if (d->objects > 0 && d->ObjectStart(d->objects) == w) return MarkSmall<true>(g, d, d->objects - 1u);
     } else if (d->state == PageState::kBigHead && d->start + d->big_bytes == w) {

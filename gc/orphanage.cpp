@@ -28,7 +28,7 @@ size_t FindOwner(const void* p) {
   PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
   if (d == nullptr) return kNone;
   for (size_t i = 0; i < g_orphans.size(); ++i) {
-    if (g_orphans[i].collector == d->owner) return i;
+    if (g_orphans[i].collector == d->Owner()) return i;
   }
   return kNone;
 }

@@ -12,6 +12,28 @@ inline uint64_t RangeMask(uint32_t lo, uint32_t hi) {
 
 }  // namespace
 
+void PageDesc::Recycle() {
+  start = 0;
+  obj_size = 0;
+  magic = 0;
+  objects = 0;
+  kind = Kind::kNormal;
+  state = PageState::kFree;
+  size_class = 0;
+  needs_zeroing = false;
+  young_listed = false;
+  refilled = false;
+  on_partial = false;
+  scan_cursor = 0;
+  run_pages = 0;
+  big_bytes = 0;
+  live_objects = 0;
+  forward = nullptr;
+  next = nullptr;
+  prev = nullptr;
+  ClearBits();
+}
+
 void PageDesc::SetAllocRange(uint32_t from, uint32_t to) {
   while (from < to) {
     uint32_t w = from >> 6;

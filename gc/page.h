@@ -3,6 +3,7 @@
 #ifndef KEEL_GC_PAGE_H
 #define KEEL_GC_PAGE_H
 
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -52,7 +53,12 @@ struct SlotBits {
 };
 
 // One page (kSmall) or one big object's page run (kBigHead). Owned by the collector whose
-// chunk holds it; only that collector's thread touches it. Hot marking fields come first.
+// chunk holds it; only that collector's thread changes it. Other threads find descriptors of
+// pages they do not own through the page map (a stack word pointing into another thread's heap,
+// a write fault, GC_base): they read `owner` alone, atomically, and go no further unless it is
+// their own collector. Descriptors are type-stable (docs/design/heap.md .sol.type-stable): a
+// descriptor's memory is never freed, only reused for another page, so such a read never
+// touches freed memory. Hot marking fields come first.
 struct PageDesc {
   uintptr_t start = 0;      // first byte of the page or run
   uint32_t obj_size = 0;    // small: class size; big: the object's rounded size
@@ -72,11 +78,17 @@ struct PageDesc {
   // small, during a compacting major collection: the page is evacuated, and entry i is where
   // object i was copied (0: not yet reached). nullptr otherwise (precise.md .sol.compact).
   uintptr_t* forward = nullptr;
-  Collector* owner = nullptr;
-  Chunk* chunk = nullptr;
+  // The owning collector; nullptr while the descriptor describes no mapped page. Stored with
+  // release before the page map points at the descriptor, cleared after the map stops doing so.
+  std::atomic<Collector*> owner{nullptr};
+  Chunk* chunk = nullptr;  // the chunk record holding the descriptor: fixed for its lifetime
   PageDesc* next = nullptr;  // partial-page list or big-object list
   PageDesc* prev = nullptr;  // partial-page list or big-object list
   SlotBits bits[kBitmapWords] = {};
+
+  Collector* Owner() const { return owner.load(std::memory_order_acquire); }
+  // Back to the state of a fresh descriptor (a reused chunk record), owner and chunk aside.
+  void Recycle();
 
   uintptr_t end() const { return start + (state == PageState::kSmall ? kPageSize : size_t{run_pages} << kPageShift); }
   // Index of the object holding `offset` bytes into a small page.

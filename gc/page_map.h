@@ -26,7 +26,9 @@ class PageMap {
     if (root_index >= kRootEntries) return nullptr;
     std::atomic<PageDesc*>* leaf = root_[root_index].load(std::memory_order_acquire);
     if (leaf == nullptr) return nullptr;
-    return leaf[(addr >> kPageShift) & (kLeafEntries - 1)].load(std::memory_order_relaxed);
+    // Acquire: pairs with Set's release, so a descriptor of another thread's chunk is seen whole
+    // (heap.md .sol.type-stable).
+    return leaf[(addr >> kPageShift) & (kLeafEntries - 1)].load(std::memory_order_acquire);
   }
 
   // Maps the root array; every collector calls it before its first lookup. Returns false when

@@ -79,7 +79,7 @@ void PrecisePlan::PrepareMajor() {
   if (evacuating_pages_ == 0) return;
   owner_.roots().ForEachPin([this](void* p) {
     PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(p));
-    if (d != nullptr && d->owner == &owner_ && d->state == PageState::kSmall && small_.KeepInPlace(d)) {
+    if (d != nullptr && d->Owner() == &owner_ && d->state == PageState::kSmall && small_.KeepInPlace(d)) {
       --evacuating_pages_;
     }
   });

@@ -338,7 +338,7 @@ void Roots::Trace(Tracer& t) {
       t.VisitSlot(reinterpret_cast<void**>(at), Holder::kRoot);
     }
   }
-  if (auto_statics_ && !moves) {
+  if (auto_statics_ && owns_program_statics_ && !moves) {
     RefreshDataSegments();
     for (const Range& r : data_segments_) t.VisitWords(r.lo, r.hi, heap_rule, Holder::kRoot);
   }

@@ -103,6 +103,10 @@ class Roots {
   // Whether the data and bss of the program and its shared objects are scanned.
   void set_auto_statics(bool on) { auto_statics_ = on; }
   bool auto_statics() const { return auto_statics_; }
+  // Whether the program's data is this collector's to scan at all (docs/design/places.md
+  // .sol.statics): a place that did not claim it scans only the ranges it registered.
+  void set_owns_program_statics(bool on) { owns_program_statics_ = on; }
+  bool owns_program_statics() const { return owns_program_statics_; }
 
   // --- immobile boxes ---------------------------------------------------------------------------
   void** NewImmobileBox(void* p);
@@ -158,6 +162,7 @@ class Roots {
   AddedStack left_{};  // the stack last left with frames on it that no added stack keeps
   std::vector<Range> ranges_;
   bool auto_statics_ = true;
+  bool owns_program_statics_ = true;
   std::vector<Range> data_segments_;
   unsigned long long dl_adds_ = ~0ull;  // loader counters when data_segments_ was built
   unsigned long long dl_subs_ = ~0ull;

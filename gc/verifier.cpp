@@ -80,7 +80,7 @@ class Verifier {
     for (size_t i = 0; i < ndesc; ++i) {
       const PageDesc& d = ch.descs[i];
       const void* page = reinterpret_cast<void*>(d.start);
-      if (d.owner != &c_) problems_.Report("page %p has another owner", page);
+      if (d.Owner() != &c_) problems_.Report("page %p has another owner", page);
       bool free_bit = !ch.dedicated && ((ch.free_mask[i >> 6] >> (i & 63)) & 1);
       if (free_bit != (d.state == PageState::kFree)) problems_.Report("page %p: free mask %d but state %d", page, free_bit, int(d.state));
       if (d.state != PageState::kFree) continue;
@@ -109,7 +109,7 @@ class Verifier {
 
   void CheckWord(uintptr_t obj, Kind kind, uintptr_t at, uintptr_t w) {
     PageDesc* t = PageMap::Lookup(w);
-    if (t == nullptr || t->owner != &c_) return;
+    if (t == nullptr || t->Owner() != &c_) return;
     if (t->state == PageState::kSmall) {
       uint32_t idx = t->IndexOf(w - t->start);
       if (idx < t->objects && t->ObjectStart(idx) == w && !t->IsAllocated(idx)) {

@@ -6,7 +6,8 @@
 #include "runtime/runtime.h"
 
 extern "C" Scheme_Env* scheme_basic_env(void) {
-  keel::rt::Runtime& rt = keel::rt::Runtime::Current();
+  keel::gc::Collector::AttachCurrentThread();  // the calling thread becomes a place (places.md .sol.attach)
+  keel::rt::Runtime& rt = keel::rt::Runtime::Current("scheme_basic_env");
   if (rt.env() != nullptr) return rt.env();
   Scheme_Object* name = scheme_intern_symbol("basic");
   keel::rt::GcFrame frame(name);  // roots.md .sol.frames

@@ -18,7 +18,7 @@ using keel::gc::FinalizerFn;
 // Racket BC ignores a finalizer on memory it does not own (reference §1.4); here it is the
 // caller's error, raised before anything is registered.
 Collector& OwnerOf(void* p, const char* who) {
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace(who);
   if (p == nullptr) scheme_signal_error("%s: the object is NULL", who);
   if (c.in_collection()) scheme_signal_error("%s: called during a collection", who);
   if (!c.IsObjectStart(p)) {
@@ -86,7 +86,7 @@ void AddChecked(void* p, FinalizerFn f, void* data, bool will, bool once, const 
 // the late kind. A value the collector does not own never dies, so it needs none.
 void WeakReference(void** p, void* v, bool late, const char* who) {
   if (p == nullptr) scheme_signal_error("%s: the location is NULL", who);
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace(who);
   if (c.in_collection()) scheme_signal_error("%s: called during a collection", who);
   c.links().Unregister(p, late);  // registered again: the new value counts
   if (v == nullptr || (reinterpret_cast<uintptr_t>(v) & 1) != 0 || c.BaseOf(v) == nullptr) return;
@@ -111,7 +111,7 @@ void scheme_late_weak_reference_indirect(void** p, void* v) {
   WeakReference(p, v, true, "scheme_late_weak_reference_indirect");
 }
 void scheme_unweak_reference(void** p) {
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace("scheme_unweak_reference");
   c.links().Unregister(p, false);
   c.links().Unregister(p, true);
 }

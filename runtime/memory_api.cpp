@@ -25,7 +25,7 @@ namespace {
 [[maybe_unused]] const bool kTypeTraversersRegistered = (keel::rt::RegisterTypeTraversers(), true);
 
 void* AllocateOrRaise(size_t n, Kind kind, const char* who) {
-  void* p = Collector::Current().Allocate(n, kind);
+  void* p = Collector::CurrentPlace(who).Allocate(n, kind);
   if (p == nullptr) scheme_raise_out_of_memory(who, "cannot allocate %zu bytes", n);
   return p;
 }
@@ -116,12 +116,12 @@ KEEL_API void* scheme_malloc_fail_ok(void* (*mallocf)(size_t), size_t size) {
   return p;
 }
 
-KEEL_API void** scheme_malloc_immobile_box(void* p) { return Collector::Current().roots().NewImmobileBox(p); }
+KEEL_API void** scheme_malloc_immobile_box(void* p) { return Collector::CurrentPlace("scheme_malloc_immobile_box").roots().NewImmobileBox(p); }
 
 KEEL_API void scheme_free_immobile_box(void** b) {
   if (b == nullptr) Fatal("scheme_free_immobile_box: the immobile box is NULL");
   // A box made by a thread that has exited lives on in the orphanage (heap.md .sol.orphans).
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace("scheme_free_immobile_box");
   if (c.roots().HoldsBox(b) || !keel::gc::Orphanage::FreeImmobileBox(b)) c.roots().FreeImmobileBox(b);
 }
 
@@ -139,27 +139,27 @@ KEEL_API void scheme_free_code(void* p) { keel::gc::FreeCode(p); }
 KEEL_API void scheme_register_extension_global(void* ptr, intptr_t size) {
   if (ptr == nullptr || size <= 0) Fatal("scheme_register_extension_global: bad range %p + %ld", ptr, static_cast<long>(size));
   char* lo = static_cast<char*>(ptr);
-  Collector::Current().roots().AddRange(lo, lo + size, false, "scheme_register_extension_global");
+  Collector::CurrentPlace("scheme_register_extension_global").roots().AddRange(lo, lo + size, false, "scheme_register_extension_global");
 }
 
 KEEL_API void scheme_register_static(void* ptr, intptr_t size) {
   if (ptr == nullptr || size <= 0) Fatal("scheme_register_static: bad range %p + %ld", ptr, static_cast<long>(size));
   char* lo = static_cast<char*>(ptr);
-  Collector::Current().roots().AddRange(lo, lo + size, true, "scheme_register_static");
+  Collector::CurrentPlace("scheme_register_static").roots().AddRange(lo, lo + size, true, "scheme_register_static");
 }
 
 // The stack base becomes this frame: frames of main and above are not roots, as in Racket.
 __attribute__((noinline)) KEEL_API int scheme_main_stack_setup(int no_auto_statics, Scheme_Nested_Main main, void* data) {
   if (main == nullptr) Fatal("scheme_main_stack_setup: main is NULL");
-  Collector& c = Collector::Current();
+  Collector& c = Collector::AttachCurrentThread();  // the initial place (places.md .sol.attach)
   void* volatile base_marker = nullptr;
   const keel::gc::Roots::StackBounds old_bounds = c.roots().stack_bounds();
   bool old_auto = c.roots().auto_statics();
   c.roots().SetStackBase(reinterpret_cast<char*>(const_cast<void**>(&base_marker)) + sizeof(void*));
   c.roots().set_auto_statics(no_auto_statics == 0);
   int result = main(data);
-  Collector& after = Collector::Current();  // main may have shut the runtime down and restarted it
-  if (&after == &c) {
+  // main may have shut the runtime down (keel_shutdown) and started it again.
+  if (Collector::CurrentOrNull() == &c) {
     c.roots().RestoreStackBounds(old_bounds);
     c.roots().set_auto_statics(old_auto);
   }
@@ -175,13 +175,13 @@ KEEL_API int scheme_main_setup(int no_auto_statics, Scheme_Env_Main main, int ar
 // stack_addr is the deepest word that may hold a pointer; the base lies just past it. NULL
 // means the thread's own base (docs/design/roots.md .sol.bounds).
 KEEL_API void scheme_set_stack_base(void* stack_addr, int no_auto_statics) {
-  Collector& c = Collector::Current();
+  Collector& c = Collector::AttachCurrentThread();
   c.roots().SetStackBase(stack_addr != nullptr ? static_cast<char*>(stack_addr) + sizeof(void*) : nullptr);
   c.roots().set_auto_statics(no_auto_statics == 0);
 }
 
 KEEL_API void scheme_set_stack_bounds(void* stack_addr, void* stack_end, int no_auto_statics) {
-  Collector& c = Collector::Current();
+  Collector& c = Collector::AttachCurrentThread();
   c.roots().SetStackBounds(stack_addr != nullptr ? static_cast<char*>(stack_addr) + sizeof(void*) : nullptr, stack_end);
   c.roots().set_auto_statics(no_auto_statics == 0);
 }
@@ -192,19 +192,19 @@ KEEL_API void scheme_register_tls_space(void*, int) {}
 // --- pins and collection control ---------------------------------------------------------------
 
 KEEL_API void scheme_dont_gc_ptr(void* p) {
-  if (p != nullptr) Collector::Current().roots().Pin(p);
+  if (p != nullptr) Collector::CurrentPlace("scheme_dont_gc_ptr").roots().Pin(p);
 }
 
 KEEL_API void scheme_gc_ptr_ok(void* p) {
   if (p == nullptr) return;
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace("scheme_gc_ptr_ok");
   if (c.roots().pin_count(p) != 0 || !keel::gc::Orphanage::Unpin(p)) c.roots().Unpin(p);
 }
 
-KEEL_API void scheme_collect_garbage(void) { Collector::Current().Collect(KEEL_GC_REASON_EXPLICIT); }
+KEEL_API void scheme_collect_garbage(void) { Collector::CurrentPlace("scheme_collect_garbage").Collect(KEEL_GC_REASON_EXPLICIT); }
 
 KEEL_API void scheme_enable_garbage_collection(int on) {
-  Collector& c = Collector::Current();
+  Collector& c = Collector::CurrentPlace("scheme_enable_garbage_collection");
   if (on == 0) {
     c.Disable();
   } else if (!c.Enable()) {

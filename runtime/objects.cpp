@@ -119,7 +119,7 @@ static Scheme_Object* MakeWeakBox(Scheme_Object* v, bool late) {
   auto* b = NewAtomic<Scheme_Small_Object>(scheme_weak_box_type);
   b->u.ptr_val = v;
   static_assert(offsetof(Scheme_Small_Object, u.ptr_val) == offsetof(keel::gc::WeakBoxLayout, value));
-  keel::gc::Collector::Current().AddWeakBox(b, late);
+  keel::gc::Collector::CurrentPlace(late ? "scheme_make_late_weak_box" : "scheme_make_weak_box").AddWeakBox(b, late);
   return reinterpret_cast<Scheme_Object*>(b);
 }
 
@@ -145,7 +145,7 @@ void* GC_malloc_weak_array(size_t size_in_bytes, void* replace_val) {
   w->replace_val = replace_val;
   w->next = nullptr;
   std::memset(w->data, 0, bytes - offsetof(GC_Weak_Array, data));
-  keel::gc::Collector::Current().AddWeakArray(w);
+  keel::gc::Collector::CurrentPlace("GC_malloc_weak_array").AddWeakArray(w);
   return w;
 }
 
@@ -156,7 +156,7 @@ Scheme_Object* scheme_make_ephemeron(Scheme_Object* key, Scheme_Object* val) {
   auto* e = NewAtomic<keel::gc::EphemeronLayout>(scheme_ephemeron_type);
   e->key = key;
   e->value = val;
-  keel::gc::Collector::Current().AddEphemeron(e);
+  keel::gc::Collector::CurrentPlace("scheme_make_ephemeron").AddEphemeron(e);
   return reinterpret_cast<Scheme_Object*>(e);
 }
 

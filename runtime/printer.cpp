@@ -145,7 +145,7 @@ class ObjectMap {
   }
 
  private:
-  static uint64_t Collections() { return gc::Collector::Current().collections(); }
+  static uint64_t Collections() { return gc::Collector::CurrentPlace("scheme_print").collections(); }
   size_t Slot(Scheme_Object* o) const {
     // Fibonacci hashing: the top bits of the product mix every bit of the address.
     uint64_t h = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(o)) * 0x9E3779B97F4A7C15ull;

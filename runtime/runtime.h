@@ -18,8 +18,8 @@ namespace keel::rt {
 class Runtime {
  public:
   // The calling thread's runtime, created with its collector on first use.
-  static Runtime& Current() {
-    gc::Collector& c = gc::Collector::Current();
+  static Runtime& Current(const char* who = "a scheme_* function") {
+    gc::Collector& c = gc::Collector::CurrentPlace(who);
     void* client = c.client();
     return client != nullptr ? *static_cast<Runtime*>(client) : CreateFor(c);
   }

@@ -13,6 +13,7 @@
 #include "gc.h"
 #include "keel_gc.h"
 #include "scheme.h"
+#include "keel_places.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
 #include "support/scheme_escape.h"
@@ -37,6 +38,7 @@ BOOST_AUTO_TEST_CASE(freed_uncollectable_memory_is_reused) {
   size_t heap = 0;
   uint64_t live = 1;
   std::thread t([&] {
+    keel_thread_attach();  // a place of its own (scheme_* functions run only on places)
     // 40,000 freed 1000-byte objects leaked 40 MiB of pages before slots were reused, well past
     // the bound below; more rounds only cost time in the GC-stress and sanitizer runs.
     for (int i = 0; i < 40000; ++i) GC_free(scheme_malloc_uncollectable(1000));

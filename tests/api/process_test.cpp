@@ -20,6 +20,7 @@
 #include "gc.h"
 #include "keel_gc.h"
 #include "scheme.h"
+#include "keel_places.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
 
@@ -235,6 +236,7 @@ BOOST_AUTO_TEST_CASE(threads_share_the_barrier_and_its_descriptors) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&] {
+        keel_thread_attach();  // AllocateGarbage uses scheme_malloc_atomic
         keel_test::AllocateGarbage(64 << 10);
         GC_gcollect();
         if (main_backend != keel_gc_barrier()) mismatched.fetch_add(1);

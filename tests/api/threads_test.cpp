@@ -19,6 +19,7 @@
 #include "gc.h"
 #include "keel_gc.h"
 #include "scheme.h"
+#include "keel_places.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
 #include "support/scheme_values.h"
@@ -141,6 +142,7 @@ BOOST_AUTO_TEST_CASE(keel_thread_with_sigsegv_blocked) {
   keel_test::ChildResult child = keel_test::RunInChild([] {
     int failures = 0;
     std::thread t([&] {
+      keel_thread_attach();
       BlockAllSignals();
       Result** records = NewOldRecords();
       for (int round = 0; round < 3; ++round) {
@@ -173,6 +175,7 @@ struct Handover {
 };
 
 KEEL_TEST_NOINLINE void WorkerBody(Handover* out, int seed) {
+  keel_thread_attach();  // a place of its own (scheme_* functions run only on places)
   out->uncollectable = GC_malloc_uncollectable(kUncollectableBytes);
   keel_test::FillPattern(out->uncollectable, kUncollectableBytes, static_cast<uint64_t>(seed));
   out->holder = scheme_malloc_uncollectable(2 * sizeof(void*));

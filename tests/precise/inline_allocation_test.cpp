@@ -14,6 +14,7 @@
 
 #include "keel_gc.h"
 #include "scheme.h"
+#include "keel_places.h"
 #include "support/child_process.h"
 
 namespace {
@@ -47,6 +48,7 @@ bool AllZero(const void* p, size_t n) {
 // A thread that allocates inline and keeps one object through an immobile box, so that its
 // collector outlives it as an orphan, which the main thread's collections then look after.
 void* AllocateAndExit(void* out) {
+  keel_thread_attach();  // a place of its own (scheme_* functions run only on places)
   void** box = scheme_malloc_immobile_box(nullptr);
   for (int i = 0; i < 10000; ++i) {
     auto* obj = static_cast<intptr_t*>(scheme_malloc(4 * sizeof(void*)));

@@ -23,6 +23,7 @@
 #include "gc/variable_stack.h"
 #include "runtime/gc_frame.h"
 #include "scheme.h"
+#include "keel_places.h"
 #include "support/scheme_escape.h"
 
 namespace {
@@ -390,6 +391,7 @@ BOOST_AUTO_TEST_CASE(runtime_frames_pass_the_audit_at_every_collection) {
   bool escaped = false;
   bool balanced = false;
   std::thread worker([&] {
+    keel_thread_attach();  // a place of its own (scheme_* functions run only on places)
     Collector& c = Collector::Current();
     c.AddWeakCallback(AuditDuringCollection, &counts);
     void** before = GC_variable_stack;
