@@ -28,6 +28,13 @@ void InstallForkHandlers() { pthread_atfork(BeforeFork, AfterForkInParent, After
 
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> g_probe_runs{0};
+}  // namespace
+
+uint64_t BarrierProbeRuns() { return g_probe_runs.load(std::memory_order_relaxed); }
+void CountBarrierProbe() { g_probe_runs.fetch_add(1, std::memory_order_relaxed); }
+
 uint64_t ForkGeneration() { return g_fork_generation.load(std::memory_order_relaxed); }
 
 Barrier::Barrier(BarrierKind kind) : kind_(kind), fork_generation_(ForkGeneration()) {

@@ -114,6 +114,13 @@ class Barrier {
 // The backend named by KEEL_GC_BARRIER, or the best one the kernel offers (uffd, else mprotect).
 std::unique_ptr<Barrier> MakeBarrier(Collector& owner);
 
+// How many start-up probes of the kernel (uffd: the feature check on a scratch mapping; both
+// backends: the cost measurement) this process has run. Each runs once per process, however many
+// collectors (places, threads) are created (docs/design/places.md .sol.registry), and once more
+// in a forked child that needs it.
+uint64_t BarrierProbeRuns();
+void CountBarrierProbe();
+
 // Backend factories; nullptr when the kernel refuses.
 std::unique_ptr<Barrier> MakeUffdBarrier();
 std::unique_ptr<Barrier> MakeMprotectBarrier();

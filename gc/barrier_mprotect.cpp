@@ -181,6 +181,7 @@ void OnFault(int sig, siginfo_t* info, void* context) {
 // every other page of a scratch mapping (so each call splits the mapping, as in a heap), the
 // medians kept. About a millisecond, once per process.
 void Calibrate() {
+  CountBarrierProbe();
   constexpr size_t kProbes = 16;
   const size_t len = 2 * kProbes * 4096;
   void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

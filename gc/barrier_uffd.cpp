@@ -106,6 +106,7 @@ bool EnableAsyncWp(int uffd) {
 
 // Checks on a scratch mapping that the kernel accepts every call the backend makes.
 bool Probe(int uffd, int pagemap) {
+  CountBarrierProbe();
   const size_t len = 4 * 4096;
   void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return false;

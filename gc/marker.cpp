@@ -24,7 +24,7 @@ Marker::Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap
 
 // Stacks, static data and registers hold words the compiler never promised were initialized or
 // unpoisoned; reading them is the point (docs/design/roots.md .sol.sanitizers).
-__attribute__((no_sanitize("address", "undefined"))) void Marker::ScanRange(uintptr_t lo, uintptr_t hi, bool interior) {
+__attribute__((no_sanitize("address", "undefined", "thread"))) void Marker::ScanRange(uintptr_t lo, uintptr_t hi, bool interior) {
   lo = FirstAlignedWord(lo);
   Grey g = Take();
   if (KEEL_UNDER_VALGRIND()) [[unlikely]] {

@@ -16,8 +16,11 @@
 #      inside CI's limit on a slow host: the preset's GC-stress runs collect at every 50th
 #      allocation instead of every 25th (KEEL_TEST_GC_STRESS), and the time-budgeted stress runs
 #      get half their budgets (KEEL_TEST_BUDGET_SCALE defaults to 0.5 in this step only).
-#   4. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
-#      auto (the default) runs it only when steps 1-3 took under KEEL_TEST_DEBUG_BUDGET seconds
+#   4. ThreadSanitizer build in build-tsan/ (preset "tsan"): the suites where threads meet (place
+#      attachment, gc.h threads touching each other's memory, thread exit), built into two small
+#      programs (CGC and 3m) and run plain and under GC stress. About 2.5 minutes.
+#   5. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
+#      auto (the default) runs it only when steps 1-4 took under KEEL_TEST_DEBUG_BUDGET seconds
 #      (default 900), so the script stays within CI's 30 minutes on 2 cores. Measured on 2 cores
 #      shared with other work: release ~4.5 min (build 1.5, ctest 2; no test over 30 s),
 #      asan-ubsan ~15 min (build 2-3, ctest ~12: the GC-stress API run in nine parts of 30 to
@@ -163,6 +166,9 @@ end_step "every benchmark ran against its allocators, outputs agree"
 begin_step asan-ubsan "ASan+UBSan Debug build in build-asan/, ctest (label heavy excluded)"
 KEEL_TEST_BUDGET_SCALE=${KEEL_TEST_BUDGET_SCALE:-0.5} run_preset asan-ubsan build-asan
 
+begin_step tsan "ThreadSanitizer build in build-tsan/ of the suites where threads meet, ctest (label tsan)"
+run_preset tsan build-tsan
+
 elapsed=$((SECONDS - script_start))
 case "$debug_mode" in
   1 | on | yes) run_debug=1 ;;
@@ -174,6 +180,6 @@ if [[ $run_debug -eq 1 ]]; then
   begin_step debug "Debug build in build-debug/, ctest"
   run_preset debug build-debug
 else
-  summary+=("$(printf '%-12s skipped        (steps 1-3 took %ds; KEEL_TEST_DEBUG=1 runs it)' debug "$elapsed")")
+  summary+=("$(printf '%-12s skipped        (steps 1-4 took %ds; KEEL_TEST_DEBUG=1 runs it)' debug "$elapsed")")
 fi
 completed=1
