@@ -39,10 +39,10 @@ class ChunkRecords {
  public:
   static Chunk* Take(size_t pages, bool dedicated) {
     const size_t capacity = dedicated ? std::bit_ceil(pages) : Chunk::kChunkPages;
-    std::vector<Chunk*>& pool = PoolFor(capacity, dedicated);
     Chunk* c = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      std::vector<Chunk*>& pool = PoolFor(capacity, dedicated);
       if (!pool.empty()) {
         c = pool.back();
         pool.pop_back();
@@ -111,13 +111,19 @@ class ChunkRecords {
     return c;
   }
 
+  // The lists live in a heap object that is never destroyed: collectors (and so records) may
+  // still come and go while static destructors run at exit, and a leak checker that runs after
+  // them still finds every pooled record through it.
+  struct Lists {
+    std::vector<Chunk*> shared;
+    std::vector<Chunk*> dedicated[64];
+  };
   static std::vector<Chunk*>& PoolFor(size_t capacity, bool dedicated) {
-    return dedicated ? dedicated_[std::countr_zero(capacity)] : shared_;
+    static Lists* lists = new Lists;
+    return dedicated ? lists->dedicated[std::countr_zero(capacity)] : lists->shared;
   }
 
   static inline std::mutex mu_;
-  static inline std::vector<Chunk*> shared_;
-  static inline std::vector<Chunk*> dedicated_[64];
 };
 
 // Zeroes [p, p + bytes); the whole OS pages inside go back to the OS (they read as zero), so a

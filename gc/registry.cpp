@@ -49,7 +49,7 @@ pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // memory.
 void Registry::AfterForkInChild() {
   Collector* survivor = Collector::CurrentOrNull();
-  std::erase_if(list_, [survivor](Collector* c) { return c != survivor && !c->orphan(); });
+  std::erase_if(List(), [survivor](Collector* c) { return c != survivor && !c->orphan(); });
   mu_.unlock();
 }
 
@@ -59,7 +59,7 @@ uint64_t Registry::Add(Collector* c) {
   });
   std::lock_guard<std::mutex> lock(mu_);
   try {
-    list_.push_back(c);
+    List().push_back(c);
   } catch (const std::bad_alloc&) {
     Fatal("out of memory registering a collector");
   }
@@ -68,13 +68,14 @@ uint64_t Registry::Add(Collector* c) {
 
 void Registry::Remove(Collector* c) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find(list_.begin(), list_.end(), c);
-  if (it != list_.end()) list_.erase(it);
+  std::vector<Collector*>& list = List();
+  auto it = std::find(list.begin(), list.end(), c);
+  if (it != list.end()) list.erase(it);
 }
 
 size_t Registry::Count() {
   std::lock_guard<std::mutex> lock(mu_);
-  return list_.size();
+  return List().size();
 }
 
 }  // namespace keel::gc

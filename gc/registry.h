@@ -53,7 +53,7 @@ class Registry {
   template <class F>
   static void ForEach(F&& f) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (Collector* c : list_) f(*c);
+    for (Collector* c : List()) f(*c);
   }
   // fork(): the child's registry keeps only the collectors whose thread survived (the caller's).
   static void Lock() { mu_.lock(); }
@@ -61,8 +61,12 @@ class Registry {
   static void AfterForkInChild();
 
  private:
+  // Never destroyed: collectors may be destroyed while static destructors run at exit.
+  static std::vector<Collector*>& List() {
+    static auto* list = new std::vector<Collector*>;
+    return *list;
+  }
   static inline std::mutex mu_;
-  static inline std::vector<Collector*> list_;
   static inline uint64_t next_id_ = 1;
 };
 
