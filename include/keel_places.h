@@ -10,8 +10,51 @@
 #define KEEL_PUBLIC_KEEL_PLACES_H
 
 #include "keel_export.h"
+#include "scheme.h"
 
 KEEL_EXTERN_C_BEGIN
+
+/* --- places ----------------------------------------------------------------------------------
+ * keel_place_create starts a place: a new OS thread, attached to a place of its own, that calls
+ * main with its end of a new place channel. init (a value keel_place_message_allowed accepts, or
+ * NULL) is delivered on that channel as the first message. Returns the place descriptor, which is
+ * also the creator's end of the channel. The place ends when main returns (exit code 0), calls
+ * keel_place_exit(code), is killed (code 1), or when an error escapes main with no handler
+ * installed (code 1, its message on stderr); the process and the other places go on. At its end
+ * every finalizer of the place runs, reachable object or not, and its heap goes back to the OS. */
+KEEL_API Scheme_Object *keel_place_create(void (*main)(Scheme_Object *channel), Scheme_Object *init);
+/* Waits for the place to end; its exit code. May be called again, from any place. */
+KEEL_API int keel_place_wait(Scheme_Object *place);
+/* Ends the place at its next channel operation or keel_place_safepoint call (one blocked in a
+ * channel operation is woken at once) and waits for it; its exit code is then 1. */
+KEEL_API void keel_place_kill(Scheme_Object *place);
+/* Ends the calling place with `code`. On the initial place (or a thread attached with
+ * keel_thread_attach) it ends the process: exit(code). */
+KEEL_API void keel_place_exit(int code);
+/* A point where a place that was killed ends; call it in long loops without channel operations. */
+KEEL_API void keel_place_safepoint(void);
+
+/* --- place channels --------------------------------------------------------------------------
+ * A channel has two ends; what one end puts, the other gets, first in first out (for each
+ * sender). A message is copied into the receiving place: pairs and lists, vectors, boxes,
+ * strings, byte strings, symbols (interned again there), characters, flonums, fixnums, bignums,
+ * booleans, null, void and eof, with their sharing and cycles; channel ends and places travel by
+ * reference (a received end is the same channel, and several places may send on it). */
+/* Sends msg. A message that may not be sent is an error (an escape to scheme_error_buf) naming
+ * the offending part ("a value of type <procedure> in the car of a pair ..."); nothing is sent. */
+KEEL_API void keel_place_channel_put(Scheme_Object *ch, Scheme_Object *msg);
+/* The next message, waiting as long as it takes. */
+KEEL_API Scheme_Object *keel_place_channel_get(Scheme_Object *ch);
+/* The next message, or NULL when none is waiting. */
+KEEL_API Scheme_Object *keel_place_channel_try_get(Scheme_Object *ch);
+/* The next message, or NULL when none arrives within `seconds`. */
+KEEL_API Scheme_Object *keel_place_channel_get_timeout(Scheme_Object *ch, double seconds);
+/* A new channel: *a and *b are its two ends. */
+KEEL_API void keel_place_channel_pair(Scheme_Object **a, Scheme_Object **b);
+/* 1 when v may be sent on a place channel, 0 otherwise. */
+KEEL_API int keel_place_message_allowed(Scheme_Object *v);
+
+/* --- threads ---------------------------------------------------------------------------------- */
 
 /* Attaches the calling thread to a place of its own: a collector, roots, finalizers and runtime
  * (symbol table, error buffer) that only this thread uses. A thread that already made gc.h calls

@@ -147,6 +147,7 @@ enum {
   scheme_cust_box_type = 156,
   scheme_flvector_type = 161,
   scheme_place_type = 164,
+  scheme_place_bi_channel_type = 165, /* a place channel end (keel_places.h) */
   scheme_phantom_bytes_type = 179,
   _scheme_last_normal_type_ = 193,
   /* GC_malloc_weak_array's arrays (schemegc2.h GC_Weak_Array), the first tag after the normal

@@ -9,6 +9,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/gc_frame.h"
+#include "runtime/objects.h"
 #include "scheme.h"
 
 namespace keel::rt {
@@ -43,6 +44,14 @@ Scheme_Object* Normalize(uintptr_t* limbs, intptr_t len, bool positive) {
   b->digits = limbs;
   return reinterpret_cast<Scheme_Object*>(b);
 }
+
+}  // namespace
+
+Scheme_Object* MakeIntegerFromLimbs(uintptr_t* limbs, intptr_t len, bool positive) {
+  return Normalize(limbs, len, positive);
+}
+
+namespace {
 
 Scheme_Object* OneLimb(uintptr_t mag, bool positive) {
   auto* limbs = static_cast<uintptr_t*>(scheme_malloc_atomic(sizeof(uintptr_t)));

@@ -24,6 +24,10 @@ Scheme_Object* WrapCharString(mzchar* data, intptr_t len);
 // A byte string over `data`, as WrapCharString.
 Scheme_Object* WrapByteString(char* data, intptr_t len);
 
+// The integer with magnitude {limbs, len} (collectable atomic memory, which becomes the
+// bignum's digits) and the sign, as a fixnum when it fits (place messages, places/message.cpp).
+Scheme_Object* MakeIntegerFromLimbs(uintptr_t* limbs, intptr_t len, bool positive);
+
 }  // namespace keel::rt
 
 #endif  // KEEL_RUNTIME_OBJECTS_H

@@ -72,6 +72,7 @@ constexpr StandardName kStandardNames[] = {
     {scheme_cust_box_type, "<custodian-box>"},
     {scheme_flvector_type, "<flvector>"},
     {scheme_place_type, "<place>"},
+    {scheme_place_bi_channel_type, "<place-channel>"},
     {scheme_phantom_bytes_type, "<phantom-bytes>"},
 };
 

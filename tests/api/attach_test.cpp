@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(a_gc_h_thread_is_attached_to_no_place) {
 
 // A callback arriving on a thread that is no place's must not silently get a fresh heap.
 BOOST_AUTO_TEST_CASE(an_unattached_thread_is_refused_with_a_message) {
-  if (!keel_test::kThreadsInForkedChildren) {
-    BOOST_TEST_MESSAGE("left out under ThreadSanitizer: the child starts threads");
+  if (!keel_test::kThreadsInForkedChildrenAmongPlaces) {
+    BOOST_TEST_MESSAGE("left out under the sanitizers: the child starts threads");
     return;
   }
   keel_test::ChildResult child = keel_test::RunInChild([] {
@@ -160,8 +160,8 @@ BOOST_AUTO_TEST_CASE(a_later_place_scans_only_the_statics_it_registered) {
 // Under mprotect a write by one place into another place's protected page is caught, and the
 // report names both (the places rule: pointer-holding memory is written only by its own place).
 BOOST_AUTO_TEST_CASE(a_write_into_another_places_memory_names_both_places) {
-  if (!keel_test::kThreadsInForkedChildren) {
-    BOOST_TEST_MESSAGE("left out under ThreadSanitizer: the child starts threads");
+  if (!keel_test::kThreadsInForkedChildrenAmongPlaces) {
+    BOOST_TEST_MESSAGE("left out under the sanitizers: the child starts threads");
     return;
   }
   keel_test::ChildResult child = keel_test::RunInChild([] {

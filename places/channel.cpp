@@ -1,0 +1,109 @@
+// channel.cpp: queues and channel ends (channel.h, docs/design/places.md .sol.channels,
+// .sol.parking).
+#include "places/channel.h"
+
+#include <thread>
+
+#include "places/message.h"
+
+namespace keel::places {
+
+namespace {
+
+// Tries before a receiver parks: a round trip between two places on two cores takes a few
+// microseconds, well inside the spin, while parking and waking cost tens of microseconds.
+constexpr int kSpinTries = 2000;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+// A few nodes up front; a busier queue allocates more as it needs them and keeps them (the
+// lock-free queue recycles its nodes) until it goes. A place's channel so costs about a
+// kilobyte until the values for its ends are collected.
+Queue::Queue() : queue_(4) {}
+
+Queue::~Queue() {
+  Message* m = nullptr;
+  while (queue_.pop(m)) DestroyMessage(m);
+}
+
+void Queue::Release() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+bool Queue::Put(Message* m) {
+  if (!queue_.push(m)) return false;
+  // Pairs with the receiver's fence between counting itself a sleeper and its last try: either
+  // it sees the message, or this sees it asleep (.sol.parking).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_one();
+  }
+  return true;
+}
+
+Message* Queue::TryTake() {
+  Message* m = nullptr;
+  return queue_.pop(m) ? m : nullptr;
+}
+
+Message* Queue::Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted) {
+  for (int i = 0; i < kSpinTries; ++i) {
+    if (Message* m = TryTake()) return m;
+    if ((i & 63) == 63 && interrupted()) return nullptr;
+    CpuRelax();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  sleepers_.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  Message* m = nullptr;
+  while ((m = TryTake()) == nullptr) {
+    if (interrupted()) break;
+    if (deadline == nullptr) {
+      cv_.wait(lock);
+    } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {
+      m = TryTake();
+      break;
+    }
+  }
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return m;
+}
+
+void Queue::WakeAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
+}
+
+void End::NewPair(End** a, End** b) {
+  auto* q1 = new Queue();
+  auto* q2 = new Queue();
+  *a = new End(q1, q2);
+  *b = new End(q2, q1);
+  q1->Release();  // the ends hold them now
+  q2->Release();
+}
+
+End::End(Queue* out, Queue* in) : out_(out), in_(in) {
+  out_->AddRef();
+  in_->AddRef();
+}
+
+End::~End() {
+  out_->Release();
+  in_->Release();
+}
+
+void End::Release() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+}  // namespace keel::places

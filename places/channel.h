@@ -1,0 +1,76 @@
+// channel.h: place channels (docs/design/places.md .sol.channels). A channel is two queues, one
+// per direction; an end sends into one and receives from the other. Queues and ends are plain
+// C++ objects shared by reference counts: the Scheme values that stand for an end (in any
+// place's heap) and the messages in flight that carry one each hold a reference.
+#ifndef KEEL_PLACES_CHANNEL_H
+#define KEEL_PLACES_CHANNEL_H
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+#include <boost/lockfree/queue.hpp>
+
+namespace keel::places {
+
+struct Message;
+
+// Messages from any number of senders to any number of receivers, first in, first out for each
+// sender. Putting and taking go through boost::lockfree::queue; a receiver that finds the queue
+// empty spins briefly (a reply often arrives within microseconds), then parks on a condition
+// variable until a sender wakes it (.sol.parking).
+class Queue {
+ public:
+  Queue();
+  ~Queue();  // destroys the messages still queued
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  void AddRef() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Release();
+
+  // Queues m; false when memory for it cannot be had (m stays the caller's).
+  bool Put(Message* m);
+  Message* TryTake();
+
+  // What stops a blocked Take early: the calling place was asked to end (keel_place_kill).
+  using Interrupted = bool (*)();
+  // Waits for a message until `deadline` (nullptr: no limit) or until `interrupted()` says so
+  // (checked on every wake-up); nullptr then.
+  Message* Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted);
+  // Wakes every receiver parked here, so that each checks whether it was interrupted.
+  void WakeAll();
+
+ private:
+  boost::lockfree::queue<Message*> queue_;
+  std::atomic<int> refs_{1};
+  std::atomic<int> sleepers_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// One end of a channel: sends into `out`, receives from `in`. The other end has them swapped.
+class End {
+ public:
+  // A new channel; both ends start with one reference each.
+  static void NewPair(End** a, End** b);
+  End(Queue* out, Queue* in);  // takes a reference on each queue
+  ~End();
+
+  void AddRef() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Release();
+
+  Queue& out() { return *out_; }
+  Queue& in() { return *in_; }
+
+ private:
+  std::atomic<int> refs_{1};
+  Queue* out_;
+  Queue* in_;
+};
+
+}  // namespace keel::places
+
+#endif  // KEEL_PLACES_CHANNEL_H

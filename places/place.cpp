@@ -1,0 +1,288 @@
+// place.cpp: starting, ending and waiting for places, and the channel functions of
+// keel_places.h (docs/design/places.md .sol.place-life, .sol.channels).
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+#include "gc/collector.h"
+#include "keel_places.h"
+#include "places/channel.h"
+#include "places/message.h"
+#include "runtime/gc_frame.h"
+#include "scheme.h"
+
+namespace keel::places {
+
+namespace {
+
+using keel::gc::Collector;
+
+// A place started by keel_place_create. Shared by the place's thread and the descriptors that
+// name it (one reference each); the last to let go deletes it.
+struct PlaceRecord {
+  std::atomic<int> refs{2};
+  void (*main)(Scheme_Object*) = nullptr;
+  End* end = nullptr;  // the place's own end, handed to main; released by the thread at the start
+
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  int exit_code = 0;
+
+  // keel_place_kill (.sol.place-life): the place ends at its next channel operation or
+  // safe point; one blocked in a channel operation is woken through the queue it waits on.
+  std::atomic<bool> killed{false};
+  std::mutex waiting_mu;
+  Queue* waiting_on = nullptr;  // under waiting_mu
+
+  void Release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+// The calling thread's place record and the escape point its main runs under; nullptr on the
+// initial place and on threads attached with keel_thread_attach.
+thread_local PlaceRecord* t_place = nullptr;
+thread_local mz_jmp_buf* t_place_base = nullptr;
+thread_local int t_exit_code = 0;
+
+constexpr int kEscapedExit = 2;  // keel_longjmp value: keel_place_exit or a kill, code in t_exit_code
+
+bool CurrentPlaceKilled() { return t_place != nullptr && t_place->killed.load(std::memory_order_seq_cst); }
+
+[[noreturn]] void EndCurrentPlace(int code) {
+  t_exit_code = code;
+  keel_longjmp(t_place_base, kEscapedExit);
+}
+
+void EndIfKilled() {
+  if (CurrentPlaceKilled()) EndCurrentPlace(1);
+}
+
+End& CheckedEnd(Scheme_Object* ch, const char* who) {
+  End* end = EndOf(ch);
+  if (end == nullptr) scheme_signal_error("%s: expects a place channel or a place, given %V", who, ch);
+  return *end;
+}
+
+// Copies msg into the channel; an escape (after everything is freed) when msg may not be sent.
+void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
+  End& end = CheckedEnd(ch, who);
+  EndIfKilled();
+  std::string why;
+  Message* m = Serialize(msg, &why);
+  if (m == nullptr) {
+    // Nothing is sent; the formatter copies the text before the escape.
+    scheme_signal_error("%s: the message may not be sent: %s", who, why.c_str());
+  }
+  if (!end.out().Put(m)) {
+    DestroyMessage(m);
+    scheme_raise_out_of_memory(who, "cannot queue the message");
+  }
+}
+
+Scheme_Object* Receive(Message* m) {
+  Scheme_Object* v = Deserialize(*m);
+  DestroyMessage(m);
+  return v;
+}
+
+// Blocks on the end's incoming queue; nullptr on timeout. A kill wakes it and ends the place.
+Scheme_Object* Get(Scheme_Object* ch, const std::chrono::steady_clock::time_point* deadline, const char* who) {
+  End& end = CheckedEnd(ch, who);
+  EndIfKilled();
+  if (Message* m = end.in().TryTake()) return Receive(m);
+  Queue& q = end.in();
+  if (t_place != nullptr) {
+    std::lock_guard<std::mutex> lock(t_place->waiting_mu);
+    t_place->waiting_on = &q;
+  }
+  Message* m = q.Take(deadline, CurrentPlaceKilled);
+  if (t_place != nullptr) {
+    std::lock_guard<std::mutex> lock(t_place->waiting_mu);
+    t_place->waiting_on = nullptr;
+  }
+  if (m == nullptr) {
+    EndIfKilled();
+    return nullptr;
+  }
+  return Receive(m);
+}
+
+// Runs main under an escape point; the place's exit code.
+int RunMain(PlaceRecord* rec) {
+  Scheme_Object* channel = NewChannelObject(rec->end, nullptr);
+  rec->end->Release();  // the channel object holds it now
+  rec->end = nullptr;
+  keel::rt::GcFrame frame(channel);
+  mz_jmp_buf base;
+  mz_jmp_buf* volatile saved = scheme_current_thread->error_buf;
+  scheme_current_thread->error_buf = &base;
+  t_place_base = &base;
+  volatile int code = 0;
+  const int how = scheme_setjmp(base);
+  if (how == 0) {
+    rec->main(channel);
+  } else if (how == kEscapedExit) {
+    code = t_exit_code;
+  } else {
+    // An error escaped main with no handler: the place ends, the others go on.
+    std::fprintf(stderr, "keel: place %llu ends: an error escaped its main function: %s\n",
+                 static_cast<unsigned long long>(Collector::CurrentPlace("keel_place_create").label().id()),
+                 keel_last_error_message());
+    std::fflush(stderr);
+    code = 1;
+  }
+  scheme_current_thread->error_buf = saved;
+  t_place_base = nullptr;
+  return code;
+}
+
+void* PlaceThread(void* arg) {
+  auto* rec = static_cast<PlaceRecord*>(arg);
+  t_place = rec;
+  keel_thread_attach();
+  const int code = RunMain(rec);
+  // Place exit (.sol.place-life): every finalizer runs, reachable or not (the heap is going),
+  // so foreign resources and the channel ends it held are released; then the heap goes.
+  if (Collector* c = Collector::CurrentOrNull()) c->set_finalize_all_on_exit(true);
+  keel_thread_detach();
+  t_place = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(rec->mu);
+    rec->done = true;
+    rec->exit_code = code;
+  }
+  rec->done_cv.notify_all();
+  rec->Release();
+  return nullptr;
+}
+
+PlaceRecord* RecordOf(Scheme_Object* place, const char* who) {
+  if (SCHEME_INTP(place) || place == nullptr || place->type != scheme_place_type) {
+    scheme_signal_error("%s: expects a place, given %V", who, place);
+  }
+  return static_cast<PlaceRecord*>(reinterpret_cast<ChannelObject*>(place)->place);
+}
+
+}  // namespace
+
+void ReleasePlaceRecord(void* place) { static_cast<PlaceRecord*>(place)->Release(); }
+
+}  // namespace keel::places
+
+using keel::places::ChannelObject;
+using keel::places::End;
+using keel::places::PlaceRecord;
+
+extern "C" {
+
+KEEL_API Scheme_Object* keel_place_create(void (*main)(Scheme_Object* channel), Scheme_Object* init) {
+  if (main == nullptr) scheme_signal_error("keel_place_create: main is NULL");
+  End* mine = nullptr;
+  End* theirs = nullptr;
+  End::NewPair(&mine, &theirs);
+  auto* rec = new PlaceRecord;
+  rec->main = main;
+  rec->end = theirs;
+  Scheme_Object* place = keel::places::NewChannelObject(mine, rec);
+  mine->Release();  // the descriptor holds it now
+  keel::rt::GcFrame frame(place);
+  if (init != nullptr) keel::places::Put(place, init, "keel_place_create");
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  const int err = pthread_create(&thread, &attr, keel::places::PlaceThread, rec);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    rec->end->Release();
+    rec->end = nullptr;
+    rec->Release();  // the thread's reference
+    scheme_signal_error("keel_place_create: cannot start a thread (error %d)", err);
+  }
+  return place;
+}
+
+KEEL_API int keel_place_wait(Scheme_Object* place) {
+  PlaceRecord* rec = keel::places::RecordOf(place, "keel_place_wait");
+  std::unique_lock<std::mutex> lock(rec->mu);
+  rec->done_cv.wait(lock, [rec] { return rec->done; });
+  return rec->exit_code;
+}
+
+KEEL_API void keel_place_kill(Scheme_Object* place) {
+  PlaceRecord* rec = keel::places::RecordOf(place, "keel_place_kill");
+  if (rec == keel::places::t_place) keel::places::EndCurrentPlace(1);
+  rec->killed.store(true, std::memory_order_seq_cst);
+  {
+    std::lock_guard<std::mutex> lock(rec->waiting_mu);
+    if (rec->waiting_on != nullptr) rec->waiting_on->WakeAll();
+  }
+  keel_place_wait(place);
+}
+
+KEEL_API void keel_place_exit(int code) {
+  if (keel::places::t_place_base == nullptr) {
+    std::fflush(nullptr);
+    std::exit(code);  // the initial place (or an attached thread): the process ends
+  }
+  keel::places::EndCurrentPlace(code);
+}
+
+KEEL_API void keel_place_safepoint(void) { keel::places::EndIfKilled(); }
+
+KEEL_API void keel_place_channel_put(Scheme_Object* ch, Scheme_Object* msg) {
+  keel::places::Put(ch, msg, "keel_place_channel_put");
+}
+
+KEEL_API Scheme_Object* keel_place_channel_get(Scheme_Object* ch) {
+  return keel::places::Get(ch, nullptr, "keel_place_channel_get");
+}
+
+KEEL_API Scheme_Object* keel_place_channel_try_get(Scheme_Object* ch) {
+  End& end = keel::places::CheckedEnd(ch, "keel_place_channel_try_get");
+  keel::places::EndIfKilled();
+  keel::places::Message* m = end.in().TryTake();
+  return m != nullptr ? keel::places::Receive(m) : nullptr;
+}
+
+KEEL_API Scheme_Object* keel_place_channel_get_timeout(Scheme_Object* ch, double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) {
+    scheme_signal_error("keel_place_channel_get_timeout: the timeout must be a finite number of seconds >= 0, given %g", seconds);
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  return keel::places::Get(ch, &deadline, "keel_place_channel_get_timeout");
+}
+
+KEEL_API void keel_place_channel_pair(Scheme_Object** a, Scheme_Object** b) {
+  if (a == nullptr || b == nullptr) scheme_signal_error("keel_place_channel_pair: a result location is NULL");
+  End* x = nullptr;
+  End* y = nullptr;
+  End::NewPair(&x, &y);
+  Scheme_Object* first = keel::places::NewChannelObject(x, nullptr);
+  x->Release();
+  keel::rt::GcFrame frame(first);
+  Scheme_Object* second = keel::places::NewChannelObject(y, nullptr);
+  y->Release();
+  *a = first;
+  *b = second;
+}
+
+KEEL_API int keel_place_message_allowed(Scheme_Object* v) {
+  std::string why;
+  keel::places::Message* m = keel::places::Serialize(v, &why);
+  if (m == nullptr) return 0;
+  keel::places::DestroyMessage(m);
+  return 1;
+}
+
+}  // extern "C"

@@ -1,0 +1,331 @@
+// places_test.cpp: places and place channels (keel_places.h; docs/design/places.md
+// .sol.place-life, .sol.channels, .sol.messages), black-box, against CGC and 3m: ping-pong,
+// fan-out and fan-in, deep, cyclic and shared messages, channels sent through channels, messages
+// that may not be sent, kill and wait, many places one after another, and a place whose main
+// escapes with an error. Every place's main registers what it keeps across allocations (3m).
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "keel_gc.h"
+#include "keel_places.h"
+#include "scheme.h"
+#include "support/gc_probe.h"
+#include "support/registered.h"
+#include "support/scheme_escape.h"
+#include "support/scheme_values.h"
+
+namespace {
+
+using keel_test::Registered;
+
+// Each place main: echoes every message back until it gets #f.
+void EchoMain(Scheme_Object* ch) {
+  Registered reg(ch);
+  for (;;) {
+    Scheme_Object* msg = keel_place_channel_get(ch);
+    if (msg == scheme_false) return;
+    keel_place_channel_put(ch, msg);
+  }
+}
+
+// Receives n (a fixnum) and a list of fixnums; answers with their sum plus n.
+void SumMain(Scheme_Object* ch) {
+  Registered reg(ch);
+  Scheme_Object* n = keel_place_channel_get(ch);
+  Scheme_Object* list = keel_place_channel_get(ch);
+  intptr_t sum = SCHEME_INT_VAL(n);
+  for (Scheme_Object* p = list; SCHEME_PAIRP(p); p = SCHEME_CDR(p)) sum += SCHEME_INT_VAL(SCHEME_CAR(p));
+  keel_place_channel_put(ch, scheme_make_integer(sum));
+}
+
+void ExitWith7Main(Scheme_Object*) { keel_place_exit(7); }
+
+void ErrorMain(Scheme_Object*) { scheme_signal_error("this place fails on purpose"); }
+
+// Blocks forever on its channel (until killed).
+void BlockMain(Scheme_Object* ch) { keel_place_channel_get(ch); }
+
+// Gets a channel end, then puts 'hello on it, then the number it receives from its own channel.
+void RelayMain(Scheme_Object* ch) {
+  Scheme_Object* other = keel_place_channel_get(ch);
+  Registered reg(ch, other);
+  keel_place_channel_put(other, scheme_intern_symbol("hello"));
+  keel_place_channel_put(other, keel_place_channel_get(ch));
+}
+
+// Allocates garbage and collects while it echoes, so messages meet collections in both places.
+void ChurnEchoMain(Scheme_Object* ch) {
+  Registered reg(ch);
+  for (;;) {
+    Scheme_Object* msg = keel_place_channel_get(ch);
+    Registered keep(msg);
+    if (msg == scheme_false) return;
+    keel_test::AllocateGarbage(64 << 10);
+    scheme_collect_garbage();
+    keel_place_channel_put(ch, msg);
+  }
+}
+
+Scheme_Object* Sym(const char* s) { return scheme_intern_symbol(s); }
+
+// A message with everything that may be sent, sharing and a cycle:
+// #(1 2.5 #\x #\U+1F600 "str" #"bytes" sym <bignum> -7 #t #f () #<void> (shared) (shared) #&cycle)
+// where the box holds the vector itself.
+Scheme_Object* RichMessage() {
+  Scheme_Object* v = scheme_make_vector(16, scheme_false);
+  Scheme_Object* shared = nullptr;
+  Scheme_Object* tmp = nullptr;
+  Registered reg(v, shared, tmp);
+  SCHEME_VEC_ELS(v)[0] = scheme_make_integer(1);
+  tmp = scheme_make_double(2.5);
+  SCHEME_VEC_ELS(v)[1] = tmp;
+  tmp = scheme_make_char('x');
+  SCHEME_VEC_ELS(v)[2] = tmp;
+  tmp = scheme_make_char(0x1F600);
+  SCHEME_VEC_ELS(v)[3] = tmp;
+  tmp = scheme_make_utf8_string("str");
+  SCHEME_VEC_ELS(v)[4] = tmp;
+  tmp = scheme_make_byte_string("bytes");
+  SCHEME_VEC_ELS(v)[5] = tmp;
+  tmp = Sym("sym");
+  SCHEME_VEC_ELS(v)[6] = tmp;
+  tmp = scheme_read_bignum_bytes("123456789012345678901234567890", 0, 10);
+  SCHEME_VEC_ELS(v)[7] = tmp;
+  SCHEME_VEC_ELS(v)[8] = scheme_make_integer(-7);
+  SCHEME_VEC_ELS(v)[9] = scheme_true;
+  SCHEME_VEC_ELS(v)[10] = scheme_false;
+  SCHEME_VEC_ELS(v)[11] = scheme_null;
+  SCHEME_VEC_ELS(v)[12] = scheme_void;
+  shared = keel_test::BuildList(3, 40);
+  SCHEME_VEC_ELS(v)[13] = shared;
+  SCHEME_VEC_ELS(v)[14] = shared;
+  tmp = scheme_box(v);
+  SCHEME_VEC_ELS(v)[15] = tmp;
+  return v;
+}
+
+bool IsRichMessage(Scheme_Object* v) {
+  if (!SCHEME_VECTORP(v) || SCHEME_VEC_SIZE(v) != 16) return false;
+  Scheme_Object** e = SCHEME_VEC_ELS(v);
+  char* big = scheme_bignum_to_string(e[7], 10);
+  const bool ok = e[0] == scheme_make_integer(1) && SCHEME_DBLP(e[1]) && SCHEME_DBL_VAL(e[1]) == 2.5 &&
+                  SCHEME_CHARP(e[2]) && SCHEME_CHAR_VAL(e[2]) == 'x' && SCHEME_CHARP(e[3]) &&
+                  SCHEME_CHAR_VAL(e[3]) == 0x1F600 && SCHEME_CHAR_STRINGP(e[4]) && SCHEME_CHAR_STRTAG_VAL(e[4]) == 3 &&
+                  SCHEME_CHAR_STR_VAL(e[4])[2] == 'r' && SCHEME_BYTE_STRINGP(e[5]) &&
+                  std::string(SCHEME_BYTE_STR_VAL(e[5]), 5) == "bytes" && e[6] == Sym("sym") &&
+                  std::string(big) == "123456789012345678901234567890" && e[8] == scheme_make_integer(-7) &&
+                  e[9] == scheme_true && e[10] == scheme_false && e[11] == scheme_null && e[12] == scheme_void &&
+                  e[13] == e[14] && keel_test::ListIsIota(e[13], 3, 40) && SCHEME_BOXP(e[15]) &&
+                  SCHEME_BOX_VAL(e[15]) == v;
+  return ok;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(places, keel_test::CleanStackFixture)
+
+BOOST_AUTO_TEST_CASE(ping_pong) {
+  Scheme_Object* p = keel_place_create(EchoMain, nullptr);
+  Scheme_Object* reply = nullptr;
+  Registered reg(p, reply);
+  for (int i = 0; i < 1000; ++i) {
+    keel_place_channel_put(p, scheme_make_integer(i));
+    reply = keel_place_channel_get(p);
+    if (reply != scheme_make_integer(i)) {
+      BOOST_TEST(false, "round " << i << ": wrong reply");
+      break;
+    }
+  }
+  keel_place_channel_put(p, scheme_false);
+  BOOST_TEST(keel_place_wait(p) == 0);
+  BOOST_TEST(keel_place_wait(p) == 0);  // again: the same code
+}
+
+BOOST_AUTO_TEST_CASE(init_is_the_first_message_and_fan_in) {
+  constexpr int kPlaces = 4;
+  Scheme_Object* ps[kPlaces] = {};
+  keel_test::RegisteredArray reg(ps);
+  Scheme_Object* list = keel_test::BuildList(100, 1);  // 1..100: 5050
+  Registered keep(list);
+  for (int i = 0; i < kPlaces; ++i) {
+    ps[i] = keel_place_create(SumMain, scheme_make_integer(1000 * i));
+    keel_place_channel_put(ps[i], list);
+  }
+  for (int i = 0; i < kPlaces; ++i) {
+    Scheme_Object* sum = keel_place_channel_get(ps[i]);
+    BOOST_TEST(sum == scheme_make_integer(5050 + 1000 * i));
+    BOOST_TEST(keel_place_wait(ps[i]) == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rich_messages_keep_their_shape_sharing_and_cycles) {
+  Scheme_Object* p = keel_place_create(EchoMain, nullptr);
+  Scheme_Object* msg = nullptr;
+  Scheme_Object* back = nullptr;
+  Registered reg(p, msg, back);
+  msg = RichMessage();
+  BOOST_TEST_REQUIRE(IsRichMessage(msg));
+  BOOST_TEST(keel_place_message_allowed(msg) == 1);
+  keel_place_channel_put(p, msg);
+  back = keel_place_channel_get(p);
+  BOOST_TEST(back != msg);  // a copy
+  BOOST_TEST(IsRichMessage(back));
+  keel_place_channel_put(p, scheme_false);
+  BOOST_TEST(keel_place_wait(p) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(deep_lists_travel) {
+  Scheme_Object* p = keel_place_create(EchoMain, nullptr);
+  Scheme_Object* list = nullptr;
+  Scheme_Object* back = nullptr;
+  Registered reg(p, list, back);
+  const int n = keel_test::ScaledCount(100000, 10000);
+  list = keel_test::BuildList(n, 5);
+  keel_place_channel_put(p, list);
+  back = keel_place_channel_get(p);
+  BOOST_TEST(keel_test::ListIsIota(back, n, 5));
+  keel_place_channel_put(p, scheme_false);
+  BOOST_TEST(keel_place_wait(p) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(messages_survive_collections_on_both_sides) {
+  Scheme_Object* p = keel_place_create(ChurnEchoMain, nullptr);
+  Scheme_Object* msg = nullptr;
+  Scheme_Object* back = nullptr;
+  Registered reg(p, msg, back);
+  for (int i = 0; i < 20; ++i) {
+    msg = keel_test::BuildList(200, i);
+    keel_place_channel_put(p, msg);
+    keel_test::AllocateGarbage(64 << 10);
+    scheme_collect_garbage();
+    back = keel_place_channel_get(p);
+    if (!keel_test::ListIsIota(back, 200, i)) {
+      BOOST_TEST(false, "round " << i << ": the echo differs");
+      break;
+    }
+  }
+  keel_place_channel_put(p, scheme_false);
+  BOOST_TEST(keel_place_wait(p) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(channels_travel_through_channels) {
+  Scheme_Object* p = keel_place_create(RelayMain, nullptr);
+  Scheme_Object* a = nullptr;
+  Scheme_Object* b = nullptr;
+  Scheme_Object* got = nullptr;
+  Registered reg(p, a, b, got);
+  keel_place_channel_pair(&a, &b);
+  keel_place_channel_put(p, b);  // the place sends on b; we read from a
+  keel_place_channel_put(p, scheme_make_integer(99));
+  got = keel_place_channel_get(a);
+  BOOST_TEST(got == Sym("hello"));
+  got = keel_place_channel_get(a);
+  BOOST_TEST(got == scheme_make_integer(99));
+  BOOST_TEST(keel_place_wait(p) == 0);
+  // Both ends here too: a pair works within one place.
+  keel_place_channel_put(b, scheme_make_integer(3));
+  BOOST_TEST(keel_place_channel_get(a) == scheme_make_integer(3));
+}
+
+BOOST_AUTO_TEST_CASE(try_get_and_timeout) {
+  Scheme_Object* a = nullptr;
+  Scheme_Object* b = nullptr;
+  Registered reg(a, b);
+  keel_place_channel_pair(&a, &b);
+  BOOST_TEST(keel_place_channel_try_get(a) == nullptr);
+  BOOST_TEST(keel_place_channel_get_timeout(a, 0.01) == nullptr);
+  keel_place_channel_put(b, scheme_true);
+  BOOST_TEST(keel_place_channel_try_get(a) == scheme_true);
+  keel_place_channel_put(b, scheme_null);
+  BOOST_TEST(keel_place_channel_get_timeout(a, 1.0) == scheme_null);
+}
+
+namespace {
+struct PutArgs {
+  Scheme_Object* ch;
+  Scheme_Object* msg;
+};
+void PutCall(void* p) {
+  auto* args = static_cast<PutArgs*>(p);
+  keel_place_channel_put(args->ch, args->msg);
+}
+void TimeoutCall(void* p) { keel_place_channel_get_timeout(static_cast<Scheme_Object*>(p), -1.0); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_message_that_may_not_be_sent_is_an_error_and_nothing_is_sent) {
+  Scheme_Object* a = nullptr;
+  Scheme_Object* b = nullptr;
+  Scheme_Object* msg = nullptr;
+  Scheme_Object* bad = nullptr;
+  Registered reg(a, b, msg, bad);
+  keel_place_channel_pair(&a, &b);
+  bad = scheme_make_ephemeron(scheme_true, scheme_true);  // not a message
+  msg = scheme_make_vector(3, scheme_false);
+  SCHEME_VEC_ELS(msg)[2] = scheme_make_pair(scheme_make_integer(1), bad);
+  BOOST_TEST(keel_place_message_allowed(msg) == 0);
+  BOOST_TEST(keel_place_message_allowed(bad) == 0);
+  PutArgs args{b, msg};
+  keel_test::EscapeResult r = keel_test::RunWithErrorHandler(PutCall, &args);
+  BOOST_TEST(r.escaped);
+  BOOST_TEST(r.message.find("keel_place_channel_put") != std::string::npos, r.message);
+  BOOST_TEST(r.message.find("ephemeron") != std::string::npos, r.message);
+  BOOST_TEST(r.message.find("in the cdr of a pair in element 2 of a vector") != std::string::npos, r.message);
+  BOOST_TEST(keel_place_channel_try_get(a) == nullptr);  // nothing was sent
+  // Not a channel at all.
+  PutArgs wrong{scheme_make_integer(5), scheme_true};
+  r = keel_test::RunWithErrorHandler(PutCall, &wrong);
+  BOOST_TEST(r.escaped);
+  BOOST_TEST(r.message.find("expects a place channel") != std::string::npos, r.message);
+  r = keel_test::RunWithErrorHandler(TimeoutCall, a);
+  BOOST_TEST(r.escaped);
+  BOOST_TEST(r.message.find("timeout") != std::string::npos, r.message);
+}
+
+BOOST_AUTO_TEST_CASE(exit_codes_errors_and_kill) {
+  Scheme_Object* exits = keel_place_create(ExitWith7Main, nullptr);
+  Scheme_Object* fails = nullptr;
+  Scheme_Object* blocked = nullptr;
+  Registered reg(exits, fails, blocked);
+  fails = keel_place_create(ErrorMain, nullptr);
+  blocked = keel_place_create(BlockMain, nullptr);
+  BOOST_TEST(keel_place_wait(exits) == 7);
+  BOOST_TEST(keel_place_wait(fails) == 1);  // the error's message went to stderr
+  keel_place_kill(blocked);                 // woken from its blocking get
+  BOOST_TEST(keel_place_wait(blocked) == 1);
+  // This place goes on.
+  BOOST_TEST(keel_test::ListIsIota(keel_test::BuildList(10), 10));
+}
+
+// 1,000 places started and finished one after another leave the process's memory flat: each
+// place's heap, collector, chunk records and channel go when it ends (records to the pool).
+BOOST_AUTO_TEST_CASE(many_places_one_after_another) {
+  const int n = keel_test::ScaledCount(1000, 100);
+  Scheme_Object* p = nullptr;
+  Registered reg(p);
+  int wrong = 0;
+  size_t rss_after_warmup = 0;
+  for (int i = 0; i < n; ++i) {
+    p = keel_place_create(EchoMain, nullptr);
+    keel_place_channel_put(p, scheme_make_integer(i));
+    if (keel_place_channel_get(p) != scheme_make_integer(i)) ++wrong;
+    keel_place_channel_put(p, scheme_false);
+    if (keel_place_wait(p) != 0) ++wrong;
+    if (i == n / 10) {
+      scheme_collect_garbage();  // the descriptors so far and their finalizers
+      rss_after_warmup = keel_test::ResidentBytes();
+    }
+  }
+  scheme_collect_garbage();
+  const size_t rss_end = keel_test::ResidentBytes();
+  BOOST_TEST(wrong == 0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // Each place that kept its heap would hold at least a 4 MiB chunk (at least 16 KiB resident).
+  BOOST_TEST(rss_end < rss_after_warmup + (size_t{8} << 20),
+             "RSS grew from " << (rss_after_warmup >> 10) << " KiB to " << (rss_end >> 10) << " KiB over " << n << " places");
+#endif
+}
+
+BOOST_AUTO_TEST_SUITE_END()
