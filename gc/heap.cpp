@@ -8,6 +8,10 @@
 
 #include <pthread.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "gc/barrier.h"
 #include "gc/decay.h"
 #include "gc/os_memory.h"
@@ -213,6 +217,11 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
     return nullptr;
   }
   if (barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
+#if defined(__SANITIZE_ADDRESS__)
+  // Heap objects hold pointers to malloc'd memory (a channel end, a C pointer's data): the leak
+  // checker scans the chunk as it scans the stacks and globals.
+  __lsan_register_root_region(mem, bytes);
+#endif
   heap_bytes_ += bytes;
   if (c->base < lo_) lo_ = c->base;
   if (c->base + bytes > hi_) hi_ = c->base + bytes;
@@ -233,6 +242,9 @@ void Heap::UnmapChunk(Chunk* c) {
   PageMap::Set(c->base, c->pages, nullptr);
   const size_t ndesc = c->dedicated ? 1 : c->pages;
   for (size_t i = 0; i < ndesc; ++i) c->descs[i].owner.store(nullptr, std::memory_order_release);
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
+#endif
   os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
   heap_bytes_ -= c->pages << kPageShift;
   ChunkRecords::Give(c);

@@ -40,10 +40,10 @@ void Queue::Release() {
 
 bool Queue::Put(Message* m) {
   if (!queue_.push(m)) return false;
-  // Pairs with the receiver's fence between counting itself a sleeper and its last try: either
-  // it sees the message, or this sees it asleep (.sol.parking).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_relaxed) > 0) {
+  // A read-modify-write of the sleeper count after the push, as the receiver makes one before
+  // its last try: the two are ordered, so either the receiver's try comes after this one and
+  // sees the message, or this sees the receiver counted as asleep (.sol.parking).
+  if (sleepers_.fetch_add(0, std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_one();
   }
@@ -62,8 +62,7 @@ Message* Queue::Take(const std::chrono::steady_clock::time_point* deadline, Inte
     CpuRelax();
   }
   std::unique_lock<std::mutex> lock(mu_);
-  sleepers_.fetch_add(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
   Message* m = nullptr;
   while ((m = TryTake()) == nullptr) {
     if (interrupted()) break;

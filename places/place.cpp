@@ -72,16 +72,22 @@ End& CheckedEnd(Scheme_Object* ch, const char* who) {
   return *end;
 }
 
+// The message for msg, or nullptr with the reason in `why` (no C++ object with a destructor
+// outlives this call: the caller's escape would skip it).
+Message* SerializeOrExplain(Scheme_Object* msg, char* why, size_t size) {
+  std::string reason;
+  Message* m = Serialize(msg, &reason);
+  if (m == nullptr) std::snprintf(why, size, "%s", reason.c_str());
+  return m;
+}
+
 // Copies msg into the channel; an escape (after everything is freed) when msg may not be sent.
 void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
   End& end = CheckedEnd(ch, who);
   EndIfKilled();
-  std::string why;
-  Message* m = Serialize(msg, &why);
-  if (m == nullptr) {
-    // Nothing is sent; the formatter copies the text before the escape.
-    scheme_signal_error("%s: the message may not be sent: %s", who, why.c_str());
-  }
+  char why[512];
+  Message* m = SerializeOrExplain(msg, why, sizeof why);
+  if (m == nullptr) scheme_signal_error("%s: the message may not be sent: %s", who, why);  // nothing was sent
   if (!end.out().Put(m)) {
     DestroyMessage(m);
     scheme_raise_out_of_memory(who, "cannot queue the message");
