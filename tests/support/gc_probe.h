@@ -80,7 +80,7 @@ KEEL_TEST_NOINLINE inline void CollectClean() {
 // `reduced` under the sanitizers, in unoptimized builds and under KEEL_GC_STRESS, where each
 // allocation or collection costs many times as much and the full count proves nothing more.
 inline long ScaledCount(long full, long reduced) {
-#if defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__OPTIMIZE__)
   (void)full;
   return reduced;
 #else
