@@ -215,12 +215,10 @@ class Writer {
         s += " in ...";
         break;
       }
-      Scheme_Object* holder = order_[parent];
       if (field == kCar) s += " in the car of a pair";
       else if (field == kCdr) s += " in the cdr of a pair";
       else if (field == kBoxed) s += " in a box";
       else s += " in element " + std::to_string(field - kElement) + " of a vector";
-      (void)holder;
       field = origins_[parent].field;
       parent = origins_[parent].parent;
     }
