@@ -17,9 +17,9 @@ namespace {
 // before it scans unmapped memory (roots.md .sol.unknown-stack).
 void ScanCurrentStack(Collector& c, Tracer& t) {
   uintptr_t top = c.mutator_stack_top();
-  // An exited thread's collector has no stack; another thread runs its collections
-  // (heap.md .sol.orphans).
-  if (top == 0 || c.orphan()) return;
+  // An exited thread's collector has no stack, nor has the master once it serves no thread;
+  // other threads run their collections (heap.md .sol.orphans, places.md .sol.master).
+  if (top == 0 || !c.scans_thread()) return;
   Range live;
   if (!c.roots().LiveStack(top, &live)) {
     const Roots::StackBounds& b = c.roots().stack_bounds();

@@ -46,7 +46,9 @@ class CgcPlan : public NonMovingPlan {
   // data and a young generation sized from the old one come on top.
   static constexpr double kOldGrowthShare = Policy::kAgingOldGrowthShare;
 
-  using NonMovingPlan::NonMovingPlan;
+  // `bind_thread` is the moving plan's; this plan keeps no thread-local state.
+  CgcPlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes, bool /*bind_thread*/)
+      : NonMovingPlan(owner, heap, generations, bytes) {}
 
   // The inline fast path; nullptr sends the caller to its slow path.
   void* AllocateInline(size_t bytes, Kind kind) {
@@ -69,6 +71,8 @@ class CgcPlan : public NonMovingPlan {
   void RetireRuns() { small_.RetireRuns(); }
   // No thread-local allocation state to let go of when the collector's thread exits.
   void DetachThread() {}
+  // The master's objects never move (places.md .sol.master): nothing here does.
+  void StopMoving() {}
   void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
   void Sweep(bool major, bool ages, MinorTotals& totals) { SweepNonMoving(major, ages, totals); }
   // Every space's invariants (the verifier's part per space).

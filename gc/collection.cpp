@@ -94,13 +94,15 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   const bool full_stretch = full_collections_left_ > 0;
   if (full_stretch) --full_collections_left_;
   const uint64_t protected_before = generations_.protected_pages();
-  bool protect = !orphan_ && MayProtect() && full_collections_left_ == 0;
+  bool protect = !orphan_ && !detached_ && MayProtect() && full_collections_left_ == 0;
   bool major = want_major || renewed || !protect || pages_open_ || full_stretch ||
                barrier_->kind() == BarrierKind::kNone || bytes_.live > major_threshold_;
   in_collection_ = true;
   cycle_peak_in_use_ = std::max<uint64_t>(cycle_peak_in_use_, heap_.in_use_bytes());
   const uint64_t old_heap_limit = heap_limit_;
-  plan_.RetireRuns();
+  // A master collection's prologue ran before the places marked (BeginExternalMajor).
+  const bool prepared = external_prepared_;
+  if (!prepared) plan_.RetireRuns();
   const uint64_t allocated = bytes_.since_gc;
   const uint64_t live_before = bytes_.live + bytes_.aged;
   const uint64_t aged_before = bytes_.aged;
@@ -121,7 +123,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
       protect = false;
     }
   }
-  if (major) {
+  if (major && !prepared) {
     generations_.ForgetWritten();
     plan_.PrepareMajor();
   }
@@ -215,7 +217,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   r.scan_calls = barrier_->TakeScans();
   r.hot_pages = generations_.hot_pages();
   r.pause_ns = NowNs() - start;
-  if (barrier_->kind() != BarrierKind::kNone && !orphan_) {
+  if (barrier_->kind() != BarrierKind::kNone && !orphan_ && !detached_) {
     // What the barrier cost the mutator since the previous collection, and this pause.
     const uint64_t mutator_ns = (r.barrier_faults + r.pages_written) * barrier_->event_cost_ns() +
                                 generations_.mutator_calls() * barrier_->call_cost_ns();
@@ -242,7 +244,7 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   }
   // Exited threads' memory that frees have changed is collected with a major collection
   // (heap.md .sol.orphans).
-  if (major && !orphan_) Orphanage::CollectChanged();
+  if (major && !orphan_ && !detached_) Orphanage::CollectChanged();
 }
 
 bool Collector::MayProtect() {

@@ -12,6 +12,7 @@
 
 #include "gc/env.h"
 #include "gc/fatal.h"
+#include "gc/master.h"
 #include "gc/orphanage.h"
 #include "gc/os_memory.h"
 #include "gc/page_map.h"
@@ -58,14 +59,84 @@ Collector& Collector::AttachImplicitly(const char* who) {
 
 // Becoming a place: the chunks' copies of the label follow (the fault handler reads them), and
 // the first place takes over the program's statics (.sol.statics).
+// A place joins the master's list of places first (.sol.master-cycle); the master scans the
+// program's statics only while it serves the main thread.
 void Collector::SetRole(CollectorRole role) {
+  if (role == CollectorRole::kPlace) master::Join(*this);
   label_ = CollectorLabel::Make(role, label_.id());
   heap_.set_label(label_);
-  if (role == CollectorRole::kPlace) {
+  if (role == CollectorRole::kPlace || (role == CollectorRole::kMaster && !detached_)) {
     const Collector* none = nullptr;
     const bool first = g_statics_place.compare_exchange_strong(none, this, std::memory_order_acq_rel);
     roots_.set_owns_program_statics(first || none == this);
   }
+}
+
+Collector& Collector::CreateMaster(bool on_this_thread) {
+  if (!PageMap::Init()) Fatal("cannot map the page map (out of address space)");
+  if (on_this_thread) {
+    Collector& c = CreateCurrent();  // its objects may move until SwitchOutMaster
+    c.SetRole(CollectorRole::kMaster);
+    master::BecomeThreadBound(c);
+    return c;
+  }
+  auto* c = new Collector(false);
+  c->detached_ = true;
+  c->plan_.StopMoving();
+  c->roots_.ForgetStacks();
+  c->generations_.OpenAll();
+  c->pages_open_ = true;
+  c->SetRole(CollectorRole::kMaster);
+  c->Disable();  // only master collections collect it (master.cpp)
+  return *c;
+}
+
+// The frames and statics the thread holds now are the last roots the master takes from it.
+void Collector::SwitchOutMaster() {
+  if (t_current_ != this || role() != CollectorRole::kMaster || detached_) Fatal("scheme_basic_env: switching out a collector that is not the thread's master");
+  Collect(KEEL_GC_REASON_EXPLICIT);  // 3m: the nursery is empty after it
+  plan_.DetachThread();
+  plan_.StopMoving();
+  detached_ = true;
+  roots_.ForgetStacks();
+  roots_.set_owns_program_statics(false);
+  const Collector* self = this;
+  g_statics_place.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
+  generations_.OpenAll();
+  pages_open_ = true;
+  Disable();
+  t_current_ = nullptr;
+  pthread_setspecific(g_exit_key, nullptr);
+  master::EndThreadBound();
+}
+
+void Collector::BeginExternalMajor() {
+  in_collection_ = true;
+  plan_.RetireRuns();
+  generations_.ForgetWritten();
+  plan_.PrepareMajor();
+  external_prepared_ = true;
+}
+
+void Collector::FinishExternalMajor() {
+  in_collection_ = false;
+  CollectNow(KEEL_GC_REASON_MASTER, true);
+  external_prepared_ = false;
+}
+
+// Marks the places set stay: the next master collection's BeginExternalMajor folds them into
+// the alloc bits with the others (heap.md .inv.bits).
+void Collector::AbandonExternalMajor() {
+  external_prepared_ = false;
+  in_collection_ = false;
+}
+
+bool Collector::CollectForMaster(MasterMarks& marks) {
+  if (!MayCollectNow() || orphan_) return false;
+  master_marks_ = &marks;
+  CollectNow(KEEL_GC_REASON_MASTER, true);
+  master_marks_ = nullptr;
+  return true;
 }
 
 Collector& Collector::CreateCurrent() {
@@ -81,6 +152,7 @@ void Collector::DestroyCurrent() {
   Collector* c = t_current_;
   if (c == nullptr) return;
   if (c->in_collection_) Fatal("keel_shutdown: called during a collection");
+  master::Leave(*c);
   delete c;
   t_current_ = nullptr;
   pthread_setspecific(g_exit_key, nullptr);
@@ -98,6 +170,7 @@ void Collector::RetireCurrent() {
   c->roots_.ForgetStacks();
   c->disabled_ = 0;
   c->Collect(KEEL_GC_REASON_EXPLICIT);
+  master::Leave(*c);  // after the last finalizers this thread runs: they may use shared objects
   c->plan_.DetachThread();  // other threads may collect an orphan: no thread-local state stays
   t_current_ = nullptr;
   pthread_setspecific(g_exit_key, nullptr);
@@ -126,8 +199,9 @@ void Collector::FreeAnywhere(void* p, const char* who) {
 void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
 bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
 
-Collector::Collector()
-    : barrier_(MakeBarrier(*this)), heap_(this), generations_(heap_, *barrier_), plan_(*this, heap_, generations_, bytes_) {
+Collector::Collector(bool bind_thread)
+    : barrier_(MakeBarrier(*this)), heap_(this), generations_(heap_, *barrier_),
+      plan_(*this, heap_, generations_, bytes_, bind_thread) {
   heap_.set_barrier(barrier_.get());
   all_interior_ = DefaultAllInteriorPointers();
   stress_every_ = EnvCount("KEEL_GC_STRESS", 0, 0, UINT64_MAX);
@@ -147,6 +221,8 @@ Collector::Collector()
 }
 
 Collector::~Collector() {
+  master::Leave(*this);
+  if (role() == CollectorRole::kMaster) master::Forget(this);
   Registry::Remove(this);
   const Collector* self = this;
   g_statics_place.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
@@ -262,6 +338,8 @@ int Collector::InvokeOrderedFinalizers() {
 }
 
 void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
+  // An allocation is a safe point for master collections (places.md .sol.master-cycle).
+  if (master::Requested() && label_.is_place()) [[unlikely]] master::SafePoint();
   if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {
     stress_count_ = 0;
     if (MayCollectNow()) CollectNow(KEEL_GC_REASON_STRESS, false);
@@ -448,7 +526,13 @@ bool Collector::IsObjectStart(const void* p) const {
 bool Collector::IsMarked(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->Owner() != this) return true;
+  if (d == nullptr || d->Owner() != this) {
+    // A weak reference from a place to a master object survives its part in a master
+    // collection, and so must the object: nothing may leave the reference dangling
+    // (places.md .sol.master-marks).
+    if (d != nullptr && master_marks_ != nullptr) master_marks_->Visit(a);
+    return true;
+  }
   if (d->state == PageState::kNursery) return plan_.MovingObjectSurvived(p);
   if (d->state == PageState::kSmall) {
     uint32_t idx = d->IndexOf(a - d->start);

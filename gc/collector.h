@@ -33,6 +33,7 @@
 namespace keel::gc {
 
 class Marker;
+class MasterMarks;
 
 class Collector {
  public:
@@ -63,6 +64,32 @@ class Collector {
   // immobile boxes, pins, and what they reach), handed to the orphanage (docs/design/heap.md
   // .sol.orphans).
   static void RetireCurrent();
+
+  // --- the master collector (docs/design/places.md .sol.master) -------------------------------
+  // The process's master collector: `on_this_thread`, the calling thread's collector until
+  // SwitchOutMaster (scheme_main_stack_setup on a thread without one); otherwise a collector of
+  // no thread. Its objects never move.
+  static Collector& CreateMaster(bool on_this_thread);
+  // scheme_basic_env, on the master's thread: a last collection with the thread's stack, then
+  // the master serves no thread: its pages stay unprotected, it collects only in master
+  // collections, and the thread has no collector until it attaches to its initial place.
+  void SwitchOutMaster();
+  // A master collection's parts on the master (master.cpp): Begin before any place marks,
+  // Finish (mark from the master's own roots, keep what the places marked, sweep) after all have,
+  // Abandon instead when a place could not mark (everything stays).
+  void BeginExternalMajor();
+  void FinishExternalMajor();
+  void AbandonExternalMajor();
+  // A place's part in a master collection: a major collection of its own whose trace marks the
+  // master objects it reaches through `marks`. False when this collector cannot collect now
+  // (collection disabled, inside a collection, an orphan).
+  bool CollectForMaster(MasterMarks& marks);
+  // During a place's part in a master collection: where its trace reports words that lie
+  // outside its heap; nullptr otherwise.
+  MasterMarks* master_marks() const { return master_marks_; }
+  // Whether collections scan a thread's stack and frames: not for an orphan, whose thread has
+  // exited, nor for the master once it serves no thread.
+  bool scans_thread() const { return !orphan_ && !detached_; }
 
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
@@ -255,7 +282,9 @@ class Collector {
   friend class Verifier;
   friend class Orphanage;
 
-  Collector();
+  // `bind_thread`: the plan keeps its thread-local allocation state (3m's inline nursery) in the
+  // constructing thread's; a collector of no thread leaves that thread's state alone.
+  explicit Collector(bool bind_thread = true);
   ~Collector();
   static Collector& CreateCurrent();
   static Collector& AttachImplicitly(const char* who);
@@ -295,6 +324,9 @@ class Collector {
   bool in_allocator_ = false;      // AllocateSlow is running (re-entry from a signal handler)
   bool in_weak_callbacks_ = false;
   bool orphan_ = false;
+  bool detached_ = false;           // the master, serving no thread (scans_thread)
+  bool external_prepared_ = false;  // BeginExternalMajor ran; FinishExternalMajor comes next
+  MasterMarks* master_marks_ = nullptr;
   bool warned_sigsegv_ = false;
   bool pages_open_ = false;  // a collection left old pages unprotected: the next one is major
   bool last_was_major_ = true;       // live_bytes_ is exact only after a major collection

@@ -18,14 +18,18 @@ static_assert(Nursery::kMaxObjectBytes <= kMaxSmallSize);
 
 Copier::Copier(const Collector& owner, Nursery& nursery, MarkSweepSpace& old, MarkStack& stack, uintptr_t heap_lo,
                uintptr_t heap_hi, bool mark_in_place, bool checked)
-    : owner_(&owner), nursery_(nursery), old_(old), stack_(stack), lo_(heap_lo),
+    : owner_(&owner), master_(owner.master_marks()), nursery_(nursery), old_(old), stack_(stack), lo_(heap_lo),
       span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0), mark_in_place_(mark_in_place), checked_(checked),
       cursor_(stack.Take()) {}
 
 void Copier::VisitSlot(void** slot, Holder) {
   void* p = *slot;
   const auto a = reinterpret_cast<uintptr_t>(p);
-  if ((a & 1) != 0 || a - lo_ >= span_) return;  // a fixnum, NULL, or not this heap's
+  if ((a & 1) != 0) return;  // a fixnum
+  if (a - lo_ >= span_) {      // NULL, or not this heap's: perhaps the master's (places.md .sol.master-marks)
+    if (master_ != nullptr) [[unlikely]] master_->Visit(a);
+    return;
+  }
   if (checked_) [[unlikely]] CheckSlot(slot, a);
   if (nursery_.MayHoldObject(p)) {
     *slot = Evacuate(p, slot);
@@ -53,7 +57,11 @@ void Copier::VisitWords(uintptr_t lo, uintptr_t hi, bool, Holder) {
             "moves; register the location as a root slot instead",
             reinterpret_cast<void*>(at), reinterpret_cast<void*>(w));
     }
-    if (w - lo_ < span_ && mark_in_place_) MarkInPlace(w, nullptr);
+    if (w - lo_ < span_) {
+      if (mark_in_place_) MarkInPlace(w, nullptr);
+    } else if (master_ != nullptr) [[unlikely]] {
+      master_->Visit(w);
+    }
   }
 }
 
@@ -98,7 +106,11 @@ void* Copier::Evacuate(void* p, const void* slot) {
 
 void Copier::MarkInPlace(uintptr_t a, void** slot) {
   PageDesc* d = PageMap::Lookup(a);
-  if (d == nullptr || d->Owner() != owner_) return;
+  if (d == nullptr) return;
+  if (d->Owner() != owner_) {
+    if (master_ != nullptr) [[unlikely]] master_->Visit(a);
+    return;
+  }
   if (d->state == PageState::kSmall) {
     if (d->forward != nullptr) [[unlikely]] {
       *slot = reinterpret_cast<void*>(Relocate(d, a, slot));

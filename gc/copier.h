@@ -13,6 +13,7 @@
 
 #include "gc/mark_stack.h"
 #include "gc/mark_sweep_space.h"
+#include "gc/master.h"
 #include "gc/nursery.h"
 #include "gc/page.h"
 #include "gc/tracer.h"
@@ -92,6 +93,7 @@ class Copier final : public Tracer {
   void DescribeHolder(char* out, size_t size) const;
 
   const Collector* owner_;
+  MasterMarks* master_;  // during a place's part in a master collection; nullptr otherwise
   Nursery& nursery_;
   MarkSweepSpace& old_;
   MarkStack& stack_;

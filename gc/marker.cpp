@@ -19,7 +19,7 @@
 namespace keel::gc {
 
 Marker::Marker(Collector& c, MarkStack& stack, uintptr_t heap_lo, uintptr_t heap_hi, bool heap_interior, bool ages)
-    : owner_(&c), stack_(stack), lo_(heap_lo), span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0),
+    : owner_(&c), master_(c.master_marks()), stack_(stack), lo_(heap_lo), span_(heap_hi > heap_lo ? heap_hi - heap_lo : 0),
       heap_interior_(heap_interior), ages_mask_(ages ? ~uint64_t{0} : 0) {}
 
 // Stacks, static data and registers hold words the compiler never promised were initialized or

@@ -10,6 +10,7 @@
 
 #include "gc/kind.h"
 #include "gc/mark_stack.h"
+#include "gc/master.h"
 #include "gc/page.h"
 #include "gc/page_map.h"
 #include "gc/tracer.h"
@@ -76,11 +77,18 @@ class Marker {
   // kRemember, whether the word keeps an object that stays young (alloc set, age clear).
   template <bool kRemember>
   bool MarkWordT(Grey& g, uintptr_t w, bool interior) {
-    if (w - lo_ >= span_) return false;
+    if (w - lo_ >= span_) {
+      if (master_ != nullptr) [[unlikely]] master_->Visit(w);  // places.md .sol.master-marks
+      return false;
+    }
     bool young = false;
     if ((w & (kPageSize - 1)) == 0) [[unlikely]] young = MarkEndOfPreviousPage(g, w);
     PageDesc* d = PageMap::Lookup(w);
-    if (d == nullptr || d->Owner() != owner_) return young;
+    if (d == nullptr) return young;
+    if (d->Owner() != owner_) {
+      if (master_ != nullptr) [[unlikely]] master_->Visit(w);
+      return young;
+    }
     if (d->state == PageState::kSmall) {
       uint32_t idx = d->IndexOf(w - d->start);
       uintptr_t obj = d->ObjectStart(idx);
@@ -159,6 +167,7 @@ class Marker {
   }
 
   const Collector* owner_;
+  MasterMarks* master_;  // during a place's part in a master collection; nullptr otherwise
   MarkStack& stack_;
   uintptr_t lo_;
   uintptr_t span_;

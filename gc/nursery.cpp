@@ -28,7 +28,9 @@ static_assert(Nursery::kMaxObjectBytes == KEEL_NURSERY_MAX_OBJECT && Nursery::kH
 
 }  // namespace
 
-Nursery::Nursery(Heap& heap) : heap_(heap), area_(&keel_nursery) { *area_ = keel_nursery_area{0, 0}; }
+Nursery::Nursery(Heap& heap, bool bind_thread) : heap_(heap), area_(bind_thread ? &keel_nursery : &own_) {
+  *area_ = keel_nursery_area{0, 0};
+}
 
 Nursery::~Nursery() { DetachThread(); }
 

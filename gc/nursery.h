@@ -40,7 +40,9 @@ class Nursery {
   // The area's pages go back with the heap's chunks when the heap is destroyed. The cursor and
   // the inline limit live in the constructing thread's keel_nursery (.sol.inline), where
   // scheme.h's inline allocation finds them, until DetachThread.
-  explicit Nursery(Heap& heap);
+  // `bind_thread`: the cursor lives in the constructing thread's keel_nursery; otherwise in
+  // own_, as after DetachThread.
+  explicit Nursery(Heap& heap, bool bind_thread = true);
   ~Nursery();
   Nursery(const Nursery&) = delete;
   Nursery& operator=(const Nursery&) = delete;

@@ -24,8 +24,8 @@ constexpr uint64_t kMinEvacuationBytes = uint64_t{4} << 20;
 
 }  // namespace
 
-PrecisePlan::PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes)
-    : NonMovingPlan(owner, heap, generations, bytes), nursery_(heap), bytes_(bytes),
+PrecisePlan::PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes, bool bind_thread)
+    : NonMovingPlan(owner, heap, generations, bytes), nursery_(heap, bind_thread), bytes_(bytes),
       nursery_bytes_(static_cast<size_t>(
           EnvBytes("KEEL_GC_NURSERY", kDefaultNurseryBytes, kMinNurseryBytes, kMaxNurseryBytes))) {}
 
@@ -33,7 +33,7 @@ PrecisePlan::PrecisePlan(Collector& owner, Heap& heap, Generations& generations,
 // collections cannot run (disabled, or the nursery cannot be had) the object goes to the
 // mark-sweep space, where it does not move and is collected like any young object.
 void* PrecisePlan::AllocateSlow(size_t bytes, Kind kind, bool counted) {
-  if (Moves(kind) && bytes <= Nursery::kMaxObjectBytes) {
+  if (Moves(kind) && moves_ && bytes <= Nursery::kMaxObjectBytes) {
     if (nursery_.capacity() == 0 && !nursery_.Resize(nursery_bytes_)) {
       return AllocateNonMovingSlow(bytes, kind, counted);
     }
@@ -74,6 +74,7 @@ void* PrecisePlan::Forwarded(void* p) const {
 // (gc3m.md; a new one still leaves the nursery at its first collection, as in Racket).
 void PrecisePlan::PrepareMajor() {
   NonMovingPlan::PrepareMajor();
+  if (!moves_) return;
   evacuating_pages_ = small_.SelectEvacuation(&PrecisePlan::Moves, std::max(kMinEvacuationBytes, bytes_.live / 16),
                                               owner_.stressed());
   if (evacuating_pages_ == 0) return;
@@ -83,6 +84,12 @@ void PrecisePlan::PrepareMajor() {
       --evacuating_pages_;
     }
   });
+}
+
+void PrecisePlan::StopMoving() {
+  if (nursery_.used() != 0) Fatal("the master collector stops moving objects while its nursery holds some");
+  moves_ = false;
+  nursery_.StopInline();
 }
 
 // The nursery's objects were allocated since the last collection: they join the cycle's count
@@ -103,7 +110,7 @@ void PrecisePlan::Trace(bool major, bool, MarkStack& stack, TraceTotals& totals)
   // does not point into the nursery is left alone at once.
   Copier copier(owner_, nursery_, small_, stack, heap_.lo(), heap_.hi(), major || non_moving_allocated_ != 0, kChecked);
   if (!major) evacuating_pages_ = 0;
-  if (!owner_.orphan()) TraceFrameChain(GC_variable_stack, copier);
+  if (owner_.scans_thread()) TraceFrameChain(GC_variable_stack, copier);
   owner_.roots().Trace(copier);
   owner_.TraceOwnRoots(copier, major);
   TraceUncollectable(heap_, copier);

@@ -53,7 +53,9 @@ class PrecisePlan : public NonMovingPlan {
   static constexpr size_t kMinNurseryBytes = size_t{256} << 10;
   static constexpr size_t kMaxNurseryBytes = size_t{1} << 30;
 
-  PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes);
+  // `bind_thread`: the nursery's cursor lives in the constructing thread's keel_nursery (the
+  // inline allocation of scheme.h); otherwise in the plan until a thread adopts it.
+  PrecisePlan(Collector& owner, Heap& heap, Generations& generations, ByteCounts& bytes, bool bind_thread);
 
   // Whether objects of `kind` start in the nursery: the kinds that may move. Allow-interior
   // and uncollectable objects never move (precise.md .req.never-move).
@@ -99,6 +101,10 @@ class PrecisePlan : public NonMovingPlan {
   void RetireRuns();
   // The collector's thread is exiting: the nursery stops using its thread-local cursor.
   void DetachThread() { nursery_.DetachThread(); }
+  // The master collector's objects never move once it serves no thread (places.md .sol.master):
+  // from now on every object is allocated in the non-moving spaces and no major collection
+  // evacuates pages. The nursery must be empty (after a major collection).
+  void StopMoving();
   // NonMovingPlan's, then the choice of the pages this major collection evacuates.
   void PrepareMajor();
   void Trace(bool major, bool ages, MarkStack& stack, TraceTotals& totals);
@@ -113,6 +119,7 @@ class PrecisePlan : public NonMovingPlan {
   size_t nursery_bytes_;  // what the nursery is sized to when first used
   uint64_t non_moving_allocated_ = 0;  // bytes of the non-moving spaces allocated this cycle
   size_t evacuating_pages_ = 0;        // chosen by this collection's PrepareMajor
+  bool moves_ = true;                  // StopMoving
 };
 
 }  // namespace keel::gc

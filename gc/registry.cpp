@@ -46,10 +46,12 @@ pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // Only the forking thread goes on in the child: the collectors of the others stay in memory but
 // will never run again, so they leave the list (a master collection must not wait for them).
 // Orphans (collectors of threads that had already exited) stay: any thread may still free their
-// memory.
+// memory. So does the master, which serves no thread once scheme_basic_env has returned.
 void Registry::AfterForkInChild() {
   Collector* survivor = Collector::CurrentOrNull();
-  std::erase_if(List(), [survivor](Collector* c) { return c != survivor && !c->orphan(); });
+  std::erase_if(List(), [survivor](Collector* c) {
+    return c != survivor && !c->orphan() && c->role() != CollectorRole::kMaster;
+  });
   mu_.unlock();
 }
 

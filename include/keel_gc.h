@@ -20,7 +20,8 @@ typedef enum keel_gc_reason {
   KEEL_GC_REASON_ALLOCATION = 0, /* the allocation budget was spent */
   KEEL_GC_REASON_EXPLICIT = 1,   /* scheme_collect_garbage, GC_gcollect */
   KEEL_GC_REASON_STRESS = 2,     /* KEEL_GC_STRESS */
-  KEEL_GC_REASON_HEAP_LIMIT = 3  /* the maximum heap size was reached */
+  KEEL_GC_REASON_HEAP_LIMIT = 3, /* the maximum heap size was reached */
+  KEEL_GC_REASON_MASTER = 4      /* a master collection (keel_places.h): a place's part or the master's */
 } keel_gc_reason;
 
 /* One collection, as the collector recorded it. Byte counts are object bytes (size-class

@@ -10,6 +10,7 @@
 #define KEEL_PUBLIC_KEEL_PLACES_H
 
 #include "keel_export.h"
+#include "keel_gc.h"
 #include "scheme.h"
 
 KEEL_EXTERN_C_BEGIN
@@ -31,7 +32,8 @@ KEEL_API void keel_place_kill(Scheme_Object *place);
 /* Ends the calling place with `code`. On the initial place (or a thread attached with
  * keel_thread_attach) it ends the process: exit(code). */
 KEEL_API void keel_place_exit(int code);
-/* A point where a place that was killed ends; call it in long loops without channel operations. */
+/* A safe point: a place that was killed ends here, and a master collection that other places
+ * wait for runs here (below). Call it in long loops that neither allocate nor use channels. */
 KEEL_API void keel_place_safepoint(void);
 
 /* --- place channels --------------------------------------------------------------------------
@@ -53,6 +55,28 @@ KEEL_API Scheme_Object *keel_place_channel_get_timeout(Scheme_Object *ch, double
 KEEL_API void keel_place_channel_pair(Scheme_Object **a, Scheme_Object **b);
 /* 1 when v may be sent on a place channel, 0 otherwise. */
 KEEL_API int keel_place_message_allowed(Scheme_Object *v);
+
+/* --- shared data: the master heap --------------------------------------------------------------
+ * Byte strings, strings and flonum vectors allocated here live in the master heap: every place
+ * may read and write them, and messages carry them by reference, so the receiver sees the same
+ * object (SCHEME_SHARED_ALLOCATEDP is true of it). They never move and hold no pointers. Between
+ * scheme_main_stack_setup and the return of scheme_basic_env the master collector is the main
+ * thread's collector (scheme_register_static then registers master roots); shared objects are
+ * allocated only once scheme_basic_env has returned (or, in a program that never calls
+ * scheme_main_stack_setup, at any time). scheme_alloc_shared_byte_string is in scheme.h.
+ *
+ * The master heap is collected when its budget is spent: every place stops at a safe point
+ * (an allocation, a channel operation, keel_place_wait, keel_place_safepoint; a place blocked in
+ * a channel operation or keel_place_wait is woken for it), runs a major collection of its own
+ * that marks the shared objects it reaches, and the last one to finish frees the shared objects
+ * no place and no message in flight refers to. A place that neither allocates nor calls into
+ * Keel holds every master collection back until it does. */
+KEEL_API Scheme_Object *keel_alloc_shared_char_string(intptr_t size, mzchar fill);
+KEEL_API Scheme_Object *keel_alloc_shared_flvector(intptr_t size);
+/* A master collection now, the calling place taking part. */
+KEEL_API void keel_place_collect_master(void);
+/* The master collector's figures: its collections, live and heap bytes (keel_gc.h). */
+KEEL_API void keel_place_master_stats(keel_gc_stats *out);
 
 /* --- threads ---------------------------------------------------------------------------------- */
 

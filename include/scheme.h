@@ -65,6 +65,13 @@ typedef struct Scheme_Double {
   double double_val;
 } Scheme_Double;
 
+/* Flonum vectors (scheme_alloc_flvector; shared ones: keel_alloc_shared_flvector). */
+typedef struct Scheme_Double_Vector {
+  Scheme_Object so;
+  intptr_t size;
+  double els[1];
+} Scheme_Double_Vector;
+
 /* Symbols keep their characters inline (SCHEME_SYM_VAL is an interior pointer). */
 typedef struct Scheme_Symbol {
   Scheme_Inclhash_Object iso;
@@ -215,6 +222,13 @@ MZ_EXTERN Scheme_Object scheme_eof[1];
 #define SCHEME_VECTORP(obj) SCHEME_OBJ_TYPEP(obj, scheme_vector_type)
 #define SCHEME_VEC_SIZE(obj) (((Scheme_Vector *)(obj))->size)
 #define SCHEME_VEC_ELS(obj) (((Scheme_Vector *)(obj))->els)
+
+#define SCHEME_FLVECTORP(obj) SCHEME_OBJ_TYPEP(obj, scheme_flvector_type)
+#define SCHEME_FLVEC_SIZE(obj) (((Scheme_Double_Vector *)(obj))->size)
+#define SCHEME_FLVEC_ELS(obj) (((Scheme_Double_Vector *)(obj))->els)
+
+/* Objects in the master heap, shared among places (keel_places.h): the flag is in keyex. */
+#define SCHEME_SHARED_ALLOCATEDP(obj) (((Scheme_Object *)(obj))->keyex & 0x2)
 
 #define SCHEME_BOXP(obj) SCHEME_OBJ_TYPEP(obj, scheme_box_type)
 #define SCHEME_BOX_VAL(obj) (((Scheme_Small_Object *)(obj))->u.ptr_val)
@@ -429,6 +443,11 @@ MZ_EXTERN Scheme_Object *scheme_char_string_to_byte_string(Scheme_Object *s); /*
 MZ_EXTERN Scheme_Object *scheme_make_byte_string(const char *chars);
 MZ_EXTERN Scheme_Object *scheme_make_sized_byte_string(char *chars, intptr_t len, int copy);
 MZ_EXTERN Scheme_Object *scheme_alloc_byte_string(intptr_t size, char fill);
+/* A byte string in the master heap, which every place may read, write and send by reference
+ * (keel_places.h). Allowed once scheme_basic_env has returned. */
+MZ_EXTERN Scheme_Object *scheme_alloc_shared_byte_string(intptr_t size, char fill);
+/* A vector of `size` flonums, each 0.0. */
+MZ_EXTERN Scheme_Object *scheme_alloc_flvector(intptr_t size);
 MZ_EXTERN Scheme_Object *scheme_intern_symbol(const char *name);
 MZ_EXTERN Scheme_Object *scheme_intern_exact_symbol(const char *name, uintptr_t len);
 MZ_EXTERN Scheme_Object *scheme_make_vector(intptr_t size, Scheme_Object *fill);

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "gc/master.h"
 #include "places/message.h"
 
 namespace keel::places {
@@ -55,17 +56,27 @@ Message* Queue::TryTake() {
   return queue_.pop(m) ? m : nullptr;
 }
 
-Message* Queue::Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted) {
+Message* Queue::Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted,
+                     void (*safe_point)()) {
   for (int i = 0; i < kSpinTries; ++i) {
     if (Message* m = TryTake()) return m;
     if ((i & 63) == 63 && interrupted()) return nullptr;
     CpuRelax();
   }
+  // Declared before the lock, so that it registers and unregisters with mu_ not held (the
+  // master wakes sleepers with their mutex taken after its own).
+  keel::gc::master::SleepScope sleep(mu_, cv_);
   std::unique_lock<std::mutex> lock(mu_);
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   Message* m = nullptr;
   while ((m = TryTake()) == nullptr) {
     if (interrupted()) break;
+    if (keel::gc::master::Requested()) {
+      lock.unlock();
+      safe_point();
+      lock.lock();
+      continue;
+    }
     if (deadline == nullptr) {
       cv_.wait(lock);
     } else if (cv_.wait_until(lock, *deadline) == std::cv_status::timeout) {

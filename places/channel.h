@@ -38,8 +38,9 @@ class Queue {
   // What stops a blocked Take early: the calling place was asked to end (keel_place_kill).
   using Interrupted = bool (*)();
   // Waits for a message until `deadline` (nullptr: no limit) or until `interrupted()` says so
-  // (checked on every wake-up); nullptr then.
-  Message* Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted);
+  // (checked on every wake-up); nullptr then. A master collection requested while it waits
+  // wakes it: it calls `safe_point` with no lock held and waits on (places.md .sol.master-cycle).
+  Message* Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted, void (*safe_point)());
   // Wakes every receiver parked here, so that each checks whether it was interrupted.
   void WakeAll();
 

@@ -6,6 +6,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "gc/master.h"
 #include "places/channel.h"
 #include "runtime/alloc.h"
 #include "runtime/gc_frame.h"
@@ -31,7 +32,12 @@ enum class NodeKind : uint8_t {
   kByteString,   // length, bytes eight to a word
   kSymbol,       // length, UTF-8 bytes eight to a word
   kChannel,      // index into Message::ends
+  kFlvector,     // length, the elements' bits
+  kShared,       // a master object, by reference (held by the message while it is in flight)
 };
+
+// A byte string, string or flonum vector of the master heap (scheme_alloc_shared_byte_string).
+bool IsShared(Scheme_Object* v) { return SCHEME_SHARED_ALLOCATEDP(v) && keel::gc::master::Holds(v); }
 
 // Node header: kind, the object's type tag and its keyex bits (immutability), in one word.
 uint64_t Header(NodeKind kind, Scheme_Type type, short keyex) {
@@ -102,7 +108,7 @@ class Writer {
     }
     auto [it, fresh] = index_.try_emplace(v, static_cast<uint32_t>(order_.size()));
     if (fresh) {
-      if (!Sendable(v)) {
+      if (!IsShared(v) && !Sendable(v)) {
         index_.erase(it);
         std::string what = std::string("a value of type ") + scheme_get_type_name(SCHEME_TYPE(v));
         return Refuse(what.c_str(), parent, field, why);
@@ -127,6 +133,7 @@ class Writer {
       case scheme_char_string_type:
       case scheme_byte_string_type:
       case scheme_symbol_type:
+      case scheme_flvector_type:
       case scheme_place_type:
       case scheme_place_bi_channel_type:
         return true;
@@ -141,6 +148,12 @@ class Writer {
     const Scheme_Type type = SCHEME_TYPE(v);
     const short keyex = v->keyex;
     uint64_t a = 0, b = 0;
+    if (IsShared(v)) {
+      m_->shared.push_back(v);
+      keel::gc::master::HoldInFlight(v);
+      w.insert(w.end(), {Header(NodeKind::kShared, type, 0), reinterpret_cast<uint64_t>(v)});
+      return true;
+    }
     switch (type) {
       case scheme_pair_type:
       case scheme_mutable_pair_type:
@@ -187,6 +200,12 @@ class Writer {
         const intptr_t len = SCHEME_BYTE_STRTAG_VAL(v);
         w.insert(w.end(), {Header(NodeKind::kByteString, type, keyex), static_cast<uint64_t>(len)});
         PutBytes(w, SCHEME_BYTE_STR_VAL(v), static_cast<size_t>(len));
+        return true;
+      }
+      case scheme_flvector_type: {
+        const intptr_t len = SCHEME_FLVEC_SIZE(v);
+        w.insert(w.end(), {Header(NodeKind::kFlvector, type, keyex), static_cast<uint64_t>(len)});
+        PutBytes(w, SCHEME_FLVEC_ELS(v), static_cast<size_t>(len) * sizeof(double));
         return true;
       }
       case scheme_symbol_type: {
@@ -236,6 +255,7 @@ class Writer {
 
 Message::~Message() {
   for (End* e : ends) e->Release();
+  for (const void* p : shared) keel::gc::master::ReleaseInFlight(p);
 }
 
 void DestroyMessage(Message* m) { delete m; }
@@ -331,9 +351,20 @@ Scheme_Object* Deserialize(const Message& m) {
         obj = NewChannelObject(m.ends[w[at + 1]], nullptr);
         at += 2;
         break;
+      case NodeKind::kFlvector: {
+        const auto len = static_cast<intptr_t>(w[at + 1]);
+        obj = scheme_alloc_flvector(len);
+        std::memcpy(SCHEME_FLVEC_ELS(obj), &w[at + 2], static_cast<size_t>(len) * sizeof(double));
+        at += 2 + static_cast<size_t>(len);
+        break;
+      }
+      case NodeKind::kShared:
+        obj = reinterpret_cast<Scheme_Object*>(w[at + 1]);  // the same object, not a copy
+        at += 2;
+        break;
     }
     if (KindOf(header) != NodeKind::kSymbol && KindOf(header) != NodeKind::kChannel &&
-        KindOf(header) != NodeKind::kChar && !SCHEME_INTP(obj)) {
+        KindOf(header) != NodeKind::kChar && KindOf(header) != NodeKind::kShared && !SCHEME_INTP(obj)) {
       obj->keyex = KeyexOf(header);  // immutability as sent
     }
     SCHEME_VEC_ELS(table)[i] = obj;
@@ -367,7 +398,11 @@ Scheme_Object* Deserialize(const Message& m) {
       case NodeKind::kDouble:
       case NodeKind::kChar:
       case NodeKind::kChannel:
+      case NodeKind::kShared:
         at += 2;
+        break;
+      case NodeKind::kFlvector:
+        at += 2 + static_cast<size_t>(w[at + 1]);
         break;
       case NodeKind::kBignum:
         at += 3 + static_cast<size_t>(w[at + 2]);

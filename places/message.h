@@ -19,6 +19,7 @@ class End;
 struct Message {
   std::vector<uint64_t> words;  // the nodes, then the root reference (the last word)
   std::vector<End*> ends;       // channel ends the message carries, one reference each
+  std::vector<const void*> shared;  // master objects it carries, each held until it is destroyed
   size_t nodes = 0;             // objects the receiver allocates
   ~Message();
 };

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gc/collector.h"
+#include "gc/master.h"
 #include "keel_places.h"
 #include "places/channel.h"
 #include "places/message.h"
@@ -66,6 +67,14 @@ void EndIfKilled() {
   if (CurrentPlaceKilled()) EndCurrentPlace(1);
 }
 
+// A safe point (places.md .sol.master-cycle): the place ends if it was killed, and takes part
+// in a master collection if one is requested. Under 3m its collection moves objects: the
+// caller's Scheme values must be registered.
+void AtSafePoint() {
+  EndIfKilled();
+  if (keel::gc::master::Requested()) [[unlikely]] keel::gc::master::SafePoint();
+}
+
 End& CheckedEnd(Scheme_Object* ch, const char* who) {
   End* end = EndOf(ch);
   if (end == nullptr) scheme_signal_error("%s: expects a place channel or a place, given %V", who, ch);
@@ -83,8 +92,11 @@ Message* SerializeOrExplain(Scheme_Object* msg, char* why, size_t size) {
 
 // Copies msg into the channel; an escape (after everything is freed) when msg may not be sent.
 void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
+  {
+    keel::rt::GcFrame frame(ch, msg);
+    AtSafePoint();
+  }
   End& end = CheckedEnd(ch, who);
-  EndIfKilled();
   char why[512];
   Message* m = SerializeOrExplain(msg, why, sizeof why);
   if (m == nullptr) scheme_signal_error("%s: the message may not be sent: %s", who, why);  // nothing was sent
@@ -102,15 +114,18 @@ Scheme_Object* Receive(Message* m) {
 
 // Blocks on the end's incoming queue; nullptr on timeout. A kill wakes it and ends the place.
 Scheme_Object* Get(Scheme_Object* ch, const std::chrono::steady_clock::time_point* deadline, const char* who) {
+  {
+    keel::rt::GcFrame frame(ch);
+    AtSafePoint();
+  }
   End& end = CheckedEnd(ch, who);
-  EndIfKilled();
   if (Message* m = end.in().TryTake()) return Receive(m);
   Queue& q = end.in();
   if (t_place != nullptr) {
     std::lock_guard<std::mutex> lock(t_place->waiting_mu);
     t_place->waiting_on = &q;
   }
-  Message* m = q.Take(deadline, CurrentPlaceKilled);
+  Message* m = q.Take(deadline, CurrentPlaceKilled, keel::gc::master::SafePoint);
   if (t_place != nullptr) {
     std::lock_guard<std::mutex> lock(t_place->waiting_mu);
     t_place->waiting_on = nullptr;
@@ -192,6 +207,10 @@ extern "C" {
 
 KEEL_API Scheme_Object* keel_place_create(void (*main)(Scheme_Object* channel), Scheme_Object* init) {
   if (main == nullptr) scheme_signal_error("keel_place_create: main is NULL");
+  if (keel::gc::master::ThreadBound()) {
+    scheme_signal_error("keel_place_create: places start once scheme_basic_env has returned (until then the master "
+                        "collector serves the main thread)");
+  }
   End* mine = nullptr;
   End* theirs = nullptr;
   End::NewPair(&mine, &theirs);
@@ -217,10 +236,19 @@ KEEL_API Scheme_Object* keel_place_create(void (*main)(Scheme_Object* channel), 
   return place;
 }
 
+// Waiting is a safe point: a master collection requested meanwhile wakes the waiter, which
+// takes part and waits on (places.md .sol.master-cycle).
 KEEL_API int keel_place_wait(Scheme_Object* place) {
   PlaceRecord* rec = keel::places::RecordOf(place, "keel_place_wait");
+  keel::gc::master::SleepScope sleep(rec->mu, rec->done_cv);
   std::unique_lock<std::mutex> lock(rec->mu);
-  rec->done_cv.wait(lock, [rec] { return rec->done; });
+  for (;;) {
+    rec->done_cv.wait(lock, [rec] { return rec->done || keel::gc::master::Requested(); });
+    if (rec->done) break;
+    lock.unlock();
+    keel::gc::master::SafePoint();
+    lock.lock();
+  }
   return rec->exit_code;
 }
 
@@ -243,7 +271,7 @@ KEEL_API void keel_place_exit(int code) {
   keel::places::EndCurrentPlace(code);
 }
 
-KEEL_API void keel_place_safepoint(void) { keel::places::EndIfKilled(); }
+KEEL_API void keel_place_safepoint(void) { keel::places::AtSafePoint(); }
 
 KEEL_API void keel_place_channel_put(Scheme_Object* ch, Scheme_Object* msg) {
   keel::places::Put(ch, msg, "keel_place_channel_put");
@@ -254,8 +282,11 @@ KEEL_API Scheme_Object* keel_place_channel_get(Scheme_Object* ch) {
 }
 
 KEEL_API Scheme_Object* keel_place_channel_try_get(Scheme_Object* ch) {
+  {
+    keel::rt::GcFrame frame(ch);
+    keel::places::AtSafePoint();
+  }
   End& end = keel::places::CheckedEnd(ch, "keel_place_channel_try_get");
-  keel::places::EndIfKilled();
   keel::places::Message* m = end.in().TryTake();
   return m != nullptr ? keel::places::Receive(m) : nullptr;
 }

@@ -5,8 +5,21 @@
 #include "runtime/gc_frame.h"
 #include "runtime/runtime.h"
 
+// On the master's thread (scheme_main_stack_setup), the master is switched out and the thread
+// becomes the initial place, with the stack bounds and statics mode the master had
+// (places.md .sol.master); otherwise the calling thread becomes a place (.sol.attach).
 extern "C" Scheme_Env* scheme_basic_env(void) {
-  keel::gc::Collector::AttachCurrentThread();  // the calling thread becomes a place (places.md .sol.attach)
+  using keel::gc::Collector;
+  Collector* current = Collector::CurrentOrNull();
+  if (current != nullptr && current->role() == keel::gc::CollectorRole::kMaster) {
+    const keel::gc::Roots::StackBounds bounds = current->roots().stack_bounds();
+    const bool auto_statics = current->roots().auto_statics();
+    current->SwitchOutMaster();
+    Collector& place = Collector::AttachCurrentThread();
+    place.roots().RestoreStackBounds(bounds);
+    place.roots().set_auto_statics(auto_statics);
+  }
+  Collector::AttachCurrentThread();  // the calling thread becomes a place (places.md .sol.attach)
   keel::rt::Runtime& rt = keel::rt::Runtime::Current("scheme_basic_env");
   if (rt.env() != nullptr) return rt.env();
   Scheme_Object* name = scheme_intern_symbol("basic");

@@ -72,6 +72,14 @@ bool Step(Scheme_Object* a, Scheme_Object* b, std::vector<ObjPair>& work) {
              std::memcmp(SCHEME_BYTE_STR_VAL(a), SCHEME_BYTE_STR_VAL(b), static_cast<size_t>(n)) ==
                  0;
     }
+    case scheme_flvector_type: {
+      const intptr_t n = SCHEME_FLVEC_SIZE(a);
+      if (n != SCHEME_FLVEC_SIZE(b)) return false;
+      for (intptr_t i = 0; i < n; ++i) {
+        if (!EqvDouble(SCHEME_FLVEC_ELS(a)[i], SCHEME_FLVEC_ELS(b)[i])) return false;
+      }
+      return true;
+    }
     case scheme_char_type: return SCHEME_CHAR_VAL(a) == SCHEME_CHAR_VAL(b);
     case scheme_double_type: return EqvDouble(SCHEME_DBL_VAL(a), SCHEME_DBL_VAL(b));
     case scheme_bignum_type: return EqualBignums(a, b);

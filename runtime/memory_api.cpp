@@ -7,6 +7,7 @@
 #include "gc/code_allocator.h"
 #include "gc/collector.h"
 #include "gc/fatal.h"
+#include "gc/master.h"
 #include "gc/orphanage.h"
 #include "runtime/gc_frame.h"
 #include "runtime/type_traversers.h"
@@ -148,20 +149,27 @@ KEEL_API void scheme_register_static(void* ptr, intptr_t size) {
   Collector::CurrentPlace("scheme_register_static").roots().AddRange(lo, lo + size, true, "scheme_register_static");
 }
 
-// The stack base becomes this frame: frames of main and above are not roots, as in Racket.
+// The stack base becomes this frame: frames of main and above are not roots, as in Racket. On a
+// thread without a collector, in a process without a master, the thread's collector is the new
+// master collector until scheme_basic_env returns (places.md .sol.master); otherwise the thread
+// is attached to a place (.sol.attach).
 __attribute__((noinline)) KEEL_API int scheme_main_stack_setup(int no_auto_statics, Scheme_Nested_Main main, void* data) {
   if (main == nullptr) Fatal("scheme_main_stack_setup: main is NULL");
-  Collector& c = Collector::AttachCurrentThread();  // the initial place (places.md .sol.attach)
+  Collector& c = Collector::CurrentOrNull() == nullptr && keel::gc::master::Get() == nullptr
+                     ? Collector::CreateMaster(true)
+                     : Collector::AttachCurrentThread();
   void* volatile base_marker = nullptr;
   const keel::gc::Roots::StackBounds old_bounds = c.roots().stack_bounds();
   bool old_auto = c.roots().auto_statics();
   c.roots().SetStackBase(reinterpret_cast<char*>(const_cast<void**>(&base_marker)) + sizeof(void*));
   c.roots().set_auto_statics(no_auto_statics == 0);
   int result = main(data);
-  // main may have shut the runtime down (keel_shutdown) and started it again.
-  if (Collector::CurrentOrNull() == &c) {
-    c.roots().RestoreStackBounds(old_bounds);
-    c.roots().set_auto_statics(old_auto);
+  // main may have shut the runtime down (keel_shutdown) and started it again; scheme_basic_env
+  // hands the master's bounds to the initial place.
+  Collector* now = Collector::CurrentOrNull();
+  if (now != nullptr && (now == &c || c.role() == keel::gc::CollectorRole::kMaster)) {
+    now->roots().RestoreStackBounds(old_bounds);
+    now->roots().set_auto_statics(old_auto);
   }
   return result;
 }

@@ -392,6 +392,7 @@ class Printer {
   void PrintByteString(Scheme_Object* o);
   void PrintSymbol(Scheme_Object* o);
   void PrintDouble(double d);
+  void PrintFlvector(Scheme_Object* o);
   void PrintInteger(Scheme_Object* o);
   void PrintOpaque(Scheme_Type type);
 
@@ -460,6 +461,7 @@ void Printer::Print(Scheme_Object* o, int depth) {
     case scheme_char_type: return PrintChar(SCHEME_CHAR_VAL(o));
     case scheme_char_string_type: return PrintCharString(o);
     case scheme_byte_string_type: return PrintByteString(o);
+    case scheme_flvector_type: return PrintFlvector(o);
     case scheme_symbol_type: return PrintSymbol(o);
     case scheme_pair_type: return PrintSequence(o, depth, scheme_pair_type, '(', ')');
     case scheme_mutable_pair_type:
@@ -596,6 +598,18 @@ void Printer::PrintSymbol(Scheme_Object* o) {
 
 // Racket BC's flonum notation: the shortest digits that read back, printed as %g with at least
 // 14 significant digits (so 1e21 is "1e+21"), and ".0" added to an integral value.
+// #fl(1.0 2.5), as Racket writes flonum vectors; the elements are read after each append, which
+// may collect (3m moves o).
+void Printer::PrintFlvector(Scheme_Object* o) {
+  GcFrame frame(o);
+  buf_.Append("#fl(");
+  for (intptr_t i = 0; i < SCHEME_FLVEC_SIZE(o); ++i) {
+    if (i != 0) buf_.Append(' ');
+    PrintDouble(SCHEME_FLVEC_ELS(o)[i]);
+  }
+  buf_.Append(')');
+}
+
 void Printer::PrintDouble(double d) {
   if (std::isnan(d)) return buf_.Append("+nan.0");
   if (std::isinf(d)) return buf_.Append(d > 0 ? "+inf.0" : "-inf.0");
