@@ -4,6 +4,7 @@
 #   scripts/bench.sh                 # every benchmark x allocator, 5 runs, binary-trees 21
 #   scripts/bench.sh --quick         # depth 16, 3 runs
 #   scripts/bench.sh --only binary-trees --runs 3
+#   scripts/bench.sh --places        # places: round trips, stream, 4 MB, creation, weak scaling
 # Environment: KEEL_BENCH_BUILD_DIR (default <repo>/build-bench), KEEL_BENCH_JOBS (default 2).
 set -euo pipefail
 
@@ -36,4 +37,9 @@ cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
 cmake --build "$build" --target keel_bench -j "$jobs"
 
 export KEEL_BENCH_COMMAND="scripts/bench.sh${*:+ $*}"
+# --places [run_places.py options]: the places benchmark (bench/places.c) instead.
+if [ "${1:-}" = "--places" ]; then
+  shift
+  exec python3 "$root/bench/run_places.py" --bin-dir "$build/bench" "$@"
+fi
 exec python3 "$root/bench/run_bench.py" --bin-dir "$build/bench" "$@"
