@@ -69,7 +69,7 @@ class NoBarrier final : public Barrier {
 
 std::unique_ptr<Barrier> MakeNoBarrier() { return std::make_unique<NoBarrier>(); }
 
-std::unique_ptr<Barrier> MakeBarrier(Collector&) {
+std::unique_ptr<Barrier> MakeBarrier(Collector&, [[maybe_unused]] bool place) {
   // Unset, or not one of the choices (env.h reports that): choose automatically.
   const int want = EnvChoice("KEEL_GC_BARRIER", -1, {"uffd", "mprotect", "none"});
   if (want >= 0) {
@@ -82,6 +82,11 @@ std::unique_ptr<Barrier> MakeBarrier(Collector&) {
     if (auto b = MakeUffdBarrier()) return b;
     Warn("KEEL_GC_BARRIER=uffd: this kernel offers no asynchronous userfaultfd write-protect; using mprotect");
   }
+#ifdef KEEL_GC_CHECKED
+  if (place) {
+    if (auto b = MakeMprotectBarrier()) return b;
+  }
+#endif
   if (auto b = MakeUffdBarrier()) return b;
   if (auto b = MakeMprotectBarrier()) return b;
   return MakeNoBarrier();

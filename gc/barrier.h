@@ -112,7 +112,10 @@ class Barrier {
 };
 
 // The backend named by KEEL_GC_BARRIER, or the best one the kernel offers (uffd, else mprotect).
-std::unique_ptr<Barrier> MakeBarrier(Collector& owner);
+// `place`: the collector is made for a place. The checked build then prefers mprotect, whose
+// fault handler sees which place writes into another's memory (uffd's tracking does not):
+// docs/design/places.md .sol.foreign-writes.
+std::unique_ptr<Barrier> MakeBarrier(Collector& owner, bool place);
 
 // How many start-up probes of the kernel (uffd: the feature check on a scratch mapping; both
 // backends: the cost measurement) this process has run. Each runs once per process, however many

@@ -43,7 +43,7 @@ bool IsMainThread() { return static_cast<pid_t>(syscall(SYS_gettid)) == getpid()
 
 Collector& Collector::AttachCurrentThread() {
   Collector* c = t_current_;
-  if (c == nullptr) c = &CreateCurrent();
+  if (c == nullptr) c = &CreateCurrent(true);
   if (c->role() == CollectorRole::kThread) c->SetRole(CollectorRole::kPlace);
   return *c;
 }
@@ -139,10 +139,10 @@ bool Collector::CollectForMaster(MasterMarks& marks) {
   return true;
 }
 
-Collector& Collector::CreateCurrent() {
+Collector& Collector::CreateCurrent(bool place) {
   if (!PageMap::Init()) Fatal("cannot map the page map (out of address space)");
   pthread_once(&g_exit_key_once, MakeExitKey);
-  auto* c = new Collector();
+  auto* c = new Collector(true, place);
   t_current_ = c;
   pthread_setspecific(g_exit_key, c);
   return *c;
@@ -199,8 +199,8 @@ void Collector::FreeAnywhere(void* p, const char* who) {
 void Collector::SetDefaultAllInteriorPointers(bool on) { g_default_all_interior.store(on, std::memory_order_relaxed); }
 bool Collector::DefaultAllInteriorPointers() { return g_default_all_interior.load(std::memory_order_relaxed); }
 
-Collector::Collector(bool bind_thread)
-    : barrier_(MakeBarrier(*this)), heap_(this), generations_(heap_, *barrier_),
+Collector::Collector(bool bind_thread, bool place)
+    : barrier_(MakeBarrier(*this, place)), heap_(this), generations_(heap_, *barrier_),
       plan_(*this, heap_, generations_, bytes_, bind_thread) {
   heap_.set_barrier(barrier_.get());
   all_interior_ = DefaultAllInteriorPointers();

@@ -284,9 +284,10 @@ class Collector {
 
   // `bind_thread`: the plan keeps its thread-local allocation state (3m's inline nursery) in the
   // constructing thread's; a collector of no thread leaves that thread's state alone.
-  explicit Collector(bool bind_thread = true);
+  // `place`: made for a place (MakeBarrier's choice in the checked build).
+  explicit Collector(bool bind_thread = true, bool place = false);
   ~Collector();
-  static Collector& CreateCurrent();
+  static Collector& CreateCurrent(bool place = false);
   static Collector& AttachImplicitly(const char* who);
   void SetRole(CollectorRole role);
 

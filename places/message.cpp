@@ -78,9 +78,26 @@ struct Origin {
 constexpr uint32_t kNoParent = UINT32_MAX;
 constexpr uint64_t kCar = 0, kCdr = 1, kBoxed = 2, kElement = 3;
 
+// What a Writer collects while it walks, kept per thread from one message to the next so that
+// a message costs no allocation for it once the containers have grown (a place sends many).
+struct WriterScratch {
+  std::vector<Scheme_Object*> order;
+  std::vector<Origin> origins;
+  std::unordered_map<Scheme_Object*, uint32_t> index;
+};
+
 class Writer {
  public:
-  explicit Writer(Message* m) : m_(m) {}
+  // `scratch` is empty, and left empty.
+  Writer(Message* m, WriterScratch& scratch)
+      : m_(m), order_(scratch.order), origins_(scratch.origins), index_(scratch.index) {}
+  ~Writer() {
+    order_.clear();
+    origins_.clear();
+    index_.clear();
+  }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
 
   // The message, or false with *why set.
   bool Write(Scheme_Object* root, std::string* why) {
@@ -246,10 +263,22 @@ class Writer {
   }
 
   Message* m_;
-  std::vector<Scheme_Object*> order_;
-  std::vector<Origin> origins_;
-  std::unordered_map<Scheme_Object*, uint32_t> index_;
+  std::vector<Scheme_Object*>& order_;
+  std::vector<Origin>& origins_;
+  std::unordered_map<Scheme_Object*, uint32_t>& index_;
 };
+
+}  // namespace
+
+namespace {
+
+// Immediate messages (Serialize): a fixnum's own odd word, or a constant's code times 8 plus 2,
+// below kImmediateLimit, where no allocation lies.
+constexpr uintptr_t kImmediateLimit = 4096;
+bool IsImmediate(const Message* m) {
+  const auto w = reinterpret_cast<uintptr_t>(m);
+  return (w & 1) != 0 || w < kImmediateLimit;
+}
 
 }  // namespace
 
@@ -258,16 +287,23 @@ Message::~Message() {
   for (const void* p : shared) keel::gc::master::ReleaseInFlight(p);
 }
 
-void DestroyMessage(Message* m) { delete m; }
+void DestroyMessage(Message* m) {
+  if (!IsImmediate(m)) delete m;
+}
 
 Message* Serialize(Scheme_Object* v, std::string* why) {
+  uint64_t code = 0;
+  if (SCHEME_INTP(v)) return reinterpret_cast<Message*>(v);
+  if (v != nullptr && ConstantCode(v, &code)) return reinterpret_cast<Message*>(static_cast<uintptr_t>(code * 8 + 2));
   auto* m = new (std::nothrow) Message;
   if (m == nullptr) {
     *why = "out of memory";
     return nullptr;
   }
   try {
-    Writer writer(m);
+    // Serialize calls no user code, so it never runs twice at once on one thread.
+    static thread_local WriterScratch scratch;
+    Writer writer(m, scratch);
     if (writer.Write(v, why)) return m;
   } catch (const std::bad_alloc&) {
     *why = "out of memory while copying it";
@@ -276,7 +312,12 @@ Message* Serialize(Scheme_Object* v, std::string* why) {
   return nullptr;
 }
 
-Scheme_Object* Deserialize(const Message& m) {
+Scheme_Object* Deserialize(const Message* message) {
+  if (IsImmediate(message)) {
+    const auto word = reinterpret_cast<uintptr_t>(message);
+    return (word & 1) != 0 ? reinterpret_cast<Scheme_Object*>(word) : ConstantValue(word / 8);
+  }
+  const Message& m = *message;
   const std::vector<uint64_t>& w = m.words;
   if (m.nodes == 0) {
     const uint64_t root = w.back();
@@ -327,17 +368,19 @@ Scheme_Object* Deserialize(const Message& m) {
         at += 3 + static_cast<size_t>(len);
         break;
       }
-      case NodeKind::kCharString: {
+      case NodeKind::kCharString: {  // the characters written once, not filled first
         const auto len = static_cast<intptr_t>(w[at + 1]);
-        obj = scheme_alloc_char_string(len, 0);
-        std::memcpy(SCHEME_CHAR_STR_VAL(obj), &w[at + 2], static_cast<size_t>(len) * sizeof(mzchar));
+        mzchar* chars = keel::rt::NewAtomicArray<mzchar>(len, "keel_place_channel_get");
+        std::memcpy(chars, &w[at + 2], static_cast<size_t>(len) * sizeof(mzchar));
+        obj = keel::rt::WrapCharString(chars, len);
         at += 2 + (static_cast<size_t>(len) * sizeof(mzchar) + 7) / 8;
         break;
       }
       case NodeKind::kByteString: {
         const auto len = static_cast<intptr_t>(w[at + 1]);
-        obj = scheme_alloc_byte_string(len, 0);
-        std::memcpy(SCHEME_BYTE_STR_VAL(obj), &w[at + 2], static_cast<size_t>(len));
+        char* bytes = keel::rt::NewAtomicArray<char>(len, "keel_place_channel_get");
+        std::memcpy(bytes, &w[at + 2], static_cast<size_t>(len));
+        obj = keel::rt::WrapByteString(bytes, len);
         at += 2 + (static_cast<size_t>(len) + 7) / 8;
         break;
       }

@@ -27,9 +27,11 @@ struct Message {
 // A copy of v, or nullptr with *why set when v (or a part of it) may not be sent: *why names the
 // part and where it was found ("a <procedure> in the car of the 3rd pair"). Allocates nothing in
 // any collector, so no collection runs while it walks the graph (3m: nothing moves under it).
+// A fixnum or a constant is no Message at all: the pointer is the value's word itself (an odd
+// word, or a constant's small even code), which a queue carries like any other (.sol.messages).
 Message* Serialize(Scheme_Object* v, std::string* why);
 // The value rebuilt in the calling place's heap. The message stays the caller's.
-Scheme_Object* Deserialize(const Message& m);
+Scheme_Object* Deserialize(const Message* m);
 void DestroyMessage(Message* m);
 
 // The Scheme values for channel ends and places (scheme_place_bi_channel_type, scheme_place_type).

@@ -107,7 +107,7 @@ void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
 }
 
 Scheme_Object* Receive(Message* m) {
-  Scheme_Object* v = Deserialize(*m);
+  Scheme_Object* v = Deserialize(m);
   DestroyMessage(m);
   return v;
 }

@@ -198,4 +198,27 @@ BOOST_AUTO_TEST_CASE(a_write_into_another_places_memory_names_both_places) {
   BOOST_TEST(child.err.find("into memory of place") != std::string::npos, child.Describe());
 }
 
+// The userfaultfd barrier cannot see which thread writes, so the checked build gives a place
+// the mprotect barrier, whose fault handler names both places of a foreign write
+// (places.md .sol.foreign-writes); a thread attached to no place keeps the automatic choice.
+BOOST_AUTO_TEST_CASE(the_checked_build_gives_places_the_mprotect_barrier) {
+  if (std::getenv("KEEL_GC_BARRIER") != nullptr) {
+    BOOST_TEST_MESSAGE("KEEL_GC_BARRIER is set: it decides for every collector");
+    return;
+  }
+  std::string place_barrier;
+  std::string thread_barrier;
+  std::thread([&] {
+    keel_thread_attach();
+    place_barrier = keel_gc_barrier();
+    keel_thread_detach();
+  }).join();
+  std::thread([&] { thread_barrier = keel_gc_barrier(); }).join();
+#ifdef KEEL_GC_CHECKED
+  BOOST_TEST(place_barrier == "mprotect");
+#else
+  BOOST_TEST(place_barrier == thread_barrier);
+#endif
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -232,6 +232,32 @@ BOOST_AUTO_TEST_CASE(channels_travel_through_channels) {
   BOOST_TEST(keel_place_channel_get(a) == scheme_make_integer(3));
 }
 
+// A fixnum or a constant travels as the queue's word itself, without a message buffer: each
+// comes back as itself, and a channel dropped with such words still queued frees cleanly.
+BOOST_AUTO_TEST_CASE(immediate_messages_travel_as_themselves) {
+  Scheme_Object* p = keel_place_create(EchoMain, nullptr);
+  Scheme_Object* a = nullptr;
+  Scheme_Object* b = nullptr;
+  Registered reg(p, a, b);
+  Scheme_Object* const values[] = {scheme_null, scheme_true, scheme_void, scheme_eof,
+                                   scheme_make_integer(0), scheme_make_integer(-1),
+                                   scheme_make_integer(INTPTR_MAX >> 1), scheme_make_integer(-(INTPTR_MAX >> 1) - 1)};
+  for (Scheme_Object* v : values) {
+    BOOST_TEST(keel_place_message_allowed(v) == 1);
+    keel_place_channel_put(p, v);
+    BOOST_TEST(keel_place_channel_get(p) == v);
+  }
+  keel_place_channel_put(p, scheme_false);
+  BOOST_TEST(keel_place_wait(p) == 0);
+  keel_place_channel_pair(&a, &b);
+  for (Scheme_Object* v : values) keel_place_channel_put(a, v);
+  keel_place_channel_put(a, keel_test::BuildList(3, 1));
+  BOOST_TEST(keel_place_channel_try_get(b) == scheme_null);
+  a = b = nullptr;  // the queues go with the ends' finalizers, words still in them
+  keel_test::CollectClean();
+  keel_test::CollectClean();
+}
+
 BOOST_AUTO_TEST_CASE(try_get_and_timeout) {
   Scheme_Object* a = nullptr;
   Scheme_Object* b = nullptr;
