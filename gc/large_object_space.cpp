@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gc/os_memory.h"
 #include "gc/page_map.h"
 
 namespace keel::gc {
@@ -17,6 +18,10 @@ void* LargeObjectSpace::Allocate(size_t bytes, Kind kind, bool by_mutator) {
   const size_t pages = PagesFor(bytes);
   PageDesc* d = heap_.AllocateRun(pages);
   if (d == nullptr) return nullptr;
+  // A big object on a mapping of its own has fresh pages that are all written soon (zeroed, or
+  // filled by the program): backing them in one call costs a fraction of a fault per page
+  // (heap.md .sol.thp). The nursery's run, which a short-lived place may barely use, is not.
+  if (d->chunk->dedicated && !d->needs_zeroing) os::Populate(reinterpret_cast<void*>(d->start), pages << kPageShift);
   generations_.Open(*d->chunk, d->chunk->PageIndex(d->start), pages, false, by_mutator);
   const uint64_t rounded = (bytes + 15) & ~uint64_t{15};
   d->state = PageState::kBigHead;

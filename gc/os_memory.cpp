@@ -29,6 +29,12 @@ void Unmap(void* p, size_t bytes) { munmap(p, bytes); }
 
 void Decommit(void* p, size_t bytes) { madvise(p, bytes, MADV_DONTNEED); }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack the name
+#endif
+
+bool Populate(void* p, size_t bytes) { return madvise(p, bytes, MADV_POPULATE_WRITE) == 0; }
+
 void* MapExecutable(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;

@@ -16,6 +16,9 @@ void* MapAligned(size_t bytes, size_t alignment);
 void Unmap(void* p, size_t bytes);
 // Gives the pages back to the OS; they read as zero afterwards and cost no RSS.
 void Decommit(void* p, size_t bytes);
+// Backs the pages now, writable, without a fault per page (MADV_POPULATE_WRITE, Linux 5.14);
+// false when the kernel cannot (the pages then fault in on first touch as before).
+bool Populate(void* p, size_t bytes);
 // Maps memory that is readable, writable and executable (scheme_malloc_code).
 void* MapExecutable(size_t bytes);
 

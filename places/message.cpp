@@ -2,6 +2,7 @@
 // (message.h, docs/design/places.md .sol.messages).
 #include "places/message.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <unordered_map>
@@ -63,9 +64,13 @@ Scheme_Object* ConstantValue(uint64_t code) {
   return values[code];
 }
 
-// Appends `bytes` bytes as whole words (the last one zero-padded).
+// Appends `bytes` bytes as whole words (the last one zero-padded). Room is made for one word
+// more, the root reference that ends every message: growing a 4 MB message's vector for that
+// one word would copy it into fresh memory again.
 void PutBytes(std::vector<uint64_t>& words, const void* data, size_t bytes) {
   const size_t first = words.size();
+  const size_t need = first + (bytes + 7) / 8 + 1;
+  if (need > words.capacity()) words.reserve(std::max(need, 2 * words.capacity()));
   words.resize(first + (bytes + 7) / 8, 0);
   if (bytes != 0) std::memcpy(&words[first], data, bytes);
 }
