@@ -288,11 +288,13 @@ BOOST_AUTO_TEST_CASE(a_message_that_may_not_be_sent_is_an_error_and_nothing_is_s
   Scheme_Object* b = nullptr;
   Scheme_Object* msg = nullptr;
   Scheme_Object* bad = nullptr;
-  Registered reg(a, b, msg, bad);
+  Scheme_Object* pair = nullptr;
+  Registered reg(a, b, msg, bad, pair);
   keel_place_channel_pair(&a, &b);
   bad = scheme_make_ephemeron(scheme_true, scheme_true);  // not a message
   msg = scheme_make_vector(3, scheme_false);
-  SCHEME_VEC_ELS(msg)[2] = scheme_make_pair(scheme_make_integer(1), bad);
+  pair = scheme_make_pair(scheme_make_integer(1), bad);  // before msg is read (3m moves it)
+  SCHEME_VEC_ELS(msg)[2] = pair;
   BOOST_TEST(keel_place_message_allowed(msg) == 0);
   BOOST_TEST(keel_place_message_allowed(bad) == 0);
   PutArgs args{b, msg};
