@@ -57,10 +57,9 @@ Collector& Collector::AttachImplicitly(const char* who) {
         who, static_cast<long>(syscall(SYS_gettid)));
 }
 
-// Becoming a place: the chunks' copies of the label follow (the fault handler reads them), and
-// the first place takes over the program's statics (.sol.statics).
-// A place joins the master's list of places first (.sol.master-cycle); the master scans the
-// program's statics only while it serves the main thread.
+// Becoming a place: it joins the master's list of places first (.sol.master-cycle), the chunks'
+// copies of the label follow (the fault handler reads them), and the first place takes over the
+// program's statics (.sol.statics); the master scans them only while it serves the main thread.
 void Collector::SetRole(CollectorRole role) {
   if (role == CollectorRole::kPlace) master::Join(*this);
   label_ = CollectorLabel::Make(role, label_.id());
@@ -81,14 +80,20 @@ Collector& Collector::CreateMaster(bool on_this_thread) {
     return c;
   }
   auto* c = new Collector(false);
-  c->detached_ = true;
-  c->plan_.StopMoving();
-  c->roots_.ForgetStacks();
-  c->generations_.OpenAll();
-  c->pages_open_ = true;
+  c->ServeNoThread();
   c->SetRole(CollectorRole::kMaster);
-  c->Disable();  // only master collections collect it (master.cpp)
   return *c;
+}
+
+// The master's state once no thread runs it: no stack or frames scanned, nothing moved or
+// protected, and only master collections collect it (master.cpp).
+void Collector::ServeNoThread() {
+  plan_.StopMoving();
+  detached_ = true;
+  roots_.ForgetStacks();
+  generations_.OpenAll();
+  pages_open_ = true;
+  Disable();
 }
 
 // The frames and statics the thread holds now are the last roots the master takes from it.
@@ -96,15 +101,10 @@ void Collector::SwitchOutMaster() {
   if (t_current_ != this || role() != CollectorRole::kMaster || detached_) Fatal("scheme_basic_env: switching out a collector that is not the thread's master");
   Collect(KEEL_GC_REASON_EXPLICIT);  // 3m: the nursery is empty after it
   plan_.DetachThread();
-  plan_.StopMoving();
-  detached_ = true;
-  roots_.ForgetStacks();
+  ServeNoThread();
   roots_.set_owns_program_statics(false);
   const Collector* self = this;
   g_statics_place.compare_exchange_strong(self, nullptr, std::memory_order_acq_rel);
-  generations_.OpenAll();
-  pages_open_ = true;
-  Disable();
   t_current_ = nullptr;
   pthread_setspecific(g_exit_key, nullptr);
   master::EndThreadBound();
@@ -152,8 +152,7 @@ void Collector::DestroyCurrent() {
   Collector* c = t_current_;
   if (c == nullptr) return;
   if (c->in_collection_) Fatal("keel_shutdown: called during a collection");
-  master::Leave(*c);
-  delete c;
+  delete c;  // leaves the master's places first (~Collector)
   t_current_ = nullptr;
   pthread_setspecific(g_exit_key, nullptr);
 }

@@ -290,6 +290,7 @@ class Collector {
   static Collector& CreateCurrent(bool place = false);
   static Collector& AttachImplicitly(const char* who);
   void SetRole(CollectorRole role);
+  void ServeNoThread();
 
   void* AllocateSlow(size_t bytes, Kind kind);
   void* AllocateSlowImpl(size_t bytes, Kind kind);
