@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -19,7 +20,6 @@
 #include "scheme.h"
 #include "support/child_process.h"
 #include "support/gc_probe.h"
-#include "support/registered.h"
 
 namespace {
 
@@ -68,26 +68,37 @@ PageFigures SumRecords(size_t from) {
   return f;
 }
 
-// A list of `blocks` pointerful 4 KiB blocks, held from one registered slot. The list's head is
-// registered while it grows: under 3m the blocks move out of the nursery as it fills.
-KEEL_TEST_NOINLINE void BuildLive(void** slot, size_t blocks) {
-  void** head = nullptr;
-  keel_test::Registered reg(head);
+// The live data: pointerful 4 KiB blocks, each held only from this registered table, none
+// pointing at another. CGC scans stacks conservatively, and a stale word left by a collection
+// that ran while the blocks were made may keep the block it points at: here that is 4 KiB, where
+// a list would keep everything behind it.
+constexpr size_t kMaxBlocks = 48 * kMiB / 4096;
+void* g_blocks[kMaxBlocks];
+size_t g_block_count = 0;
+
+void RegisterBlocks() { scheme_register_static(g_blocks, sizeof g_blocks); }
+
+KEEL_TEST_NOINLINE void BuildLive(size_t blocks) {
   for (size_t i = 0; i < blocks; ++i) {
     auto** b = static_cast<void**>(scheme_malloc(4096));
-    b[0] = head;
     b[1] = reinterpret_cast<void*>(static_cast<uintptr_t>(i * 2 + 1));
-    head = b;
+    g_blocks[i] = b;
   }
-  *slot = head;
+  g_block_count = blocks;
 }
 
-KEEL_TEST_NOINLINE bool LiveIntact(void* head, size_t blocks) {
-  size_t n = 0;
-  for (auto** b = static_cast<void**>(head); b != nullptr; b = static_cast<void**>(b[0]), ++n) {
-    if (b[1] != reinterpret_cast<void*>(static_cast<uintptr_t>((blocks - 1 - n) * 2 + 1))) return false;
+void DropLive() {
+  std::fill_n(g_blocks, g_block_count, nullptr);
+  g_block_count = 0;
+}
+
+KEEL_TEST_NOINLINE bool LiveIntact(size_t blocks) {
+  if (g_block_count != blocks) return false;
+  for (size_t i = 0; i < blocks; ++i) {
+    auto** b = static_cast<void**>(g_blocks[i]);
+    if (b[1] != reinterpret_cast<void*>(static_cast<uintptr_t>(i * 2 + 1))) return false;
   }
-  return n == blocks;
+  return true;
 }
 
 // Steady state: 8 MiB live, garbage allocated through many collections. Once the heap has
@@ -95,10 +106,9 @@ KEEL_TEST_NOINLINE bool LiveIntact(void* head, size_t blocks) {
 // back and nothing faults in again.
 int SteadyState() {
   ChildChecks checks;
-  static void* live = nullptr;
-  scheme_register_static(&live, sizeof live);
+  RegisterBlocks();
   const size_t blocks = 8 * kMiB / 4096;
-  BuildLive(&live, blocks);
+  BuildLive(blocks);
   for (int i = 0; i < 30; ++i) keel_test::AllocateGarbage(4 * kMiB);  // the heap finds its size
   const size_t from = keel_gc_record_count();
   const uint64_t faults_before = MinorFaults();
@@ -115,7 +125,7 @@ int SteadyState() {
   // What the process saw: 240 MiB allocated through reused pages fault at most a few hundred
   // 4 KiB pages in (the heap's last growth; nothing released and faulted in again).
   KEEL_CHILD_CHECK(checks, faults < 1024);
-  KEEL_CHILD_CHECK(checks, LiveIntact(live, blocks));
+  KEEL_CHILD_CHECK(checks, LiveIntact(blocks));
   return checks.ExitCode();
 }
 
@@ -133,11 +143,10 @@ bool KeptMemoryGoesBack() {
 // figures: the memory the collection kept for reuse goes back within two decay periods.
 int IdleRelease() {
   ChildChecks checks;
-  static void* live = nullptr;
-  scheme_register_static(&live, sizeof live);
-  BuildLive(&live, 48 * kMiB / 4096);
+  RegisterBlocks();
+  BuildLive(48 * kMiB / 4096);
   CollectClean();
-  live = nullptr;
+  DropLive();
   // Garbage after the drop, then one collection: the free pages stay committed for reuse.
   keel_test::AllocateGarbage(8 * kMiB);
   CollectClean();
@@ -174,10 +183,10 @@ int IdleRelease() {
 }
 
 // Keeps some free memory: 16 MiB of live data dropped, garbage, one collection.
-KEEL_TEST_NOINLINE void KeepSomeMemory(void** slot) {
-  BuildLive(slot, 16 * kMiB / 4096);
+KEEL_TEST_NOINLINE void KeepSomeMemory() {
+  BuildLive(16 * kMiB / 4096);
   CollectClean();
-  *slot = nullptr;
+  DropLive();
   keel_test::AllocateGarbage(8 * kMiB);
   CollectClean();
 }
@@ -187,9 +196,8 @@ KEEL_TEST_NOINLINE void KeepSomeMemory(void** slot) {
 // .sol.retain); the parent's thread goes on too.
 int ForkedChild() {
   ChildChecks checks;
-  static void* live = nullptr;
-  scheme_register_static(&live, sizeof live);
-  KeepSomeMemory(&live);
+  RegisterBlocks();
+  KeepSomeMemory();
   KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes > 0);
 #if defined(__SANITIZE_ADDRESS__)
   // The decay thread has just been created. AddressSanitizer's runtime (GCC 12) does not take its
@@ -197,12 +205,12 @@ int ForkedChild() {
   // forked then deadlocks in its own first pthread_create. So here the fork waits until the
   // thread has ticked, and is woken again; it is still running when the child is made.
   KEEL_CHILD_CHECK(checks, KeptMemoryGoesBack());
-  KeepSomeMemory(&live);
+  KeepSomeMemory();
   KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes > 0);
 #endif
   ChildResult child = keel_test::RunInChild([] {
     ChildChecks inner;
-    KeepSomeMemory(&live);
+    KeepSomeMemory();
     KEEL_CHILD_CHECK(inner, Stats().free_committed_bytes > 0);
     const bool back = KeptMemoryGoesBack();
     if (!back) {
@@ -215,7 +223,7 @@ int ForkedChild() {
   });
   if (!child.ExitedWith(0)) std::fprintf(stderr, "forked child: %s\n", child.Describe().c_str());
   KEEL_CHILD_CHECK(checks, child.ExitedWith(0));
-  KeepSomeMemory(&live);
+  KeepSomeMemory();
   KEEL_CHILD_CHECK(checks, KeptMemoryGoesBack());
   return checks.ExitCode();
 }
@@ -223,19 +231,18 @@ int ForkedChild() {
 // Explicit requests give back at once, whatever the decay period.
 int ExplicitRelease() {
   ChildChecks checks;
-  static void* live = nullptr;
-  scheme_register_static(&live, sizeof live);
-  BuildLive(&live, 16 * kMiB / 4096);
+  RegisterBlocks();
+  BuildLive(16 * kMiB / 4096);
   CollectClean();
-  live = nullptr;
+  DropLive();
   CollectClean();
   KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes >= kMiB);
   keel_gc_release_memory();
   KEEL_CHILD_CHECK(checks, Stats().free_committed_bytes == 0);
-  BuildLive(&live, 16 * kMiB / 4096);
-  live = nullptr;
-  // As CollectClean does: no stale copy of the structure's addresses in dead frames or scratch
-  // registers may keep it (a conservative scan would, and then nothing could be released).
+  BuildLive(16 * kMiB / 4096);
+  DropLive();
+  // As CollectClean does: no stale copy of a block's address in dead frames or scratch registers
+  // may keep it (a conservative scan would, and its page could not be released).
   keel_test::ClearStack();
   keel_test::ZeroScratchRegisters();
   GC_gcollect_and_unmap();
