@@ -559,6 +559,22 @@ void Collector::FillStats(keel_gc_stats* out) const {
   out->next_collection_bytes = budget_ > bytes_since_gc() ? budget_ - bytes_since_gc() : 0;
 }
 
-void Collector::ReleaseMemory() { heap_.Release(0); }
+void Collector::ReleaseMemory() {
+  heap_.Release(0);
+  Heap::ReleaseLooseRuns();
+}
+
+// Adopted bytes count as allocated, and collect when due as a big allocation does: a place that
+// only receives big messages frees the dead ones (and their runs become spares for the senders).
+void* Collector::AdoptLooseRun(void* start, size_t bytes) {
+  const size_t run_bytes = Heap::LooseRunBytes(start);
+  if (run_bytes == 0) return nullptr;
+  CollectIfDue(run_bytes);
+  PageDesc* d = heap_.AdoptRun(start);
+  if (d == nullptr) return nullptr;
+  void* p = plan_.AdoptLarge(d, bytes);
+  stats_.NoteHeap(heap_.heap_bytes());
+  return p;
+}
 
 }  // namespace keel::gc

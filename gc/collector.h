@@ -101,6 +101,10 @@ class Collector {
     if (void* p = plan_.AllocateInline(bytes, kind)) [[likely]] return p;
     return AllocateSlow(bytes, kind);
   }
+  // The atomic object of `bytes` bytes that a loose run holds (Heap::TakeLooseRun): the run
+  // joins this heap whole, nothing copied (docs/design/places.md .sol.adopt). nullptr when the
+  // heap cannot record one more chunk; the run stays loose then.
+  void* AdoptLooseRun(void* start, size_t bytes);
   // Frees an object explicitly (GC_free). Aborts with a message on a pointer that is not the
   // start of a live object of this collector.
   void Free(void* p, const char* who);

@@ -1,9 +1,10 @@
 // decay.cpp: the decay thread (decay.h, docs/design/heap.md .sol.retain).
 //
 // One thread per process, started when a heap first keeps free pages committed. Each period it
-// calls Heap::Decay on every heap; while no heap retains anything it sleeps until woken. It
-// never allocates from a collector, never blocks on a heap (Decay only tries its lock), and all
-// signals are blocked in it, so it cannot run a program's handler.
+// calls Heap::Decay on every heap, and ticks the spare loose runs (heap.h); while nothing is
+// retained it sleeps until woken. It never allocates from a collector, never blocks on a heap
+// (Decay only tries its lock), and all signals are blocked in it, so it cannot run a program's
+// handler.
 #include "gc/decay.h"
 
 #include <pthread.h>
@@ -84,6 +85,7 @@ void* Loop(void*) {
     }
     bool retained = false;
     for (Heap* h : s.heaps) retained = h->Decay() || retained;
+    retained = Heap::DecayLooseRuns() || retained;
     if (retained) continue;
     s.sleeping.store(true);
     while (s.wakes.load() == seen) pthread_cond_wait(&s.cv, &s.mu);

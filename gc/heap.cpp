@@ -64,6 +64,7 @@ class ChunkRecords {
     c->base = 0;
     c->pages = 0;
     c->free_count = 0;
+    c->loose = false;
     c->untracked = false;
     std::fill(std::begin(c->free_mask), std::end(c->free_mask), 0);
     std::fill(std::begin(c->committed_mask), std::end(c->committed_mask), 0);
@@ -145,9 +146,156 @@ void ZeroAndRelease(uint8_t* p, size_t bytes) {
   std::fill(reinterpret_cast<uint8_t*>(inner_hi), p + bytes, 0);
 }
 
+// The spare loose runs (heap.h TakeLooseRun, docs/design/places.md .sol.adopt): dedicated
+// chunks with no owner, mapped and backed, their pages in the page map with an ownerless
+// descriptor, kept for the next message's payload. At most kSpareBytes are kept; a spare that
+// stays unused a whole decay period is unmapped.
+class LooseRuns {
+ public:
+  static constexpr size_t kSpareBytes = size_t{64} << 20;
+
+  // A spare of `pages` pages or up to a quarter more, else a fresh mapping.
+  static Chunk* Take(size_t pages) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<Spare>& spares = List();
+      size_t best = spares.size();
+      for (size_t i = 0; i < spares.size(); ++i) {
+        const size_t p = spares[i].chunk->pages;
+        if (p >= pages && p <= pages + pages / 4 && (best == spares.size() || p < spares[best].chunk->pages)) best = i;
+      }
+      if (best != spares.size()) {
+        Chunk* c = spares[best].chunk;
+        spares[best] = spares.back();
+        spares.pop_back();
+        spare_bytes_ -= c->pages << kPageShift;
+        return c;
+      }
+    }
+    return Map(pages);
+  }
+
+  // `c` has no owner any more (never had one, or its heap let go of it).
+  static void Give(Chunk* c) {
+    bool kept = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const size_t bytes = c->pages << kPageShift;
+      if (spare_bytes_ + bytes <= kSpareBytes) {
+        try {
+          List().push_back(Spare{c, false});
+          spare_bytes_ += bytes;
+          kept = true;
+        } catch (const std::bad_alloc&) {
+        }
+      }
+    }
+    if (kept) {
+      DecayThread::Wake();
+    } else {
+      Unmap(c);
+    }
+  }
+
+  static bool Decay() {
+    Chunk* gone[16];
+    size_t n = 0;
+    bool left = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::vector<Spare>& spares = List();
+      for (size_t i = 0; i < spares.size();) {
+        if (spares[i].idle && n < std::size(gone)) {
+          gone[n++] = spares[i].chunk;
+          spare_bytes_ -= spares[i].chunk->pages << kPageShift;
+          spares[i] = spares.back();
+          spares.pop_back();
+        } else {
+          spares[i].idle = true;
+          ++i;
+        }
+      }
+      left = !spares.empty();
+    }
+    for (size_t i = 0; i < n; ++i) Unmap(gone[i]);
+    return left;
+  }
+
+  static void ReleaseAll() {
+    for (;;) {
+      Chunk* c = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (List().empty()) return;
+        c = List().back().chunk;
+        List().pop_back();
+        spare_bytes_ -= c->pages << kPageShift;
+      }
+      Unmap(c);
+    }
+  }
+
+  static void Unmap(Chunk* c) {
+    PageMap::Set(c->base, c->pages, nullptr);
+    os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
+    ChunkRecords::Give(c);
+  }
+
+  static void Lock() { mu_.lock(); }
+  static void Unlock() { mu_.unlock(); }
+
+ private:
+  struct Spare {
+    Chunk* chunk;
+    bool idle;  // unused since the previous decay tick
+  };
+  static Chunk* Map(size_t pages);
+  // Never destroyed, as ChunkRecords' lists: places may still end while static destructors run.
+  static std::vector<Spare>& List() {
+    static auto* list = new std::vector<Spare>;
+    return *list;
+  }
+  static inline std::mutex mu_;
+  static inline size_t spare_bytes_ = 0;  // under mu_
+};
+
 pthread_once_t g_records_atfork_once = PTHREAD_ONCE_INIT;
 void InstallRecordForkHandlers() {
-  pthread_atfork([] { ChunkRecords::Lock(); }, [] { ChunkRecords::Unlock(); }, [] { ChunkRecords::Unlock(); });
+  pthread_atfork([] { LooseRuns::Lock(); ChunkRecords::Lock(); },
+                 [] { ChunkRecords::Unlock(); LooseRuns::Unlock(); },
+                 [] { ChunkRecords::Unlock(); LooseRuns::Unlock(); });
+}
+
+Chunk* LooseRuns::Map(size_t pages) {
+  const size_t bytes = pages << kPageShift;
+  void* mem = os::MapAligned(bytes, kPageSize);
+  if (mem == nullptr) return nullptr;
+  pthread_once(&g_records_atfork_once, InstallRecordForkHandlers);
+  Chunk* c = ChunkRecords::Take(pages, true);
+  if (c == nullptr) {
+    os::Unmap(mem, bytes);
+    return nullptr;
+  }
+  c->base = reinterpret_cast<uintptr_t>(mem);
+  c->pages = pages;
+  c->loose = true;
+  PageDesc& d = c->descs[0];
+  d.start = c->base;
+  d.run_pages = static_cast<uint32_t>(pages);
+  if (!PageMap::Set(c->base, pages, &d)) {
+    PageMap::Set(c->base, pages, nullptr);
+    os::Unmap(mem, bytes);
+    ChunkRecords::Give(c);
+    return nullptr;
+  }
+  // The sender writes every page at once (heap.md .sol.thp).
+  os::Populate(mem, bytes);
+  return c;
+}
+
+Chunk* LooseChunkAt(void* start) {
+  PageDesc* d = PageMap::Lookup(reinterpret_cast<uintptr_t>(start));
+  return d != nullptr && d->chunk->loose && d->start == reinterpret_cast<uintptr_t>(start) ? d->chunk : nullptr;
 }
 
 // Room for one more chunk in the list, so the push_back that follows cannot throw.
@@ -248,6 +396,69 @@ void Heap::UnmapChunk(Chunk* c) {
   os::Unmap(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
   heap_bytes_ -= c->pages << kPageShift;
   ChunkRecords::Give(c);
+}
+
+void* Heap::TakeLooseRun(size_t bytes) {
+  Chunk* c = LooseRuns::Take((bytes + kPageSize - 1) >> kPageShift);
+  return c != nullptr ? reinterpret_cast<void*>(c->base) : nullptr;
+}
+
+void Heap::DropLooseRun(void* start) {
+  Chunk* c = LooseChunkAt(start);
+  if (c != nullptr && c->Owner() == nullptr) LooseRuns::Give(c);
+}
+
+size_t Heap::LooseRunBytes(void* start) {
+  Chunk* c = LooseChunkAt(start);
+  return c != nullptr ? c->pages << kPageShift : 0;
+}
+
+PageDesc* Heap::AdoptRun(void* start) {
+  Chunk* c = LooseChunkAt(start);
+  if (c == nullptr || c->Owner() != nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ReserveSlot(chunks_)) return nullptr;
+  const size_t bytes = c->pages << kPageShift;
+  PageDesc* d = &c->descs[0];
+  d->needs_zeroing = false;
+  c->owner_label.store(label_.bits, std::memory_order_relaxed);
+  c->owner.store(owner_, std::memory_order_release);
+  d->owner.store(owner_, std::memory_order_release);
+  // An adopted run holds one atomic object: no barrier ever protects it, so it is not attached.
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_register_root_region(reinterpret_cast<void*>(c->base), bytes);
+#endif
+  heap_bytes_ += bytes;
+  if (c->base < lo_) lo_ = c->base;
+  if (c->base + bytes > hi_) hi_ = c->base + bytes;
+  chunks_.push_back(c);
+  return d;
+}
+
+bool Heap::DecayLooseRuns() { return LooseRuns::Decay(); }
+
+void Heap::ReleaseLooseRuns() { LooseRuns::ReleaseAll(); }
+
+// Caller holds mu_; `c` is off the chunk list. The descriptor loses its owner while the page map
+// still points at it, as in UnmapChunk (.sol.type-stable); the memory stays, for a later message.
+void Heap::Disown(Chunk* c) {
+  if (c->CountProtected() != 0) {  // never for an atomic object; unmapped if it ever were
+    UnmapChunk(c);
+    return;
+  }
+  PageDesc& d = c->descs[0];
+  d.owner.store(nullptr, std::memory_order_release);
+  c->owner.store(nullptr, std::memory_order_release);
+  c->owner_label.store(0, std::memory_order_relaxed);
+  d.ClearBits();
+  d.state = PageState::kFree;
+  d.objects = 0;
+  d.next = d.prev = nullptr;
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
+#endif
+  heap_bytes_ -= c->pages << kPageShift;
+  LooseRuns::Give(c);
 }
 
 // Caller holds mu_.
@@ -382,7 +593,11 @@ void Heap::FreeRun(PageDesc* head) {
       }
     }
     cursor_ = 0;
-    UnmapChunk(c);
+    if (c->loose) {
+      Disown(c);
+    } else {
+      UnmapChunk(c);
+    }
     return;
   }
   size_t first = c->IndexOf(head);

@@ -28,6 +28,9 @@ struct Chunk {
   uintptr_t base = 0;
   size_t pages = 0;
   bool dedicated = false;
+  // A dedicated chunk first mapped as a loose run (Heap::TakeLooseRun): when its object dies it
+  // goes back to the spare runs, still backed, instead of being unmapped.
+  bool loose = false;
   uint32_t free_count = 0;
   uint64_t free_mask[kMaskWords] = {};       // 1: the page is free
   uint64_t committed_mask[kMaskWords] = {};  // 1: free and still backed by memory
@@ -114,6 +117,28 @@ class Heap {
   void FreePage(PageDesc* d);
   void FreeRun(PageDesc* head);
 
+  // Loose runs carry a message's big payloads between places (docs/design/places.md
+  // .sol.adopt): a mapping that belongs to no collector (the page map knows its pages, with no
+  // owner, so no collector marks, sweeps or protects them), written by the sending place and
+  // taken whole into the receiver's heap by AdoptRun. A run whose adopted object dies, or one
+  // no heap adopted, goes back to a process-wide list of spare runs, still backed, for the next
+  // message; the decay thread unmaps spares that stayed unused for a period.
+  // The start of a loose run of at least `bytes` bytes (whole pages, stale contents when it is a
+  // spare), with its pages backed; nullptr when memory cannot be had. Any thread.
+  static void* TakeLooseRun(size_t bytes);
+  // A loose run that no heap adopted (a message destroyed undelivered). Any thread.
+  static void DropLooseRun(void* start);
+  // The bytes of the loose run at `start`.
+  static size_t LooseRunBytes(void* start);
+  // Takes the loose run at `start` into this heap as one dedicated chunk: its head descriptor,
+  // state still kFree, owned by this heap's collector. Never fails: the memory exists already.
+  PageDesc* AdoptRun(void* start);
+  // One decay tick over the spare runs: unmaps those already idle at the previous tick. Returns
+  // whether spares remain.
+  static bool DecayLooseRuns();
+  // Unmaps every spare run (keel_gc_release_memory).
+  static void ReleaseLooseRuns();
+
   // Decommits free pages beyond `keep_bytes` of committed free memory and unmaps chunks that
   // are wholly free and not needed. Returns the bytes given back.
   size_t Release(size_t keep_bytes);
@@ -172,6 +197,8 @@ class Heap {
   // less (a small heap); 0 when that is fewer than `need`.
   size_t SharedChunkPages(size_t need) const;
   void UnmapChunk(Chunk* c);
+  // A dead object's loose chunk (FreeRun): off this heap, back to the spare runs.
+  void Disown(Chunk* c);
   void MarkFree(Chunk* c, size_t first, size_t count, bool committed);
   PageDesc* TakePages(Chunk* c, size_t first, size_t count);
   bool FindRun(Chunk* c, size_t pages, size_t* first) const;

@@ -23,6 +23,13 @@ void* LargeObjectSpace::Allocate(size_t bytes, Kind kind, bool by_mutator) {
   // (heap.md .sol.thp). The nursery's run, which a short-lived place may barely use, is not.
   if (d->chunk->dedicated && !d->needs_zeroing) os::Populate(reinterpret_cast<void*>(d->start), pages << kPageShift);
   generations_.Open(*d->chunk, d->chunk->PageIndex(d->start), pages, false, by_mutator);
+  if (IsPointerful(kind) && d->needs_zeroing) std::memset(reinterpret_cast<void*>(d->start), 0, pages << kPageShift);
+  return Link(d, bytes, kind);
+}
+
+void* LargeObjectSpace::Adopt(PageDesc* d, size_t bytes) { return Link(d, bytes, Kind::kAtomic); }
+
+void* LargeObjectSpace::Link(PageDesc* d, size_t bytes, Kind kind) {
   const uint64_t rounded = (bytes + 15) & ~uint64_t{15};
   d->state = PageState::kBigHead;
   d->kind = kind;
@@ -30,14 +37,13 @@ void* LargeObjectSpace::Allocate(size_t bytes, Kind kind, bool by_mutator) {
   d->obj_size = 0;
   d->big_bytes = rounded;
   d->bits[0].alloc = 1;
-  if (IsPointerful(kind) && d->needs_zeroing) std::memset(reinterpret_cast<void*>(d->start), 0, pages << kPageShift);
   d->prev = nullptr;
   d->next = objects_;
   if (objects_ != nullptr) objects_->prev = d;
   objects_ = d;
   young_.push_back(d);
   if (IsUncollectable(kind)) bytes_.uncollectable += rounded;
-  bytes_.since_gc += pages << kPageShift;
+  bytes_.since_gc += size_t{d->run_pages} << kPageShift;
   return reinterpret_cast<void*>(d->start);
 }
 

@@ -33,6 +33,10 @@ class LargeObjectSpace {
   // A new object of `bytes` bytes (zeroed unless atomic); never collects. nullptr when the heap
   // cannot have the pages.
   void* Allocate(size_t bytes, Kind kind, bool by_mutator);
+  // The object of `bytes` bytes (atomic) already written in the run headed by d, which the heap
+  // has just adopted (Heap::AdoptRun, places.md .sol.adopt): from now on it is this space's like
+  // any object it allocated, young, and counted as allocated.
+  void* Adopt(PageDesc* d, size_t bytes);
   // GC_free of the object headed by d: its accounting and its pages.
   void Free(PageDesc* d);
 
@@ -47,6 +51,8 @@ class LargeObjectSpace {
 
  private:
   static size_t PagesFor(size_t bytes) { return (((bytes + 15) & ~size_t{15}) + kPageSize - 1) >> kPageShift; }
+  // Puts the object of the run headed by d on the lists and counts it.
+  void* Link(PageDesc* d, size_t bytes, Kind kind);
   // Takes d off the object list and gives its pages back to the heap.
   void Release(PageDesc* d);
 

@@ -37,6 +37,8 @@ class NonMovingPlan {
     if (bytes <= kMaxSmallSize) return small_.AllocateWithoutCollecting(bytes, kind);
     return large_.Refuses(bytes) ? nullptr : large_.Allocate(bytes, kind, false);
   }
+  // An atomic object of `bytes` bytes in the run the heap has just adopted (Heap::AdoptRun).
+  void* AdoptLarge(PageDesc* d, size_t bytes) { return large_.Adopt(d, bytes); }
   // GC_free of a live object, already validated by the collector.
   void FreeSmall(PageDesc* d, uint32_t idx) { small_.Free(d, idx); }
   void FreeLarge(PageDesc* d) { large_.Free(d); }

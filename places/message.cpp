@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
-#include <unordered_map>
 
+#include "gc/collector.h"
+#include "gc/heap.h"
 #include "gc/master.h"
 #include "places/channel.h"
 #include "runtime/alloc.h"
@@ -35,7 +36,14 @@ enum class NodeKind : uint8_t {
   kChannel,      // index into Message::ends
   kFlvector,     // length, the elements' bits
   kShared,       // a master object, by reference (held by the message while it is in flight)
+  kLooseBytes,   // a byte string: length, index into Message::runs (the bytes, then a NUL)
+  kLooseChars,   // a char string: length, index into Message::runs (the code points, then 0)
 };
+
+// A string or byte string of at least this many bytes travels in a loose run of its own, which
+// the receiver adopts (.sol.adopt): its bytes are copied once, by the sender. Below it, copying
+// them into the message and once more into the receiver's heap costs less than a mapping.
+constexpr size_t kLooseBytes = size_t{256} << 10;
 
 // A byte string, string or flonum vector of the master heap (scheme_alloc_shared_byte_string).
 bool IsShared(Scheme_Object* v) { return SCHEME_SHARED_ALLOCATEDP(v) && keel::gc::master::Holds(v); }
@@ -83,23 +91,94 @@ struct Origin {
 constexpr uint32_t kNoParent = UINT32_MAX;
 constexpr uint64_t kCar = 0, kCdr = 1, kBoxed = 2, kElement = 3;
 
+// The writer's map from an object's address to its node number: open addressing with linear
+// probing, no allocation per entry. Each entry carries the stamp of the message that made it, so
+// starting the next message clears nothing: older stamps read as empty slots.
+class AddressIndex {
+ public:
+  // A new message: every entry so far is forgotten.
+  void Start() {
+    if (++stamp_ == 0) {  // wrapped: old stamps could read as current again
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      stamp_ = 1;
+    }
+    count_ = 0;
+  }
+  // Lets go of the table when it has room for more than `nodes` entries.
+  void Trim(size_t nodes) {
+    if (slots_.size() > 2 * nodes) {
+      std::vector<Slot>().swap(slots_);
+      count_ = 0;
+    }
+  }
+  // The node number of v; `next` is entered for it (and *fresh set) when it has none yet.
+  uint32_t FindOrInsert(Scheme_Object* v, uint32_t next, bool* fresh) {
+    if (2 * (count_ + 1) > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Hash(v) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.stamp != stamp_) {
+        s = Slot{v, next, stamp_};
+        ++count_;
+        *fresh = true;
+        return next;
+      }
+      if (s.key == v) {
+        *fresh = false;
+        return s.node;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    Scheme_Object* key = nullptr;
+    uint32_t node = 0;
+    uint32_t stamp = 0;  // 0: never used
+  };
+  static size_t Hash(Scheme_Object* v) {
+    return static_cast<size_t>((reinterpret_cast<uint64_t>(v) >> 3) * 0x9E3779B97F4A7C15ull >> 20);
+  }
+  void Grow() {
+    std::vector<Slot> old(std::max<size_t>(64, 2 * slots_.size()));
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.stamp != stamp_) continue;
+      size_t i = Hash(s.key) & mask;
+      while (slots_[i].stamp == stamp_) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;  // a power of two, at most half full
+  size_t count_ = 0;
+  uint32_t stamp_ = 0;
+};
+
 // What a Writer collects while it walks, kept per thread from one message to the next so that
 // a message costs no allocation for it once the containers have grown (a place sends many).
+// The words are written here too, and copied into the message, at its exact size, at the end.
 struct WriterScratch {
   std::vector<Scheme_Object*> order;
   std::vector<Origin> origins;
-  std::unordered_map<Scheme_Object*, uint32_t> index;
+  AddressIndex index;
+  std::vector<uint64_t> words;
 };
 
 class Writer {
  public:
   // `scratch` is empty, and left empty.
   Writer(Message* m, WriterScratch& scratch)
-      : m_(m), order_(scratch.order), origins_(scratch.origins), index_(scratch.index) {}
+      : m_(m), order_(scratch.order), origins_(scratch.origins), index_(scratch.index), w_(scratch.words) {
+    index_.Start();
+  }
+  // What one huge message grew is not kept for the rest of the thread's life.
   ~Writer() {
-    order_.clear();
-    origins_.clear();
-    index_.clear();
+    Reset(order_);
+    Reset(origins_);
+    Reset(w_);
+    if (order_.capacity() == 0) index_.Trim(kKeptNodes);
   }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -111,7 +190,8 @@ class Writer {
     for (size_t i = 0; i < order_.size(); ++i) {
       if (!WriteNode(static_cast<uint32_t>(i), why)) return false;
     }
-    m_->words.push_back(root_ref);
+    w_.push_back(root_ref);
+    m_->words.assign(w_.begin(), w_.end());
     m_->nodes = order_.size();
     return true;
   }
@@ -128,18 +208,20 @@ class Writer {
       *out = code << 2;
       return true;
     }
-    auto [it, fresh] = index_.try_emplace(v, static_cast<uint32_t>(order_.size()));
+    // Node numbers are 32 bits, the last one kept apart (kNoParent).
+    if (order_.size() >= kNoParent) return Refuse("too many objects (more than 4,294,967,294)", parent, field, why);
+    bool fresh = false;
+    const uint32_t node = index_.FindOrInsert(v, static_cast<uint32_t>(order_.size()), &fresh);
     if (fresh) {
+      // A refusal ends the whole message, so the entry just made is never looked at again.
       if (!IsShared(v) && !Sendable(v)) {
-        index_.erase(it);
         std::string what = std::string("a value of type ") + scheme_get_type_name(SCHEME_TYPE(v));
         return Refuse(what.c_str(), parent, field, why);
       }
-      if (order_.size() >= (uint64_t{1} << 60)) return Refuse("too many objects", parent, field, why);
       order_.push_back(v);
       origins_.push_back(Origin{parent, field});
     }
-    *out = (uint64_t{it->second} << 2) | kNodeTag;
+    *out = (uint64_t{node} << 2) | kNodeTag;
     return true;
   }
 
@@ -166,7 +248,7 @@ class Writer {
 
   bool WriteNode(uint32_t i, std::string* why) {
     Scheme_Object* v = order_[i];
-    std::vector<uint64_t>& w = m_->words;
+    std::vector<uint64_t>& w = w_;
     const Scheme_Type type = SCHEME_TYPE(v);
     const short keyex = v->keyex;
     uint64_t a = 0, b = 0;
@@ -214,12 +296,14 @@ class Writer {
       }
       case scheme_char_string_type: {
         const intptr_t len = SCHEME_CHAR_STRTAG_VAL(v);
+        if (PutLoose(NodeKind::kLooseChars, type, keyex, len, SCHEME_CHAR_STR_VAL(v), sizeof(mzchar))) return true;
         w.insert(w.end(), {Header(NodeKind::kCharString, type, keyex), static_cast<uint64_t>(len)});
         PutBytes(w, SCHEME_CHAR_STR_VAL(v), static_cast<size_t>(len) * sizeof(mzchar));
         return true;
       }
       case scheme_byte_string_type: {
         const intptr_t len = SCHEME_BYTE_STRTAG_VAL(v);
+        if (PutLoose(NodeKind::kLooseBytes, type, keyex, len, SCHEME_BYTE_STR_VAL(v), 1)) return true;
         w.insert(w.end(), {Header(NodeKind::kByteString, type, keyex), static_cast<uint64_t>(len)});
         PutBytes(w, SCHEME_BYTE_STR_VAL(v), static_cast<size_t>(len));
         return true;
@@ -246,6 +330,22 @@ class Writer {
     }
   }
 
+  // A big payload of `len` elements of `unit` bytes, and a zero terminator, into a loose run;
+  // false when it is small, or when no run can be had (then it goes into the words).
+  bool PutLoose(NodeKind kind, Scheme_Type type, short keyex, intptr_t len, const void* data, size_t unit) {
+    const size_t bytes = static_cast<size_t>(len) * unit;
+    if (bytes < kLooseBytes) return false;
+    m_->runs.reserve(m_->runs.size() + 1);  // so that a taken run always has its slot
+    w_.reserve(w_.size() + 4);
+    auto* run = static_cast<char*>(keel::gc::Heap::TakeLooseRun(bytes + unit));
+    if (run == nullptr) return false;
+    std::memcpy(run, data, bytes);
+    std::memset(run + bytes, 0, unit);  // a spare run holds its last payload
+    m_->runs.push_back(run);
+    w_.insert(w_.end(), {Header(kind, type, keyex), static_cast<uint64_t>(len), m_->runs.size() - 1});
+    return true;
+  }
+
   // "a value of type <procedure> in the car of the cdr of the message" (innermost first, the
   // path cut short past a few levels).
   bool Refuse(const char* what, uint32_t parent, uint64_t field, std::string* why) {
@@ -270,7 +370,18 @@ class Writer {
   Message* m_;
   std::vector<Scheme_Object*>& order_;
   std::vector<Origin>& origins_;
-  std::unordered_map<Scheme_Object*, uint32_t>& index_;
+  AddressIndex& index_;
+  std::vector<uint64_t>& w_;  // the words, copied into the message at the end
+
+  static constexpr size_t kKeptNodes = size_t{1} << 16;
+  template <class T>
+  static void Reset(std::vector<T>& v) {
+    if (v.capacity() > 4 * kKeptNodes) {
+      std::vector<T>().swap(v);
+    } else {
+      v.clear();
+    }
+  }
 };
 
 }  // namespace
@@ -288,6 +399,9 @@ bool IsImmediate(const Message* m) {
 }  // namespace
 
 Message::~Message() {
+  for (void* run : runs) {
+    if (run != nullptr) keel::gc::Heap::DropLooseRun(run);
+  }
   for (End* e : ends) e->Release();
   for (const void* p : shared) keel::gc::master::ReleaseInFlight(p);
 }
@@ -317,12 +431,32 @@ Message* Serialize(Scheme_Object* v, std::string* why) {
   return nullptr;
 }
 
-Scheme_Object* Deserialize(const Message* message) {
+namespace {
+
+// The receiver's array over a loose run's `count` elements of T and their terminator: the run
+// adopted by the calling place's heap (the slot cleared, so the message no longer drops it), or,
+// where the heap cannot take one more chunk, a copy.
+template <class T>
+T* AdoptPayload(Message& m, uint64_t slot, intptr_t count) {
+  void* run = m.runs[slot];
+  const size_t bytes = (static_cast<size_t>(count) + 1) * sizeof(T);
+  if (void* p = keel::gc::Collector::CurrentPlace("keel_place_channel_get").AdoptLooseRun(run, bytes)) {
+    m.runs[slot] = nullptr;
+    return static_cast<T*>(p);
+  }
+  T* copy = keel::rt::NewAtomicArray<T>(count, "keel_place_channel_get");
+  std::memcpy(copy, run, static_cast<size_t>(count) * sizeof(T));
+  return copy;
+}
+
+}  // namespace
+
+Scheme_Object* Deserialize(Message* message) {
   if (IsImmediate(message)) {
     const auto word = reinterpret_cast<uintptr_t>(message);
     return (word & 1) != 0 ? reinterpret_cast<Scheme_Object*>(word) : ConstantValue(word / 8);
   }
-  const Message& m = *message;
+  Message& m = *message;
   const std::vector<uint64_t>& w = m.words;
   if (m.nodes == 0) {
     const uint64_t root = w.back();
@@ -389,6 +523,18 @@ Scheme_Object* Deserialize(const Message* message) {
         at += 2 + (static_cast<size_t>(len) + 7) / 8;
         break;
       }
+      case NodeKind::kLooseChars: {
+        const auto len = static_cast<intptr_t>(w[at + 1]);
+        obj = keel::rt::WrapCharString(AdoptPayload<mzchar>(m, w[at + 2], len), len);
+        at += 3;
+        break;
+      }
+      case NodeKind::kLooseBytes: {
+        const auto len = static_cast<intptr_t>(w[at + 1]);
+        obj = keel::rt::WrapByteString(AdoptPayload<char>(m, w[at + 2], len), len);
+        at += 3;
+        break;
+      }
       case NodeKind::kSymbol: {
         const auto len = static_cast<uintptr_t>(w[at + 1]);
         obj = scheme_intern_exact_symbol(reinterpret_cast<const char*>(&w[at + 2]), len);
@@ -448,6 +594,10 @@ Scheme_Object* Deserialize(const Message* message) {
       case NodeKind::kChannel:
       case NodeKind::kShared:
         at += 2;
+        break;
+      case NodeKind::kLooseBytes:
+      case NodeKind::kLooseChars:
+        at += 3;
         break;
       case NodeKind::kFlvector:
         at += 2 + static_cast<size_t>(w[at + 1]);
