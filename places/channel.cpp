@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "gc/fatal.h"
 #include "gc/master.h"
 #include "places/message.h"
 
@@ -26,13 +27,13 @@ inline void CpuRelax() {
 }  // namespace
 
 // A few nodes up front; a busier queue allocates more as it needs them and keeps them (the
-// lock-free queue recycles its nodes) until it goes. A place's channel so costs about a
+// lock-free stack recycles its nodes) until it goes. A place's channel so costs about a
 // kilobyte until the values for its ends are collected.
-Queue::Queue() : queue_(4) {}
+Queue::Queue() : incoming_(4) {}
 
 Queue::~Queue() {
-  Message* m = nullptr;
-  while (queue_.pop(m)) DestroyMessage(m);
+  for (size_t i = batch_at_; i < batch_.size(); ++i) DestroyMessage(batch_[i]);
+  incoming_.consume_all([](Message* m) { DestroyMessage(m); });
 }
 
 void Queue::Release() {
@@ -40,7 +41,11 @@ void Queue::Release() {
 }
 
 bool Queue::Put(Message* m) {
-  if (!queue_.push(m)) return false;
+  try {
+    if (!incoming_.push(m)) return false;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   // A read-modify-write of the sleeper count after the push, as the receiver makes one before
   // its last try: the two are ordered, so either the receiver's try comes after this one and
   // sees the message, or this sees the receiver counted as asleep (.sol.parking).
@@ -51,9 +56,32 @@ bool Queue::Put(Message* m) {
   return true;
 }
 
+// The stack hands its messages over newest last; a message that cannot be kept would be lost,
+// and so is reported as the fatal shortage of memory it is.
+void Queue::Keep(Message* m) {
+  try {
+    batch_.push_back(m);
+  } catch (const std::bad_alloc&) {
+    keel::Fatal("out of memory taking place-channel messages (%zu in one batch)", batch_.size() + 1);
+  }
+}
+
 Message* Queue::TryTake() {
-  Message* m = nullptr;
-  return queue_.pop(m) ? m : nullptr;
+  for (int spins = 0; taking_.test_and_set(std::memory_order_acquire); ++spins) {
+    if (spins < 100) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();  // another receiver of this queue was preempted in here
+    }
+  }
+  if (batch_at_ == batch_.size()) {
+    batch_.clear();
+    batch_at_ = 0;
+    incoming_.consume_all_atomic_reversed([this](Message* m) { Keep(m); });
+  }
+  Message* m = batch_at_ < batch_.size() ? batch_[batch_at_++] : nullptr;
+  taking_.clear(std::memory_order_release);
+  return m;
 }
 
 Message* Queue::Take(const std::chrono::steady_clock::time_point* deadline, Interrupted interrupted,

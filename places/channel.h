@@ -11,16 +11,20 @@
 #include <cstddef>
 #include <mutex>
 
-#include <boost/lockfree/queue.hpp>
+#include <vector>
+
+#include <boost/lockfree/stack.hpp>
 
 namespace keel::places {
 
 struct Message;
 
-// Messages from any number of senders to any number of receivers, first in, first out for each
-// sender. Putting and taking go through boost::lockfree::queue; a receiver that finds the queue
-// empty spins briefly (a reply often arrives within microseconds), then parks on a condition
-// variable until a sender wakes it (.sol.parking).
+// Messages from any number of senders to any number of receivers, first in, first out: a
+// message put after another (by the same sender, or by one that heard of the first) is taken
+// after it. Senders push onto a boost::lockfree::stack; a receiver takes the whole stack at once,
+// oldest first, into its batch, and serves the following takes from that (.sol.queue). A
+// receiver that finds both empty spins briefly (a reply often arrives within microseconds), then
+// parks on a condition variable until a sender wakes it (.sol.parking).
 class Queue {
  public:
   Queue();
@@ -45,9 +49,17 @@ class Queue {
   void WakeAll();
 
  private:
-  boost::lockfree::queue<Message*> queue_;
-  std::atomic<int> refs_{1};
-  std::atomic<int> sleepers_{0};
+  // Appends a message taken from incoming_ to the batch (taking_ held).
+  void Keep(Message* m);
+
+  boost::lockfree::stack<Message*> incoming_;
+  // Each on a cache line of its own: the senders read sleepers_ after every push, the receivers
+  // own taking_ and the batch.
+  alignas(64) std::atomic<int> sleepers_{0};
+  alignas(64) std::atomic_flag taking_ = ATOMIC_FLAG_INIT;  // one receiver at a time in the batch
+  std::vector<Message*> batch_;  // taken from incoming_, oldest first; served from batch_at_ on
+  size_t batch_at_ = 0;
+  alignas(64) std::atomic<int> refs_{1};
   std::mutex mu_;
   std::condition_variable cv_;
 };
