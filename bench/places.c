@@ -25,6 +25,7 @@
 #include "keel_gc.h"
 #include "keel_places.h"
 #include "scheme.h"
+#include "trees.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -194,47 +195,7 @@ static double place_us(int n) {
   return r;
 }
 
-/* --- weak scaling: binary-trees in each place ---------------------------------------------- */
-
-typedef struct Node {
-  struct Node *left, *right;
-} Node;
-
-static Node *bottom_up(int depth) {
-  Node *n = NULL, *l = NULL, *r = NULL;
-  MZ_GC_DECL_REG(2);
-  if (depth <= 0) return (Node *)scheme_malloc(sizeof(Node));
-  MZ_GC_VAR_IN_REG(0, l);
-  MZ_GC_VAR_IN_REG(1, r);
-  MZ_GC_REG();
-  l = bottom_up(depth - 1);
-  r = bottom_up(depth - 1);
-  n = (Node *)scheme_malloc(sizeof(Node));
-  n->left = l;
-  n->right = r;
-  MZ_GC_UNREG();
-  return n;
-}
-
-static long check(const Node *n) { return n->left == NULL ? 1 : 1 + check(n->left) + check(n->right); }
-
-static long binary_trees(int depth) {
-  Node *long_lived = NULL;
-  long total = 0;
-  int d;
-  MZ_GC_DECL_REG(1);
-  MZ_GC_VAR_IN_REG(0, long_lived);
-  MZ_GC_REG();
-  total += check(bottom_up(depth + 1));
-  long_lived = bottom_up(depth);
-  for (d = 4; d <= depth; d += 2) {
-    long iterations = 1L << (depth - d + 4), i;
-    for (i = 0; i < iterations; ++i) total += check(bottom_up(d));
-  }
-  total += check(long_lived);
-  MZ_GC_UNREG();
-  return total;
-}
+/* --- weak scaling: binary-trees in each place (trees.h) ----------------------------------- */
 
 static void trees_main(Scheme_Object *ch) {
   Scheme_Object *msg = NULL;
@@ -243,7 +204,7 @@ static void trees_main(Scheme_Object *ch) {
   MZ_GC_VAR_IN_REG(1, msg);
   MZ_GC_REG();
   msg = keel_place_channel_get(ch);
-  msg = scheme_make_integer(binary_trees((int)SCHEME_INT_VAL(msg)));
+  msg = scheme_make_integer(trees_run((int)SCHEME_INT_VAL(msg)));
   keel_place_channel_put(ch, msg);
   MZ_GC_UNREG();
 }

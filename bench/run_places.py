@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """run_places.py: the places benchmark (bench/places.c) for Keel CGC and 3m, side by side in one
-command, with the host's fault costs and the issue's targets (bench/README.md "Places").
+command, with the host's fault costs and the issue's targets (bench/README.md "Places"); the
+weak-scaling table also has the same work in plain threads over bdwgc, glibc malloc and mimalloc
+(bench/trees_threads.c) beside Keel's places.
 
     bench/run_places.py --bin-dir build-bench/bench [--depth 16] [--max-places N] [--runs 1]
 
-Each run of places-keel-<variant> prints `PLACES <name> <value> <unit>` lines; with several runs
-the table shows each figure's median."""
+Each run of places-keel-<variant> or trees_threads-<peer> prints `PLACES <name> <value> <unit>`
+lines; with several runs the tables show each figure's median."""
 import argparse
 import os
 import subprocess
@@ -15,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_bench  # noqa: E402  (machine_line, fault costs)
 
 VARIANTS = ["keel-cgc", "keel-3m"]
+PEERS = ["bdwgc", "malloc", "mimalloc"]  # trees_threads-<peer>, where built
 # name -> (label, unit, target, higher is better)
 ROWS = [
     ("roundtrip_fixnum", "fixnum round trip", "µs", 2.0, False),
@@ -56,13 +59,16 @@ def main(argv):
     args = [str(a.depth)] + ([str(a.max_places)] if a.max_places else [])
     faults = []
     run_bench.measure_faults(a.bin_dir, "before", faults, None)
-    results = {v: [] for v in VARIANTS}
+    peers = [p for p in PEERS if os.path.exists(os.path.join(a.bin_dir, f"trees_threads-{p}"))]
+    programs = {v: f"places-{v}" for v in VARIANTS}
+    programs.update({p: f"trees_threads-{p}" for p in peers})
+    results = {v: [] for v in programs}
     for r in range(a.runs):
-        for v in VARIANTS:  # alternating, so that both meet the same host conditions
-            print(f"[places-{v} run {r + 1}] ...", file=sys.stderr, flush=True)
-            results[v].append(run(os.path.join(a.bin_dir, f"places-{v}"), args))
+        for v, program in programs.items():  # alternating, so that all meet the same host conditions
+            print(f"[{program} run {r + 1}] ...", file=sys.stderr, flush=True)
+            results[v].append(run(os.path.join(a.bin_dir, program), args))
     med = {v: {k: run_bench.median([rec[k] for rec in results[v] if k in rec])
-               for k in results[v][0]} for v in VARIANTS}
+               for k in results[v][0]} for v in programs}
     print(f"## places ({run_bench.machine_line()})")
     print(f"command: {os.environ.get('KEEL_BENCH_COMMAND', 'bench/run_places.py ' + ' '.join(argv))}")
     print()
@@ -76,17 +82,23 @@ def main(argv):
             cells.append(fmt(x, unit) + ok)
         goal = "" if target is None else ("≥ " if higher else "≤ ") + fmt(target, unit)
         print(f"| {label} | {unit} | " + " | ".join(cells) + f" | {goal} |")
+    print()
+    scaling = VARIANTS + peers
+    print("Weak scaling: binary-trees of depth {} in n places (Keel) or n threads (the others) at once:".format(a.depth))
+    print()
+    print("| measure | unit | " + " | ".join(scaling) + " | target |")
+    print("|---|---|" + "---|" * len(scaling) + "---|")
     ns = sorted(int(k.split("_")[1]) for k in med[VARIANTS[0]] if k.startswith("trees_"))
     for n in ns:
-        cells = [fmt(med[v].get(f"trees_{n}"), "s") for v in VARIANTS]
-        print(f"| binary-trees {a.depth} in {n} place(s) at once | s | " + " | ".join(cells) + " | |")
+        cells = [fmt(med[v].get(f"trees_{n}"), "s") for v in scaling]
+        print(f"| binary-trees {a.depth}, {n} at once | s | " + " | ".join(cells) + " | |")
     for n in ns[1:]:
         cells = []
-        for v in VARIANTS:
+        for v in scaling:
             x = med[v].get(f"efficiency_{n}")
-            ok = "" if n != 2 or x is None else (" ✓" if x >= 90 else " ✗")
+            ok = "" if n != 2 or x is None or v not in VARIANTS else (" ✓" if x >= 90 else " ✗")
             cells.append(fmt(x, "%") + ok)
-        print(f"| weak-scaling efficiency T1/T{n} | % | " + " | ".join(cells) + f" | {'≥ 90' if n == 2 else ''} |")
+        print(f"| weak-scaling efficiency T1/T{n} | % | " + " | ".join(cells) + f" | {'≥ 90 (Keel)' if n == 2 else ''} |")
     print()
     for line in run_bench.fault_lines(faults):
         print(line)

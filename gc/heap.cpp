@@ -25,7 +25,8 @@ inline void SetBit(uint64_t* mask, size_t i) { mask[i >> 6] |= uint64_t{1} << (i
 inline void ClearBit(uint64_t* mask, size_t i) { mask[i >> 6] &= ~(uint64_t{1} << (i & 63)); }
 
 // Runs at most this many pages come from shared chunks; longer ones get a dedicated mapping,
-// which munmap returns to the OS the moment the object dies.
+// which munmap returns to the OS the moment the object dies (unless it was a spare, heap.md
+// .sol.spares: then it goes back to the spares).
 constexpr size_t kMaxSharedRunPages = Chunk::kChunkPages / 4;
 
 // Chunk records are type-stable (docs/design/heap.md .sol.type-stable): a record, its
@@ -146,33 +147,59 @@ void ZeroAndRelease(uint8_t* p, size_t bytes) {
   std::fill(reinterpret_cast<uint8_t*>(inner_hi), p + bytes, 0);
 }
 
-// The spare loose runs (heap.h TakeLooseRun, docs/design/places.md .sol.adopt): dedicated
-// chunks with no owner, mapped and backed, their pages in the page map with an ownerless
-// descriptor, kept for the next message's payload. At most kSpareBytes are kept; a spare that
-// stays unused a whole decay period is unmapped.
+// The spares (docs/design/heap.md .sol.spares, places.md .sol.adopt): chunks with no owner,
+// mapped and backed, their pages in the page map under ownerless descriptors, kept for the next
+// heap or the next message's payload: loose runs, and the chunks of heaps that went. At most
+// kSpareBytes are kept; a spare that stays unused a whole decay period is unmapped.
 class LooseRuns {
  public:
   static constexpr size_t kSpareBytes = size_t{64} << 20;
 
   // A spare of `pages` pages or up to a quarter more, else a fresh mapping.
   static Chunk* Take(size_t pages) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      std::vector<Spare>& spares = List();
-      size_t best = spares.size();
-      for (size_t i = 0; i < spares.size(); ++i) {
-        const size_t p = spares[i].chunk->pages;
-        if (p >= pages && p <= pages + pages / 4 && (best == spares.size() || p < spares[best].chunk->pages)) best = i;
-      }
-      if (best != spares.size()) {
-        Chunk* c = spares[best].chunk;
-        spares[best] = spares.back();
-        spares.pop_back();
-        spare_bytes_ -= c->pages << kPageShift;
-        return c;
+    Chunk* c = TakeSpare(pages);
+    return c != nullptr ? c : Map(pages);
+  }
+
+  // A spare of `pages` pages or up to a quarter more; nullptr when there is none.
+  static Chunk* TakeSpare(size_t pages) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Spare>& spares = List();
+    size_t best = spares.size();
+    for (size_t i = 0; i < spares.size(); ++i) {
+      const size_t p = spares[i].chunk->pages;
+      if (spares[i].chunk->dedicated && p >= pages && p <= pages + pages / 4 &&
+          (best == spares.size() || p < spares[best].chunk->pages)) {
+        best = i;
       }
     }
-    return Map(pages);
+    if (best == spares.size()) return nullptr;
+    Chunk* c = spares[best].chunk;
+    spares[best] = spares.back();
+    spares.pop_back();
+    spare_bytes_ -= c->pages << kPageShift;
+    return c;
+  }
+
+  // A whole shared chunk that a heap let go of; nullptr when there is none.
+  static Chunk* TakeShared() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Spare>& spares = List();
+    for (size_t i = 0; i < spares.size(); ++i) {
+      Chunk* c = spares[i].chunk;
+      if (c->dedicated) continue;
+      spares[i] = spares.back();
+      spares.pop_back();
+      spare_bytes_ -= c->pages << kPageShift;
+      return c;
+    }
+    return nullptr;
+  }
+
+  // Whether `bytes` more would be kept (a heap that goes asks before it prepares a chunk).
+  static bool HasRoom(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return spare_bytes_ + bytes <= kSpareBytes;
   }
 
   // `c` has no owner any more (never had one, or its heap let go of it).
@@ -323,13 +350,95 @@ void Heap::set_label(CollectorLabel label) {
 Heap::~Heap() {
   // Off the decay thread's list first: a tick in progress finishes before anything goes.
   if (registered_) DecayThread::Leave(this);
-  for (Chunk* c : chunks_) UnmapChunk(c);
+  // Its chunks become spares, still backed, for the next place's heap or the next big message
+  // (heap.md .sol.spares), as far as the spares' bound allows; the rest are unmapped.
+  for (Chunk* c : chunks_) {
+    if (c->dedicated) {
+      Disown(c);
+    } else {
+      DisownShared(c);
+    }
+  }
+}
+
+// A shared chunk of a heap that goes: every page free again, each descriptor its page's own
+// (a big run's tail pages pointed at its head), protection removed, the pages that are backed
+// (in use, or free and committed) marked committed so that the next owner zeroes them before use,
+// the released and never-touched ones kept as such.
+void Heap::DisownShared(Chunk* c) {
+  const size_t bytes = c->pages << kPageShift;
+  if (c->pages != Chunk::kChunkPages || !LooseRuns::HasRoom(bytes) ||
+      (c->CountProtected() != 0 && (barrier_ == nullptr || !barrier_->Unprotect(c->base, bytes)))) {
+    UnmapChunk(c);
+    return;
+  }
+  c->owner.store(nullptr, std::memory_order_release);
+  c->owner_label.store(0, std::memory_order_relaxed);
+  for (size_t i = 0; i < c->pages; ++i) {
+    PageDesc& d = c->descs[i];
+    d.owner.store(nullptr, std::memory_order_release);
+    d.Recycle();
+    d.start = c->base + (i << kPageShift);
+    PageMap::Set(d.start, 1, &d);
+  }
+  for (size_t w = 0; w < c->MaskWords(); ++w) {
+    c->committed_mask[w] = ~c->released_mask[w] & (c->committed_mask[w] | ~c->free_mask[w]);
+    c->free_mask[w] = ~uint64_t{0};
+    c->idle_mask[w] = 0;
+    __atomic_store_n(&c->protected_mask[w], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->dirty_mask[w], 0, __ATOMIC_RELAXED);
+  }
+  c->free_count = static_cast<uint32_t>(c->pages);
+  c->untracked = false;
+  std::fill(c->heat_level, c->heat_level + c->pages, 0);
+  std::fill(c->heat_lease, c->heat_lease + c->pages, 0);
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), bytes);
+#endif
+  heap_bytes_ -= bytes;
+  LooseRuns::Give(c);
+}
+
+// Caller holds mu_ and has made room in chunks_ for c, a spare shared chunk.
+void Heap::JoinShared(Chunk* c) {
+  const size_t bytes = c->pages << kPageShift;
+  c->owner_label.store(label_.bits, std::memory_order_relaxed);
+  c->owner.store(owner_, std::memory_order_release);
+  for (size_t i = 0; i < c->pages; ++i) c->descs[i].owner.store(owner_, std::memory_order_release);
+  if (barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
+#if defined(__SANITIZE_ADDRESS__)
+  __lsan_register_root_region(reinterpret_cast<void*>(c->base), bytes);
+#endif
+  size_t committed = 0, released = 0;
+  for (size_t w = 0; w < c->MaskWords(); ++w) {
+    committed += static_cast<size_t>(std::popcount(c->committed_mask[w]));
+    released += static_cast<size_t>(std::popcount(c->released_mask[w]));
+  }
+  Add(committed_free_pages_, static_cast<ptrdiff_t>(committed));
+  Add(released_free_pages_, static_cast<ptrdiff_t>(released));
+  free_pages_ += c->pages;
+  heap_bytes_ += bytes;
+  if (c->base < lo_) lo_ = c->base;
+  if (c->base + bytes > hi_) hi_ = c->base + bytes;
+  chunks_.push_back(c);
 }
 
 Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   size_t bytes = pages << kPageShift;
   if (pages == 0) return nullptr;
   if (max_heap_bytes_ != 0 && (bytes > max_heap_bytes_ || heap_bytes_ > max_heap_bytes_ - bytes)) return nullptr;
+  // A whole shared chunk that a finished heap left (.sol.spares): the pages it had touched are
+  // backed, so they cost a zeroing, not a first-touch fault.
+  if (!dedicated && pages == Chunk::kChunkPages) {
+    if (Chunk* c = LooseRuns::TakeShared()) {
+      if (!ReserveSlot(chunks_)) {
+        LooseRuns::Give(c);
+        return nullptr;
+      }
+      JoinShared(c);
+      return c;
+    }
+  }
   void* mem = os::MapAligned(bytes, dedicated ? kPageSize : Chunk::kChunkBytes);
   if (mem == nullptr) return nullptr;
   const size_t ndesc = dedicated ? 1 : pages;
@@ -418,13 +527,20 @@ PageDesc* Heap::AdoptRun(void* start) {
   if (c == nullptr || c->Owner() != nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   if (!ReserveSlot(chunks_)) return nullptr;
-  const size_t bytes = c->pages << kPageShift;
+  // An adopted run holds one atomic object: no barrier ever protects it, so it is not attached.
+  Join(c, false);
   PageDesc* d = &c->descs[0];
   d->needs_zeroing = false;
+  return d;
+}
+
+// Caller holds mu_ and has made room in chunks_ for c, an ownerless dedicated chunk.
+void Heap::Join(Chunk* c, bool attach) {
+  const size_t bytes = c->pages << kPageShift;
   c->owner_label.store(label_.bits, std::memory_order_relaxed);
   c->owner.store(owner_, std::memory_order_release);
-  d->owner.store(owner_, std::memory_order_release);
-  // An adopted run holds one atomic object: no barrier ever protects it, so it is not attached.
+  c->descs[0].owner.store(owner_, std::memory_order_release);
+  if (attach && barrier_ != nullptr && !barrier_->AttachChunk(*c)) c->untracked = true;
 #if defined(__SANITIZE_ADDRESS__)
   __lsan_register_root_region(reinterpret_cast<void*>(c->base), bytes);
 #endif
@@ -432,7 +548,6 @@ PageDesc* Heap::AdoptRun(void* start) {
   if (c->base < lo_) lo_ = c->base;
   if (c->base + bytes > hi_) hi_ = c->base + bytes;
   chunks_.push_back(c);
-  return d;
 }
 
 bool Heap::DecayLooseRuns() { return LooseRuns::Decay(); }
@@ -450,9 +565,15 @@ void Heap::Disown(Chunk* c) {
   d.owner.store(nullptr, std::memory_order_release);
   c->owner.store(nullptr, std::memory_order_release);
   c->owner_label.store(0, std::memory_order_relaxed);
+  c->loose = true;
+  c->untracked = false;
+  for (size_t w = 0; w < c->MaskWords(); ++w) __atomic_store_n(&c->dirty_mask[w], 0, __ATOMIC_RELAXED);
+  std::fill(c->heat_level, c->heat_level + c->pages, 0);
+  std::fill(c->heat_lease, c->heat_lease + c->pages, 0);
   d.ClearBits();
   d.state = PageState::kFree;
   d.objects = 0;
+  d.run_pages = static_cast<uint32_t>(c->pages);
   d.next = d.prev = nullptr;
 #if defined(__SANITIZE_ADDRESS__)
   __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
@@ -533,10 +654,23 @@ PageDesc* Heap::AllocateRun(size_t pages) {
   std::lock_guard<std::mutex> lock(mu_);
   PageDesc* head = nullptr;
   if (pages > kMaxSharedRunPages) {
-    Chunk* c = MapChunk(pages, true);
-    if (c == nullptr) return nullptr;
-    head = &c->descs[0];
-    head->needs_zeroing = false;
+    // A spare run first (.sol.spares): its pages are backed already, but hold stale bytes.
+    Chunk* c = LooseRuns::TakeSpare(pages);
+    if (c != nullptr && ((max_heap_bytes_ != 0 && heap_bytes_ + (c->pages << kPageShift) > max_heap_bytes_) ||
+                         !ReserveSlot(chunks_))) {
+      LooseRuns::Give(c);
+      c = nullptr;
+    }
+    if (c != nullptr) {
+      Join(c, true);
+      head = &c->descs[0];
+      head->needs_zeroing = true;
+    } else {
+      c = MapChunk(pages, true);
+      if (c == nullptr) return nullptr;
+      head = &c->descs[0];
+      head->needs_zeroing = false;
+    }
   } else {
     for (Chunk* c : chunks_) {
       size_t first = 0;

@@ -197,8 +197,15 @@ class Heap {
   // less (a small heap); 0 when that is fewer than `need`.
   size_t SharedChunkPages(size_t need) const;
   void UnmapChunk(Chunk* c);
-  // A dead object's loose chunk (FreeRun): off this heap, back to the spare runs.
+  // A dead object's loose chunk (FreeRun), or any dedicated chunk of a heap that goes: off this
+  // heap, back to the spare runs (unmapped instead if a page of it is protected).
   void Disown(Chunk* c);
+  // The same for a shared chunk of a heap that goes (~Heap), and its way back into a heap.
+  void DisownShared(Chunk* c);
+  void JoinShared(Chunk* c);
+  // Takes the ownerless dedicated chunk c into this heap (caller holds mu_, room made in
+  // chunks_); `attach`: to the write barrier.
+  void Join(Chunk* c, bool attach);
   void MarkFree(Chunk* c, size_t first, size_t count, bool committed);
   PageDesc* TakePages(Chunk* c, size_t first, size_t count);
   bool FindRun(Chunk* c, size_t pages, size_t* first) const;

@@ -211,6 +211,8 @@ KEEL_API Scheme_Object* keel_place_create(void (*main)(Scheme_Object* channel), 
     scheme_signal_error("keel_place_create: places start once scheme_basic_env has returned (until then the master "
                         "collector serves the main thread)");
   }
+  // Making the descriptor allocates, and 3m may move init meanwhile: it is registered first.
+  keel::rt::GcFrame init_frame(init);
   End* mine = nullptr;
   End* theirs = nullptr;
   End::NewPair(&mine, &theirs);

@@ -40,6 +40,37 @@ bool AllZero(const void* p, size_t bytes) {
 
 BOOST_AUTO_TEST_SUITE(nursery)
 
+// A heap that goes leaves its dedicated runs as spares (heap.md .sol.spares); a nursery that
+// takes one gets stale bytes, and zeroes them ahead of the cursor before any object lies there.
+BOOST_AUTO_TEST_CASE(a_spare_run_is_zeroed_before_use) {
+  constexpr size_t kRun = 2 << 20;  // past kMaxSharedRunPages: a dedicated run
+  void* big = nullptr;
+  {
+    FreshCollector h;
+    big = h.c.Allocate(kRun - 64, Kind::kAtomic);
+    BOOST_TEST_REQUIRE(big != nullptr);
+    std::memset(big, 0x5a, kRun - 64);
+  }
+  keel::gc::Collector::DestroyCurrent();  // the run becomes a spare
+  keel::gc::Collector& c = keel::gc::Collector::Current();
+  {
+    Nursery n(c.heap());
+    BOOST_TEST_REQUIRE(n.Resize(kRun));
+    BOOST_TEST(n.Contains(big));  // the same memory, not a fresh mapping
+    size_t made = 0;
+    bool zero = true;
+    for (void* p = nullptr; (p = n.Allocate(200, Kind::kNormal, false)) != nullptr; ++made) {
+      zero = zero && AllZero(p, 200);
+      std::memset(p, 0x77, 200);
+    }
+    BOOST_TEST(made > 9000u);
+    BOOST_TEST(zero);
+    BOOST_TEST(ProblemsIn(n) == 0u);
+  }
+  keel::gc::Collector::DestroyCurrent();
+  keel::gc::Heap::ReleaseLooseRuns();
+}
+
 BOOST_AUTO_TEST_CASE(allocates_back_to_back_with_headers_until_full) {
   FreshCollector h;
   Nursery n(h.c.heap());
