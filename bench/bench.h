@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #if defined(BENCH_ALLOC_KEEL) + defined(BENCH_ALLOC_BDWGC) + defined(BENCH_ALLOC_MALLOC) + \
         defined(BENCH_ALLOC_MIMALLOC) != 1
@@ -26,6 +27,17 @@ static inline void bench_free(void *p) { mi_free(p); }
 #define BENCH_EXPLICIT_FREE 0
 static inline void bench_free(void *p) { (void)p; }
 #endif
+
+/* The monotonic clock in seconds, and qsort's comparison of doubles (for medians). */
+static inline double bench_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+static inline int bench_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
 
 /* A fixnum-shaped word (odd, so never an address) holding x, and xorshift64's next number:
  * the benchmarks' fixed-seed data, the same under every allocator. */

@@ -27,17 +27,6 @@
 #include "scheme.h"
 #include "trees.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* A place that answers each message until #f: with the message itself (echo), with nothing
  * (count: the number of messages comes after the #f), or with a byte string's length. */
 enum serve_mode { ECHO, COUNT, LENGTH };
@@ -94,17 +83,17 @@ static double roundtrip_us(Scheme_Object *msg, int n) {
     keel_place_channel_get(p);
   }
   for (b = 0; b < 5; ++b) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (i = 0; i < n; ++i) {
       keel_place_channel_put(p, msg);
       keel_place_channel_get(p);
     }
-    batches[b] = (now_s() - t0) / n * 1e6;
+    batches[b] = (bench_now_s() - t0) / n * 1e6;
   }
   keel_place_channel_put(p, scheme_false);
   keel_place_wait(p);
   MZ_GC_UNREG();
-  qsort(batches, 5, sizeof batches[0], cmp_double);
+  qsort(batches, 5, sizeof batches[0], bench_cmp_double);
   return batches[2];
 }
 
@@ -116,14 +105,14 @@ static double stream_per_s(int n) {
   MZ_GC_VAR_IN_REG(0, p);
   MZ_GC_REG();
   p = keel_place_create(count_main, NULL);
-  t0 = now_s();
+  t0 = bench_now_s();
   for (i = 0; i < n; ++i) keel_place_channel_put(p, scheme_make_integer(i));
   keel_place_channel_put(p, scheme_false);
   if (keel_place_channel_get(p) != scheme_make_integer(n)) {
     fprintf(stderr, "places: the stream lost messages\n");
     exit(1);
   }
-  t = now_s() - t0;
+  t = bench_now_s() - t0;
   keel_place_wait(p);
   MZ_GC_UNREG();
   return n / t;
@@ -140,13 +129,13 @@ static double bytes_gb_per_s(intptr_t len, int n) {
   p = keel_place_create(bytes_main, NULL);
   s = scheme_alloc_byte_string(len, 'b');
   for (i = 0; i < n; ++i) {
-    double t0 = now_s(), rate;
+    double t0 = bench_now_s(), rate;
     keel_place_channel_put(p, s);
     if (keel_place_channel_get(p) != scheme_make_integer(len)) {
       fprintf(stderr, "places: the byte string arrived with another length\n");
       exit(1);
     }
-    rate = len / (now_s() - t0) / 1e9;
+    rate = len / (bench_now_s() - t0) / 1e9;
     if (rate > best) best = rate;
   }
   keel_place_channel_put(p, scheme_false);
@@ -170,12 +159,12 @@ static double thread_us(void *(*body)(void *), int n) {
   int i;
   for (i = 0; i < n; ++i) {
     pthread_t th;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (pthread_create(&th, NULL, body, NULL) != 0) exit(1);
     pthread_join(th, NULL);
-    t[i] = (now_s() - t0) * 1e6;
+    t[i] = (bench_now_s() - t0) * 1e6;
   }
-  qsort(t, (size_t)n, sizeof t[0], cmp_double);
+  qsort(t, (size_t)n, sizeof t[0], bench_cmp_double);
   r = t[n / 2];
   free(t);
   return r;
@@ -185,11 +174,11 @@ static double place_us(int n) {
   double *t = malloc(sizeof(double) * (size_t)n), r;
   int i;
   for (i = 0; i < n; ++i) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     keel_place_wait(keel_place_create(empty_main, NULL));
-    t[i] = (now_s() - t0) * 1e6;
+    t[i] = (bench_now_s() - t0) * 1e6;
   }
-  qsort(t, (size_t)n, sizeof t[0], cmp_double);
+  qsort(t, (size_t)n, sizeof t[0], bench_cmp_double);
   r = t[n / 2];
   free(t);
   return r;
@@ -219,7 +208,7 @@ static double trees_s(int n, int depth) {
   MZ_GC_ARRAY_VAR_IN_REG(0, ps, 16);
   MZ_GC_REG();
   for (r = 0; r < 3; ++r) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (i = 0; i < n; ++i) ps[i] = keel_place_create(trees_main, scheme_make_integer(depth));
     for (i = 0; i < n; ++i) {
       long got = (long)SCHEME_INT_VAL(keel_place_channel_get(ps[i]));
@@ -230,11 +219,11 @@ static double trees_s(int n, int depth) {
       }
     }
     for (i = 0; i < n; ++i) keel_place_wait(ps[i]);
-    rounds[r] = now_s() - t0;
+    rounds[r] = bench_now_s() - t0;
     for (i = 0; i < n; ++i) ps[i] = NULL;
   }
   MZ_GC_UNREG();
-  qsort(rounds, 3, sizeof rounds[0], cmp_double);
+  qsort(rounds, 3, sizeof rounds[0], bench_cmp_double);
   return rounds[1];
 }
 

@@ -16,17 +16,6 @@
 
 #include "trees.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 typedef struct {
   int depth;
   long total;
@@ -45,7 +34,7 @@ static double trees_s(int n, int depth) {
   double rounds[3];
   int r, i;
   for (r = 0; r < 3; ++r) {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (i = 0; i < n; ++i) {
       work[i].depth = depth;
       if (pthread_create(&ts[i], NULL, worker, &work[i]) != 0) {
@@ -54,7 +43,7 @@ static double trees_s(int n, int depth) {
       }
     }
     for (i = 0; i < n; ++i) pthread_join(ts[i], NULL);
-    rounds[r] = now_s() - t0;
+    rounds[r] = bench_now_s() - t0;
     for (i = 1; i < n; ++i) {
       if (work[i].total != work[0].total) {
         fprintf(stderr, "trees_threads: binary-trees checks differ between threads\n");
@@ -62,7 +51,7 @@ static double trees_s(int n, int depth) {
       }
     }
   }
-  qsort(rounds, 3, sizeof rounds[0], cmp_double);
+  qsort(rounds, 3, sizeof rounds[0], bench_cmp_double);
   return rounds[1];
 }
 
