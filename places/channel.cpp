@@ -66,7 +66,7 @@ void Queue::Keep(Message* m) {
   }
 }
 
-Message* Queue::TryTake() {
+void Queue::LockBatch() {
   for (int spins = 0; taking_.test_and_set(std::memory_order_acquire); ++spins) {
     if (spins < 100) {
       CpuRelax();
@@ -74,6 +74,24 @@ Message* Queue::TryTake() {
       std::this_thread::yield();  // another receiver of this queue was preempted in here
     }
   }
+}
+
+void Queue::Unget(Message* m) {
+  LockBatch();
+  if (batch_at_ > 0) {
+    batch_[--batch_at_] = m;  // its own slot, unless another receiver has refilled the batch
+  } else {
+    try {
+      batch_.insert(batch_.begin(), m);
+    } catch (const std::bad_alloc&) {
+      keel::Fatal("out of memory putting back a place-channel message");
+    }
+  }
+  taking_.clear(std::memory_order_release);
+}
+
+Message* Queue::TryTake() {
+  LockBatch();
   if (batch_at_ == batch_.size()) {
     batch_.clear();
     batch_at_ = 0;

@@ -38,6 +38,9 @@ class Queue {
   // Queues m; false when memory for it cannot be had (m stays the caller's).
   bool Put(Message* m);
   Message* TryTake();
+  // Puts back m, which a receiver took and could not rebuild (it ran out of memory), as the next
+  // message to be taken.
+  void Unget(Message* m);
 
   // What stops a blocked Take early: the calling place was asked to end (keel_place_kill).
   using Interrupted = bool (*)();
@@ -51,6 +54,8 @@ class Queue {
  private:
   // Appends a message taken from incoming_ to the batch (taking_ held).
   void Keep(Message* m);
+  // Takes taking_ (a spin, yielding after 100 tries).
+  void LockBatch();
 
   boost::lockfree::stack<Message*> incoming_;
   // Each on a cache line of its own: the senders read sleepers_ after every push, the receivers

@@ -106,8 +106,29 @@ void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
   }
 }
 
-Scheme_Object* Receive(Message* m) {
+// The value of m, taken from the incoming queue of the end that `ch` stands for. An escape out
+// of the rebuild (out of memory) puts m back as the queue's next message before it goes on, so
+// a receive that fails loses nothing and a later one can take it again. `ch` stays registered
+// meanwhile (a collection in the rebuild must not finalize the end, and the queue with it).
+// Nothing with a destructor but that frame is live across the setjmp (DESIGN D10).
+Scheme_Object* Receive(Scheme_Object* ch, Queue& q, Message* m) {
+  keel::rt::GcFrame frame(ch);
+  Scheme_Thread* thread = scheme_current_thread;
+  mz_jmp_buf* const outer = thread->error_buf;
+  if (outer == nullptr) {  // no handler: an escape ends the process, and the message with it
+    Scheme_Object* v = Deserialize(m);
+    DestroyMessage(m);
+    return v;
+  }
+  mz_jmp_buf own;
+  thread->error_buf = &own;
+  if (scheme_setjmp(own) != 0) {
+    thread->error_buf = outer;
+    q.Unget(m);
+    scheme_longjmp(*outer, 1);
+  }
   Scheme_Object* v = Deserialize(m);
+  thread->error_buf = outer;
   DestroyMessage(m);
   return v;
 }
@@ -119,7 +140,7 @@ Scheme_Object* Get(Scheme_Object* ch, const std::chrono::steady_clock::time_poin
     AtSafePoint();
   }
   End& end = CheckedEnd(ch, who);
-  if (Message* m = end.in().TryTake()) return Receive(m);
+  if (Message* m = end.in().TryTake()) return Receive(ch, end.in(), m);
   Queue& q = end.in();
   if (t_place != nullptr) {
     std::lock_guard<std::mutex> lock(t_place->waiting_mu);
@@ -134,7 +155,7 @@ Scheme_Object* Get(Scheme_Object* ch, const std::chrono::steady_clock::time_poin
     EndIfKilled();
     return nullptr;
   }
-  return Receive(m);
+  return Receive(ch, q, m);
 }
 
 // Runs main under an escape point; the place's exit code.
@@ -290,7 +311,7 @@ KEEL_API Scheme_Object* keel_place_channel_try_get(Scheme_Object* ch) {
   }
   End& end = keel::places::CheckedEnd(ch, "keel_place_channel_try_get");
   keel::places::Message* m = end.in().TryTake();
-  return m != nullptr ? keel::places::Receive(m) : nullptr;
+  return m != nullptr ? keel::places::Receive(ch, end.in(), m) : nullptr;
 }
 
 KEEL_API Scheme_Object* keel_place_channel_get_timeout(Scheme_Object* ch, double seconds) {

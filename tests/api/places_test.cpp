@@ -555,7 +555,37 @@ void PutCall(void* p) {
   keel_place_channel_put(args->ch, args->msg);
 }
 void TimeoutCall(void* p) { keel_place_channel_get_timeout(static_cast<Scheme_Object*>(p), -1.0); }
+void GetCall(void* p) { keel_place_channel_get(*static_cast<Scheme_Object**>(p)); }
 }  // namespace
+
+// A receive that runs out of memory while it rebuilds the value raises out of memory and loses
+// nothing: the message stays the next one to be taken, and arrives whole once memory allows.
+BOOST_AUTO_TEST_CASE(a_receive_out_of_memory_loses_nothing) {
+  Scheme_Object* a = nullptr;
+  Scheme_Object* b = nullptr;
+  Scheme_Object* v = nullptr;
+  Registered reg(a, b, v);
+  constexpr intptr_t kElements = intptr_t{1} << 20;  // 8 MiB of elements, and as much of table
+  keel_place_channel_pair(&a, &b);
+  v = scheme_make_vector(kElements, scheme_false);
+  for (intptr_t i = 0; i < kElements; ++i) SCHEME_VEC_ELS(v)[i] = scheme_make_integer(i);
+  keel_place_channel_put(a, v);
+  keel_place_channel_put(a, scheme_make_integer(7));  // behind it
+  v = nullptr;
+  keel_test::CollectClean();
+  keel_gc_stats st{};
+  keel_gc_get_stats(&st);
+  GC_set_max_heap_size(static_cast<GC_word>(st.heap_bytes + (4u << 20)));
+  const keel_test::EscapeResult r = keel_test::RunWithErrorHandler(GetCall, &b);
+  GC_set_max_heap_size(0);
+  BOOST_TEST(r.escaped);
+  BOOST_TEST(r.out_of_memory, r.message);
+  v = keel_place_channel_get(b);
+  bool whole = SCHEME_VECTORP(v) && SCHEME_VEC_SIZE(v) == kElements;
+  for (intptr_t i = 0; whole && i < kElements; ++i) whole = SCHEME_VEC_ELS(v)[i] == scheme_make_integer(i);
+  BOOST_TEST(whole);
+  BOOST_TEST(keel_place_channel_get(b) == scheme_make_integer(7));
+}
 
 BOOST_AUTO_TEST_CASE(a_message_that_may_not_be_sent_is_an_error_and_nothing_is_sent) {
   Scheme_Object* a = nullptr;
