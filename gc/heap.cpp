@@ -151,7 +151,7 @@ void ZeroAndRelease(uint8_t* p, size_t bytes) {
 // mapped and backed, their pages in the page map under ownerless descriptors, kept for the next
 // heap or the next message's payload: loose runs, and the chunks of heaps that went. At most
 // kSpareBytes are kept; a spare that stays unused a whole decay period is unmapped.
-class LooseRuns {
+class Spares {
  public:
   static constexpr size_t kSpareBytes = size_t{64} << 20;
 
@@ -288,12 +288,12 @@ class LooseRuns {
 
 pthread_once_t g_records_atfork_once = PTHREAD_ONCE_INIT;
 void InstallRecordForkHandlers() {
-  pthread_atfork([] { LooseRuns::Lock(); ChunkRecords::Lock(); },
-                 [] { ChunkRecords::Unlock(); LooseRuns::Unlock(); },
-                 [] { ChunkRecords::Unlock(); LooseRuns::Unlock(); });
+  pthread_atfork([] { Spares::Lock(); ChunkRecords::Lock(); },
+                 [] { ChunkRecords::Unlock(); Spares::Unlock(); },
+                 [] { ChunkRecords::Unlock(); Spares::Unlock(); });
 }
 
-Chunk* LooseRuns::Map(size_t pages) {
+Chunk* Spares::Map(size_t pages) {
   const size_t bytes = pages << kPageShift;
   void* mem = os::MapAligned(bytes, kPageSize);
   if (mem == nullptr) return nullptr;
@@ -367,7 +367,7 @@ Heap::~Heap() {
 // the released and never-touched ones kept as such.
 void Heap::DisownShared(Chunk* c) {
   const size_t bytes = c->pages << kPageShift;
-  if (c->pages != Chunk::kChunkPages || !LooseRuns::HasRoom(bytes) ||
+  if (c->pages != Chunk::kChunkPages || !Spares::HasRoom(bytes) ||
       (c->CountProtected() != 0 && (barrier_ == nullptr || !barrier_->Unprotect(c->base, bytes)))) {
     UnmapChunk(c);
     return;
@@ -396,7 +396,7 @@ void Heap::DisownShared(Chunk* c) {
   __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), bytes);
 #endif
   heap_bytes_ -= bytes;
-  LooseRuns::Give(c);
+  Spares::Give(c);
 }
 
 // Caller holds mu_ and has made room in chunks_ for c, a spare shared chunk.
@@ -430,9 +430,9 @@ Chunk* Heap::MapChunk(size_t pages, bool dedicated) {
   // A whole shared chunk that a finished heap left (.sol.spares): the pages it had touched are
   // backed, so they cost a zeroing, not a first-touch fault.
   if (!dedicated && pages == Chunk::kChunkPages) {
-    if (Chunk* c = LooseRuns::TakeShared()) {
+    if (Chunk* c = Spares::TakeShared()) {
       if (!ReserveSlot(chunks_)) {
-        LooseRuns::Give(c);
+        Spares::Give(c);
         return nullptr;
       }
       JoinShared(c);
@@ -508,13 +508,13 @@ void Heap::UnmapChunk(Chunk* c) {
 }
 
 void* Heap::TakeLooseRun(size_t bytes) {
-  Chunk* c = LooseRuns::Take((bytes + kPageSize - 1) >> kPageShift);
+  Chunk* c = Spares::Take((bytes + kPageSize - 1) >> kPageShift);
   return c != nullptr ? reinterpret_cast<void*>(c->base) : nullptr;
 }
 
 void Heap::DropLooseRun(void* start) {
   Chunk* c = LooseChunkAt(start);
-  if (c != nullptr && c->Owner() == nullptr) LooseRuns::Give(c);
+  if (c != nullptr && c->Owner() == nullptr) Spares::Give(c);
 }
 
 size_t Heap::LooseRunBytes(void* start) {
@@ -550,9 +550,9 @@ void Heap::Join(Chunk* c, bool attach) {
   chunks_.push_back(c);
 }
 
-bool Heap::DecayLooseRuns() { return LooseRuns::Decay(); }
+bool Heap::DecayLooseRuns() { return Spares::Decay(); }
 
-void Heap::ReleaseLooseRuns() { LooseRuns::ReleaseAll(); }
+void Heap::ReleaseLooseRuns() { Spares::ReleaseAll(); }
 
 // Caller holds mu_; `c` is off the chunk list. The descriptor loses its owner while the page map
 // still points at it, as in UnmapChunk (.sol.type-stable); the memory stays, for a later message.
@@ -579,7 +579,7 @@ void Heap::Disown(Chunk* c) {
   __lsan_unregister_root_region(reinterpret_cast<void*>(c->base), c->pages << kPageShift);
 #endif
   heap_bytes_ -= c->pages << kPageShift;
-  LooseRuns::Give(c);
+  Spares::Give(c);
 }
 
 // Caller holds mu_.
@@ -655,10 +655,10 @@ PageDesc* Heap::AllocateRun(size_t pages) {
   PageDesc* head = nullptr;
   if (pages > kMaxSharedRunPages) {
     // A spare run first (.sol.spares): its pages are backed already, but hold stale bytes.
-    Chunk* c = LooseRuns::TakeSpare(pages);
+    Chunk* c = Spares::TakeSpare(pages);
     if (c != nullptr && ((max_heap_bytes_ != 0 && heap_bytes_ + (c->pages << kPageShift) > max_heap_bytes_) ||
                          !ReserveSlot(chunks_))) {
-      LooseRuns::Give(c);
+      Spares::Give(c);
       c = nullptr;
     }
     if (c != nullptr) {
