@@ -231,8 +231,7 @@ static int g_depth = 16, g_max_places = 0;
 
 static int run(void *data) {
   Scheme_Object *msg = NULL;
-  double bare, attach, t1, tn;
-  int n;
+  double bare, attach;
   MZ_GC_DECL_REG(1);
   (void)data;
   MZ_GC_VAR_IN_REG(0, msg);
@@ -249,13 +248,7 @@ static int run(void *data) {
   attach = thread_us(attach_thread, 201);
   printf("PLACES create_collector %.1f us\n", attach - bare);
   printf("PLACES create_place %.1f us\n", place_us(101));
-  t1 = trees_s(1, g_depth);
-  printf("PLACES trees_1 %.3f s\n", t1);
-  for (n = 2; n <= g_max_places; n *= 2) {
-    tn = trees_s(n, g_depth);
-    printf("PLACES trees_%d %.3f s\n", n, tn);
-    printf("PLACES efficiency_%d %.1f %%\n", n, 100.0 * t1 / tn);
-  }
+  trees_report(trees_s, g_depth, g_max_places);
   MZ_GC_UNREG();
   return 0;
 }

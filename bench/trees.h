@@ -6,6 +6,8 @@
 #ifndef KEEL_BENCH_TREES_H
 #define KEEL_BENCH_TREES_H
 
+#include <stdio.h>
+
 #include "bench.h"
 #include "scheme.h"
 
@@ -66,6 +68,19 @@ static long trees_run(int depth) {
   trees_drop(long_lived);
   MZ_GC_UNREG();
   return total;
+}
+
+/* Prints the weak-scaling lines both drivers share: trees_1, then trees_<n> and efficiency_<n>
+ * (T1/Tn) for n = 2, 4, ... up to max_n, where seconds(n, depth) runs n at once. */
+static void trees_report(double (*seconds)(int n, int depth), int depth, int max_n) {
+  double t1 = seconds(1, depth), tn;
+  int n;
+  printf("PLACES trees_1 %.3f s\n", t1);
+  for (n = 2; n <= max_n; n *= 2) {
+    tn = seconds(n, depth);
+    printf("PLACES trees_%d %.3f s\n", n, tn);
+    printf("PLACES efficiency_%d %.1f %%\n", n, 100.0 * t1 / tn);
+  }
 }
 
 #endif /* KEEL_BENCH_TREES_H */

@@ -59,19 +59,11 @@ int main(int argc, char **argv) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int depth = argc > 1 ? atoi(argv[1]) : 16;
   int max_threads = argc > 2 ? atoi(argv[2]) : (int)(cpus < 2 ? 2 : cpus > 16 ? 16 : cpus);
-  double t1, tn;
-  int n;
   if (depth < 4 || depth > 24 || max_threads < 1 || max_threads > 16) {
     fprintf(stderr, "usage: trees_threads [depth 4..24] [max-threads 1..16]\n");
     return 2;
   }
   bench_begin();
-  t1 = trees_s(1, depth);
-  printf("PLACES trees_1 %.3f s\n", t1);
-  for (n = 2; n <= max_threads; n *= 2) {
-    tn = trees_s(n, depth);
-    printf("PLACES trees_%d %.3f s\n", n, tn);
-    printf("PLACES efficiency_%d %.1f %%\n", n, 100.0 * t1 / tn);
-  }
+  trees_report(trees_s, depth, max_threads);
   return 0;
 }
