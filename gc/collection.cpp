@@ -75,6 +75,7 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
 // (page addresses, run bounds) in the deeper frames of CollectNowImpl are never mistaken for
 // roots (docs/design/roots.md .sol.stacks).
 __attribute__((noinline)) void Collector::CollectNow(keel_gc_reason reason, bool want_major) {
+  master::CheckNotBlocking(*this, "a collection");  // the place's objects must stay put there
   __builtin_unwind_init();
   volatile uintptr_t top_marker = 0;
   mutator_stack_top_ = reinterpret_cast<uintptr_t>(&top_marker);

@@ -165,6 +165,7 @@ void Collector::RetireCurrent() {
   if (c->client_destroy_ != nullptr) c->client_destroy_(c->client_);
   c->client_ = nullptr;
   c->client_destroy_ = nullptr;
+  if (c->blocking_) master::EndBlocking(*c, "thread exit");  // its thread ended inside a blocking section
   c->orphan_ = true;  // no stack: the thread's frames, and any fiber stacks it ran, are gone
   c->roots_.ForgetStacks();
   c->disabled_ = 0;
@@ -337,6 +338,7 @@ int Collector::InvokeOrderedFinalizers() {
 }
 
 void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
+  master::CheckNotBlocking(*this, "an allocation");
   // An allocation is a safe point for master collections (places.md .sol.master-cycle).
   if (master::Requested() && label_.is_place()) [[unlikely]] master::SafePoint();
   if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {

@@ -19,6 +19,7 @@
 #include "gc/heap.h"
 #include "gc/kind.h"
 #include "gc/mark_stack.h"
+#include "gc/master.h"
 #include "gc/page.h"
 #include "gc/plan.h"
 #include "gc/policy.h"
@@ -87,6 +88,14 @@ class Collector {
   // During a place's part in a master collection: where its trace reports words that lie
   // outside its heap; nullptr otherwise.
   MasterMarks* master_marks() const { return master_marks_; }
+  // The shared objects this place refers to, for the master collections it sits out in a
+  // blocking section (master.h, places.md .sol.blocking); changed only on the place's thread.
+  MasterRefs& master_refs() { return master_refs_; }
+  const MasterRefs& master_refs() const { return master_refs_; }
+  // Whether the place is between keel_place_blocking_begin and keel_place_blocking_end; set by
+  // master.cpp under its lock.
+  bool blocking() const { return blocking_; }
+  void set_blocking(bool on) { blocking_ = on; }
   // Whether collections scan a thread's stack and frames: not for an orphan, whose thread has
   // exited, nor for the master once it serves no thread.
   bool scans_thread() const { return !orphan_ && !detached_; }
@@ -333,6 +342,8 @@ class Collector {
   bool detached_ = false;           // the master, serving no thread (scans_thread)
   bool external_prepared_ = false;  // BeginExternalMajor ran; FinishExternalMajor comes next
   MasterMarks* master_marks_ = nullptr;
+  MasterRefs master_refs_;
+  bool blocking_ = false;
   bool warned_sigsegv_ = false;
   bool pages_open_ = false;  // a collection left old pages unprotected: the next one is major
   bool last_was_major_ = true;       // live_bytes_ is exact only after a major collection

@@ -15,8 +15,14 @@
 
 namespace keel::gc {
 
-MasterMarks::MasterMarks(const Collector& master)
-    : master_(&master), lo_(master.heap().lo()),
+void MasterRefs::Fold() {
+  std::sort(words_.begin(), words_.end());
+  words_.erase(std::unique(words_.begin(), words_.end()), words_.end());
+  fold_at_ = std::max(kFirstFold, 2 * words_.size());
+}
+
+MasterMarks::MasterMarks(const Collector& master, MasterRefs* reached)
+    : master_(&master), reached_(reached), lo_(master.heap().lo()),
       span_(master.heap().hi() > master.heap().lo() ? master.heap().hi() - master.heap().lo() : 0) {}
 
 // Places mark concurrently: a mark bit is claimed with an atomic or, and only the place that
@@ -24,7 +30,7 @@ MasterMarks::MasterMarks(const Collector& master)
 // mark: nothing allocates in the master heap until the collection ends (.sol.master-cycle).
 void MasterMarks::Mark(uintptr_t first) {
   uintptr_t w = first;
-  for (;;) {
+  for (bool entry = true;; entry = false) {
     PageDesc* d = PageMap::Lookup(w);
     if (d != nullptr && d->Owner() == master_ && !IsUncollectable(d->kind)) {
       SlotBits* b = nullptr;
@@ -44,10 +50,12 @@ void MasterMarks::Mark(uintptr_t first) {
         start = d->start;
         end = start + d->big_bytes;
       }
-      if (b != nullptr && ((__atomic_load_n(&b->alloc, __ATOMIC_RELAXED) | __atomic_load_n(&b->mark, __ATOMIC_RELAXED)) & bit) != 0 &&
-          (__atomic_fetch_or(&b->mark, bit, __ATOMIC_RELAXED) & bit) == 0) {
-        ++marked_;
-        if (IsPointerful(d->kind)) grey_.emplace_back(start, end);
+      if (b != nullptr && ((__atomic_load_n(&b->alloc, __ATOMIC_RELAXED) | __atomic_load_n(&b->mark, __ATOMIC_RELAXED)) & bit) != 0) {
+        if (entry && reached_ != nullptr) reached_->Add(start);
+        if ((__atomic_fetch_or(&b->mark, bit, __ATOMIC_RELAXED) & bit) == 0) {
+          ++marked_;
+          if (IsPointerful(d->kind)) grey_.emplace_back(start, end);
+        }
       }
     }
     // The next word of a grey object that points into the master heap.
@@ -94,6 +102,8 @@ struct State {
   Phase phase = Phase::kIdle;
   std::vector<Collector*> places;   // every place's collector
   std::vector<Collector*> arrived;  // the places that reached a safe point in this collection
+  std::vector<Collector*> blocking; // the places in a blocking section (.sol.blocking)
+  std::vector<Collector*> proxied;  // those the collection marking now counted as parked
   size_t marking = 0;               // places still marking
   bool abandon = false;             // a place could not mark: this collection frees nothing
   uint64_t cycles = 0;              // master collections finished
@@ -141,18 +151,24 @@ void StartLocked(State& s) {
 
 // Under s.mu: every place arrived (or left), so marking starts.
 void MaybeGoLocked(State& s) {
-  if (s.phase != Phase::kGathering || s.arrived.empty() || s.arrived.size() != s.places.size()) return;
+  if (s.phase != Phase::kGathering || s.arrived.empty() || s.arrived.size() + s.blocking.size() != s.places.size()) return;
+  s.proxied = s.blocking;
   s.phase = Phase::kMarking;
   s.marking = s.arrived.size();
   s.cv.notify_all();
 }
 
-// The last place to finish marking: the in-flight messages' objects are marked, then the
-// master collects with the places' marks and its own roots (no stack: it serves no thread).
+// The last place to finish marking: the in-flight messages' objects and those the places in a
+// blocking section hold are marked, then the master collects with the places' marks and its
+// own roots (no stack: it serves no thread). The proxied places' lists do not change meanwhile:
+// EndBlocking waits for this collection to end.
 void Sweep(State& s) {
   Collector& m = *s.master;
   {
     MasterMarks roots(m);
+    for (const Collector* c : s.proxied) {
+      for (uintptr_t w : c->master_refs().words()) roots.Visit(w);
+    }
     std::lock_guard<std::mutex> lock(s.in_flight_mu);
     for (const auto& [p, count] : s.in_flight) roots.Visit(reinterpret_cast<uintptr_t>(p));
   }
@@ -172,14 +188,23 @@ void TakePartLocked(State& s, std::unique_lock<std::mutex>& lock, Collector& sel
     s.cv.wait(lock, [&] { return s.cycles != cycle; });
     return;
   }
+  // Every place arrives or is parked before marking starts (MaybeGoLocked), and none joins
+  // meanwhile (Join waits); a place that gets here during marking broke that.
+  if (s.phase != Phase::kGathering) Fatal("master collection: %p arrived after marking had started", static_cast<void*>(&self));
   s.arrived.push_back(&self);
   MaybeGoLocked(s);
   s.cv.wait(lock, [&] { return s.phase != Phase::kGathering; });
   lock.unlock();
+  // What the trace reaches becomes the place's MasterRefs: it is all the place refers to now.
   bool marked = false;
   {
-    MasterMarks marks(*s.master);
+    MasterRefs reached;
+    MasterMarks marks(*s.master, &reached);
     marked = self.CollectForMaster(marks);
+    if (marked) {
+      reached.Fold();
+      self.master_refs().Swap(reached);
+    }
   }
   lock.lock();
   if (!marked) s.abandon = true;
@@ -193,11 +218,22 @@ void TakePartLocked(State& s, std::unique_lock<std::mutex>& lock, Collector& sel
   lock.lock();
   s.phase = Phase::kIdle;
   s.arrived.clear();
+  s.proxied.clear();
   s.allocated = 0;
   s.budget = std::max<uint64_t>(kMinBudget, s.master->live_bytes());
   ++s.cycles;
   g_requested.store(false, std::memory_order_seq_cst);
   s.cv.notify_all();
+}
+
+// Under `lock` (s.mu), for a place in a blocking section that wants out: waits until no
+// collection counts it as parked. One collection may end and the next start (counting the place
+// again, its list being read by that sweep) before the place gets the lock back, hence the loop.
+void WaitUnproxiedLocked(State& s, std::unique_lock<std::mutex>& lock, const Collector& c) {
+  while (Contains(s.proxied, &c)) {
+    const uint64_t cycle = s.cycles;
+    s.cv.wait(lock, [&] { return s.cycles != cycle; });
+  }
 }
 
 Collector& MasterLocked(State& s) {
@@ -249,6 +285,7 @@ void EndThreadBound() {
 }
 
 void* Allocate(size_t bytes, Kind kind, const char* who) {
+  if (const Collector* c = Collector::CurrentOrNull()) CheckNotBlocking(*c, who);
   State& s = S();
   std::unique_lock<std::mutex> lock(s.mu);
   Collector& m = MasterLocked(s);
@@ -269,7 +306,10 @@ void* Allocate(size_t bytes, Kind kind, const char* who) {
     }
   }
   void* p = m.Allocate(bytes, kind);
-  if (p != nullptr) s.allocated += bytes;
+  if (p != nullptr) {
+    s.allocated += bytes;
+    if (self != nullptr) self->master_refs().Add(reinterpret_cast<uintptr_t>(p));
+  }
   return p;
 }
 
@@ -290,6 +330,7 @@ void ReleaseInFlight(const void* p) {
 void SafePoint() {
   Collector* self = Collector::CurrentOrNull();
   if (self == nullptr) return;
+  CheckNotBlocking(*self, "a safe point");
   State& s = S();
   std::unique_lock<std::mutex> lock(s.mu);
   TakePartLocked(s, lock, *self);
@@ -314,14 +355,53 @@ void Join(Collector& c) {
   if (!Contains(s.places, &c)) s.places.push_back(&c);
 }
 
+// A place that leaves from a blocking section (its thread ended inside one, keel_shutdown) first
+// waits for a collection that counted it as parked: the sweep reads its MasterRefs.
 void Leave(Collector& c) {
   State& s = S();
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::unique_lock<std::mutex> lock(s.mu);
   auto it = std::find(s.places.begin(), s.places.end(), &c);
   if (it == s.places.end()) return;
   if (Contains(s.arrived, &c)) Fatal("a place left during a master collection it had arrived at");
+  WaitUnproxiedLocked(s, lock, c);
+  it = std::find(s.places.begin(), s.places.end(), &c);
+  s.blocking.erase(std::remove(s.blocking.begin(), s.blocking.end(), &c), s.blocking.end());
+  c.set_blocking(false);
   s.places.erase(it);
   MaybeGoLocked(s);
+}
+
+void BeginBlocking(Collector& c, const char* who) {
+  State& s = S();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (c.blocking()) Fatal("%s: the calling place is in a blocking section already (sections do not nest)", who);
+  if (!Contains(s.places, &c)) Fatal("%s: the calling thread is not a place's", who);
+  c.set_blocking(true);
+  s.blocking.push_back(&c);
+  MaybeGoLocked(s);  // the collection that waited only for this place goes on
+}
+
+void EndBlocking(Collector& c, const char* who) {
+  State& s = S();
+  std::unique_lock<std::mutex> lock(s.mu);
+  if (!c.blocking()) Fatal("%s: the calling place is not in a blocking section (keel_place_blocking_begin first)", who);
+  WaitUnproxiedLocked(s, lock, c);
+  s.blocking.erase(std::remove(s.blocking.begin(), s.blocking.end(), &c), s.blocking.end());
+  c.set_blocking(false);
+  TakePartLocked(s, lock, c);  // one still gathering waits for this place now
+}
+
+void CheckNotBlocking(const Collector& c, const char* what) {
+  if (c.blocking()) [[unlikely]] {
+    char name[64];
+    Fatal("%s in a blocking section of %s: between keel_place_blocking_begin and keel_place_blocking_end a place must not "
+          "call Keel",
+          what, c.label().Describe(name, sizeof name));
+  }
+}
+
+void NoteHeld(const void* p) {
+  if (Collector* c = Collector::CurrentOrNull()) c->master_refs().Add(reinterpret_cast<uintptr_t>(p));
 }
 
 SleepScope::SleepScope(std::mutex& mu, std::condition_variable& cv) : mu_(&mu), cv_(&cv) {
@@ -378,6 +458,10 @@ void AfterForkInChild(Collector* survivor) {
   s.places.clear();
   if (was_place) s.places.push_back(survivor);
   s.arrived.clear();
+  s.proxied.clear();
+  const bool was_blocking = Contains(s.blocking, survivor);
+  s.blocking.clear();
+  if (was_blocking) s.blocking.push_back(survivor);
   if (s.phase != Phase::kIdle && s.master != nullptr) s.master->AbandonExternalMajor();
   s.phase = Phase::kIdle;
   s.marking = 0;

@@ -21,13 +21,38 @@ namespace keel::gc {
 
 class Collector;
 
+// The shared objects one place refers to, kept for the master collections it sits out in a
+// blocking section (places.md .sol.blocking): the objects its last part in a master collection
+// reached, and those it allocated or received since. Object starts; duplicates are folded
+// whenever the list has doubled since the last fold.
+class MasterRefs {
+ public:
+  void Add(uintptr_t start) {
+    words_.push_back(start);
+    if (words_.size() >= fold_at_) [[unlikely]] Fold();
+  }
+  void Fold();
+  void Swap(MasterRefs& other) noexcept {
+    words_.swap(other.words_);
+    std::swap(fold_at_, other.fold_at_);
+  }
+  const std::vector<uintptr_t>& words() const { return words_; }
+
+ private:
+  static constexpr size_t kFirstFold = 256;
+  std::vector<uintptr_t> words_;
+  size_t fold_at_ = kFirstFold;
+};
+
 // The master objects one place's trace reaches (.sol.master-marks). Lives for one participation
 // in a master collection, on the place's thread; the mark bits it sets are shared with the other
 // places, so it sets them atomically. Master objects are marked wherever a pointer lands in them
 // (interior pointers included): a place's reference is never a reason to free one.
 class MasterMarks {
  public:
-  explicit MasterMarks(const Collector& master);
+  // `reached`, when given, collects the start of every master object a visited word lands in
+  // (not those reached only through other master objects: marking from these finds them again).
+  explicit MasterMarks(const Collector& master, MasterRefs* reached = nullptr);
   MasterMarks(const MasterMarks&) = delete;
   MasterMarks& operator=(const MasterMarks&) = delete;
 
@@ -42,6 +67,7 @@ class MasterMarks {
   void Mark(uintptr_t w);
 
   const Collector* master_;
+  MasterRefs* reached_;
   uintptr_t lo_;
   uintptr_t span_;
   std::vector<std::pair<uintptr_t, uintptr_t>> grey_;  // master objects whose words are still to visit
@@ -103,6 +129,18 @@ class SleepScope {
   std::mutex* mu_;
   std::condition_variable* cv_;
 };
+
+// Blocking sections (keel_place_blocking_begin/end, places.md .sol.blocking). While a place is in
+// one it counts as parked: master collections go on without it, marking from its MasterRefs
+// instead of its trace. EndBlocking waits for a collection that counted the place so, then is a
+// safe point. `who` names the caller in the errors (not a place, unbalanced calls).
+void BeginBlocking(Collector& c, const char* who);
+void EndBlocking(Collector& c, const char* who);
+// Stops the program when c is in a blocking section: `what` (an allocation, a channel operation)
+// must not happen there.
+void CheckNotBlocking(const Collector& c, const char* what);
+// A shared object the calling place allocated or received: one of its MasterRefs from now on.
+void NoteHeld(const void* p);
 
 // Records of the master collections so far (keel_place_master_stats).
 void FillStats(keel_gc_stats* out);

@@ -36,6 +36,22 @@ KEEL_API void keel_place_exit(int code);
  * wait for runs here (below). Call it in long loops that neither allocate nor use channels. */
 KEEL_API void keel_place_safepoint(void);
 
+/* --- blocking sections: foreign calls that may take long ---------------------------------------
+ * keel_place_blocking_begin tells Keel that the calling place is about to run code that does
+ * not call Keel: a foreign call that may block or run long (read() on a pipe, a lock, a solver).
+ * Until keel_place_blocking_end the place counts as parked: master collections go on without
+ * it, and keep for it the shared objects its last master collection found it referring to and
+ * those it allocated or received since. Its collector does not run meanwhile, so its own objects
+ * stay where they are, and so do the shared ones it holds: the foreign code may read and write
+ * both (a shared byte string as read()'s buffer). Between the two calls the place must not
+ * allocate, use a channel or call any other Keel function; doing so stops the program with a
+ * message naming the place. Sections do not nest. keel_place_blocking_end first waits for a
+ * master collection that counted the place as parked, then is a safe point: a place killed
+ * meanwhile ends there. A shared object the place has only by reading it out of another shared
+ * object (one made before scheme_basic_env returned) is kept while that one still holds it. */
+KEEL_API void keel_place_blocking_begin(void);
+KEEL_API void keel_place_blocking_end(void);
+
 /* --- place channels --------------------------------------------------------------------------
  * A channel has two ends; what one end puts, the other gets, first in first out (for each
  * sender). A message is copied into the receiving place: pairs and lists, vectors, boxes,
@@ -67,10 +83,11 @@ KEEL_API int keel_place_message_allowed(Scheme_Object *v);
  *
  * The master heap is collected when its budget is spent: every place stops at a safe point
  * (an allocation, a channel operation, keel_place_wait, keel_place_safepoint; a place blocked in
- * a channel operation or keel_place_wait is woken for it), runs a major collection of its own
+ * a channel operation or keel_place_wait is woken for it; one in a blocking section is not
+ * waited for), runs a major collection of its own
  * that marks the shared objects it reaches, and the last one to finish frees the shared objects
  * no place and no message in flight refers to. A place that neither allocates nor calls into
- * Keel holds every master collection back until it does. */
+ * Keel, outside a blocking section, holds every master collection back until it does. */
 KEEL_API Scheme_Object *keel_alloc_shared_char_string(intptr_t size, mzchar fill);
 KEEL_API Scheme_Object *keel_alloc_shared_flvector(intptr_t size);
 /* A master collection now, the calling place taking part. */

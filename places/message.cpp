@@ -554,6 +554,7 @@ Scheme_Object* Deserialize(Message* message) {
       }
       case NodeKind::kShared:
         obj = reinterpret_cast<Scheme_Object*>(w[at + 1]);  // the same object, not a copy
+        keel::gc::master::NoteHeld(obj);  // the place refers to it now (places.md .sol.blocking)
         at += 2;
         break;
     }

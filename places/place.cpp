@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gc/collector.h"
+#include "gc/fatal.h"
 #include "gc/master.h"
 #include "keel_places.h"
 #include "places/channel.h"
@@ -69,8 +70,10 @@ void EndIfKilled() {
 
 // A safe point (places.md .sol.master-cycle): the place ends if it was killed, and takes part
 // in a master collection if one is requested. Under 3m its collection moves objects: the
-// caller's Scheme values must be registered.
-void AtSafePoint() {
+// caller's Scheme values must be registered. `who` is the caller, named if the place is in a
+// blocking section, where it may not call Keel.
+void AtSafePoint(const char* who) {
+  if (const keel::gc::Collector* c = keel::gc::Collector::CurrentOrNull()) keel::gc::master::CheckNotBlocking(*c, who);
   EndIfKilled();
   if (keel::gc::master::Requested()) [[unlikely]] keel::gc::master::SafePoint();
 }
@@ -94,7 +97,7 @@ Message* SerializeOrExplain(Scheme_Object* msg, char* why, size_t size) {
 void Put(Scheme_Object* ch, Scheme_Object* msg, const char* who) {
   {
     keel::rt::GcFrame frame(ch, msg);
-    AtSafePoint();
+    AtSafePoint(who);
   }
   End& end = CheckedEnd(ch, who);
   char why[512];
@@ -137,7 +140,7 @@ Scheme_Object* Receive(Scheme_Object* ch, Queue& q, Message* m) {
 Scheme_Object* Get(Scheme_Object* ch, const std::chrono::steady_clock::time_point* deadline, const char* who) {
   {
     keel::rt::GcFrame frame(ch);
-    AtSafePoint();
+    AtSafePoint(who);
   }
   End& end = CheckedEnd(ch, who);
   if (Message* m = end.in().TryTake()) return Receive(ch, end.in(), m);
@@ -294,7 +297,25 @@ KEEL_API void keel_place_exit(int code) {
   keel::places::EndCurrentPlace(code);
 }
 
-KEEL_API void keel_place_safepoint(void) { keel::places::AtSafePoint(); }
+KEEL_API void keel_place_safepoint(void) { keel::places::AtSafePoint("keel_place_safepoint"); }
+
+// places.md .sol.blocking
+KEEL_API void keel_place_blocking_begin(void) {
+  keel::gc::Collector* c = keel::gc::Collector::CurrentOrNull();
+  if (c == nullptr || c->role() != keel::gc::CollectorRole::kPlace) {
+    keel::Fatal("keel_place_blocking_begin: the calling thread is attached to no place");
+  }
+  keel::gc::master::BeginBlocking(*c, "keel_place_blocking_begin");
+}
+
+KEEL_API void keel_place_blocking_end(void) {
+  keel::gc::Collector* c = keel::gc::Collector::CurrentOrNull();
+  if (c == nullptr || c->role() != keel::gc::CollectorRole::kPlace) {
+    keel::Fatal("keel_place_blocking_end: the calling thread is attached to no place");
+  }
+  keel::gc::master::EndBlocking(*c, "keel_place_blocking_end");
+  keel::places::EndIfKilled();
+}
 
 KEEL_API void keel_place_channel_put(Scheme_Object* ch, Scheme_Object* msg) {
   keel::places::Put(ch, msg, "keel_place_channel_put");
@@ -307,7 +328,7 @@ KEEL_API Scheme_Object* keel_place_channel_get(Scheme_Object* ch) {
 KEEL_API Scheme_Object* keel_place_channel_try_get(Scheme_Object* ch) {
   {
     keel::rt::GcFrame frame(ch);
-    keel::places::AtSafePoint();
+    keel::places::AtSafePoint("keel_place_channel_try_get");
   }
   End& end = keel::places::CheckedEnd(ch, "keel_place_channel_try_get");
   keel::places::Message* m = end.in().TryTake();

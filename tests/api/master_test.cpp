@@ -3,13 +3,16 @@
 // CGC and 3m: shared objects travel by reference; a shared string that only a message in flight
 // refers to survives master collections; unreferenced shared objects are freed; master
 // collections run while places allocate and while places are blocked; the budget starts them;
-// weak references from a place keep shared objects from dangling; and what a place does with
+// weak references from a place keep shared objects from dangling; a place in a blocking section
+// holds no master collection back yet keeps its shared objects; and what a place does with
 // frames, statics, immobile boxes, finalizers, weak boxes and escapes still works in a place.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "keel_gc.h"
 #include "keel_places.h"
@@ -158,6 +161,101 @@ void WeakHolderMain(Scheme_Object* ch) {
   keel_place_channel_put(ch, s == nullptr || HasPattern(s, 4096, 99) ? scheme_true : scheme_false);
 }
 
+// Blocking sections (keel_place_blocking_begin/end). The test moves g_release on; a place's
+// foreign code waits for it without calling Keel.
+std::atomic<int> g_release{0};
+std::atomic<int> g_after_blocking{0};
+
+// Waits, as a foreign call would, until g_release reaches `phase`; false after 20 s.
+bool ForeignWait(int phase) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (g_release.load() < phase) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Sends a shared string of 4096 bytes with pattern `seed` on ch; the caller's frame never holds
+// its address.
+KEEL_TEST_NOINLINE void SendPatternString(Scheme_Object* ch, uint64_t seed) {
+  Scheme_Object* s = nullptr;
+  Registered reg(ch, s);
+  s = PatternString(4096, seed);
+  keel_place_channel_put(ch, s);
+}
+
+// Gets a shared string (pattern 1), makes one of its own (pattern 2) and a byte string of its own
+// heap (pattern 3), answers 'ready, then waits in a blocking section until the test has run its
+// master collections. There, as foreign code, it checks that all three are intact and where they
+// were; then it leaves the section and answers the list of the checks that failed.
+void BlockingHolderMain(Scheme_Object* ch) {
+  Scheme_Object* got = nullptr;
+  Scheme_Object* own = nullptr;
+  Scheme_Object* local = nullptr;
+  Scheme_Object* failed = scheme_null;
+  Registered reg(ch, got, own, local, failed);
+  got = keel_place_channel_get(ch);
+  own = PatternString(4096, 2);
+  local = scheme_alloc_byte_string(4096, 0);
+  keel_test::FillPattern(SCHEME_BYTE_STR_VAL(local), 4096, 3);
+  keel_place_channel_put(ch, scheme_intern_symbol("ready"));
+  const Scheme_Object* local_was = local;
+  keel_place_blocking_begin();
+  const bool released = ForeignWait(1);
+  const bool got_ok = HasPattern(got, 4096, 1);
+  const bool own_ok = HasPattern(own, 4096, 2);
+  const bool local_ok = local == local_was && keel_test::HasPattern(SCHEME_BYTE_STR_VAL(local), 4096, 3);
+  keel_place_blocking_end();
+  g_after_blocking.store(1);
+  const std::pair<bool, const char*> checks[] = {
+      {released, "held-back"}, {got_ok, "received"}, {own_ok, "allocated"}, {local_ok, "own-heap"}};
+  for (const auto& [ok, name] : checks) {
+    if (!ok) {
+      Scheme_Object* sym = scheme_intern_symbol(name);  // before `failed` is read (3m moves it)
+      failed = scheme_make_pair(sym, failed);
+    }
+  }
+  keel_place_channel_put(ch, failed);
+}
+
+// Rounds of: a shared string of its own, tagged with the round, into a ring of 8; then a blocking
+// section whose foreign code checks every string of the ring. At #f it answers how many damaged
+// strings it saw.
+void BlockingChurnMain(Scheme_Object* ch) {
+  Scheme_Object* ring = nullptr;
+  Scheme_Object* msg = nullptr;
+  Registered reg(ch, ring, msg);
+  ring = scheme_make_vector(8, scheme_false);
+  uint64_t seeds[8] = {};
+  intptr_t bad = 0;
+  for (uint64_t round = 0;; ++round) {
+    msg = round >= 16 ? keel_place_channel_try_get(ch) : nullptr;
+    if (msg == scheme_false) break;
+    const size_t slot = round % 8;
+    msg = PatternString(1024, round);  // a safe point: 3m may move ring before the store
+    SCHEME_VEC_ELS(ring)[slot] = msg;
+    seeds[slot] = round;
+    keel_test::AllocateGarbage(4 << 10);
+    keel_place_blocking_begin();
+    for (size_t i = 0; i < 8 && i <= round; ++i) {
+      if (!HasPattern(SCHEME_VEC_ELS(ring)[i], 1024, seeds[i])) ++bad;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    keel_place_blocking_end();
+  }
+  keel_place_channel_put(ch, scheme_make_integer(bad));
+}
+
+// Answers 'ready and waits in a blocking section for g_release 2; it is killed meanwhile.
+void BlockedWhenKilledMain(Scheme_Object* ch) {
+  keel_place_channel_put(ch, scheme_intern_symbol("ready"));
+  keel_place_blocking_begin();
+  ForeignWait(2);
+  keel_place_blocking_end();  // the kill ends the place here
+  g_after_blocking.store(1);
+}
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(master, keel_test::CleanStackFixture)
@@ -294,6 +392,66 @@ BOOST_AUTO_TEST_CASE(a_weak_box_in_a_place_never_dangles_into_the_master_heap) {
   keel_place_channel_put(p, scheme_true);
   BOOST_TEST(keel_place_channel_get(p) == scheme_true);
   BOOST_TEST(keel_place_wait(p) == 0);
+}
+
+// The place's shared string that only the place itself ever referred to would be freed, and its
+// slot reused by the strings dropped here, if the collections that ran while the place sat in
+// its blocking section had not kept what the place holds.
+BOOST_AUTO_TEST_CASE(a_place_in_a_blocking_section_holds_no_master_collection_back_yet_keeps_its_objects) {
+  g_release.store(0);
+  g_after_blocking.store(0);
+  Scheme_Object* p = keel_place_create(BlockingHolderMain, nullptr);
+  Scheme_Object* failed = nullptr;
+  Registered reg(p, failed);
+  SendPatternString(p, 1);
+  keel_test::ClearStack();
+  BOOST_TEST(keel_place_channel_get(p) == scheme_intern_symbol("ready"));
+  const uint64_t before = MasterCollections();
+  for (int i = 0; i < 3; ++i) {
+    keel_place_collect_master();
+    DropSharedStrings(400, 4096, 'q');
+  }
+  BOOST_TEST(MasterCollections() >= before + 3);
+  BOOST_TEST(g_after_blocking.load() == 0, "the master collections waited for the place to leave its blocking section");
+  g_release.store(1);
+  failed = keel_place_channel_get(p);
+  BOOST_TEST(failed == scheme_null, "failed checks: " << Written(failed));
+  BOOST_TEST(keel_place_wait(p) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(master_collections_run_while_places_enter_and_leave_blocking_sections) {
+  constexpr int kPlaces = 3;
+  Scheme_Object* ps[kPlaces] = {};
+  keel_test::RegisteredArray reg(ps);
+  for (int i = 0; i < kPlaces; ++i) ps[i] = keel_place_create(BlockingChurnMain, nullptr);
+  const uint64_t before = MasterCollections();
+  const int rounds = static_cast<int>(keel_test::ScaledCount(40, 10));
+  for (int i = 0; i < rounds; ++i) {
+    keel_place_collect_master();
+    DropSharedStrings(20, 1024, 'z');
+  }
+  BOOST_TEST(MasterCollections() >= before + static_cast<uint64_t>(rounds));
+  for (int i = 0; i < kPlaces; ++i) {
+    keel_place_channel_put(ps[i], scheme_false);
+    BOOST_TEST(keel_place_channel_get(ps[i]) == scheme_make_integer(0), "place " << i << " saw damaged shared strings");
+    BOOST_TEST(keel_place_wait(ps[i]) == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_place_killed_in_a_blocking_section_ends_when_it_leaves_it) {
+  g_release.store(0);
+  g_after_blocking.store(0);
+  Scheme_Object* p = keel_place_create(BlockedWhenKilledMain, nullptr);
+  Registered reg(p);
+  BOOST_TEST(keel_place_channel_get(p) == scheme_intern_symbol("ready"));
+  std::thread releaser([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // after the kill below
+    g_release.store(2);
+  });
+  keel_place_kill(p);
+  releaser.join();
+  BOOST_TEST(keel_place_wait(p) == 1);
+  BOOST_TEST(g_after_blocking.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(earlier_mechanisms_work_inside_a_place) {

@@ -11,9 +11,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "gc.h"
 #include "keel_gc.h"
+#include "keel_places.h"
 #include "scheme.h"
 #include "support/expect_abort.h"
 #include "support/scheme_escape.h"
@@ -255,6 +257,80 @@ BOOST_AUTO_TEST_CASE(gc_free_of_null_is_allowed) {
     return 0;
   });
   BOOST_TEST(r.ExitedWith(0), r.Describe());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Blocking sections (keel_places.h): between keel_place_blocking_begin and _end a place must not
+// call Keel; its objects would move or its master collections go wrong.
+BOOST_AUTO_TEST_SUITE(blocking_section_misuse)
+
+BOOST_AUTO_TEST_CASE(allocating_in_a_blocking_section) {
+  ExpectAbortWithMessage(
+      [] {
+        scheme_malloc(16);  // the initial place
+        keel_place_blocking_begin();
+        void* volatile p = scheme_malloc(1 << 20);
+        (void)p;
+        return kMisuseNotDetected;
+      },
+      "an allocation in a blocking section of place");
+}
+
+BOOST_AUTO_TEST_CASE(collecting_in_a_blocking_section) {
+  ExpectAbortWithMessage(
+      [] {
+        scheme_malloc(16);
+        keel_place_blocking_begin();
+        scheme_collect_garbage();
+        return kMisuseNotDetected;
+      },
+      "a collection in a blocking section");
+}
+
+BOOST_AUTO_TEST_CASE(a_channel_operation_in_a_blocking_section) {
+  ExpectAbortWithMessage(
+      [] {
+        Scheme_Object* a = nullptr;
+        Scheme_Object* b = nullptr;
+        keel_place_channel_pair(&a, &b);
+        keel_place_blocking_begin();
+        keel_place_channel_put(a, scheme_true);
+        return kMisuseNotDetected;
+      },
+      "keel_place_channel_put in a blocking section");
+}
+
+BOOST_AUTO_TEST_CASE(nested_blocking_sections) {
+  ExpectAbortWithMessage(
+      [] {
+        scheme_malloc(16);
+        keel_place_blocking_begin();
+        keel_place_blocking_begin();
+        return kMisuseNotDetected;
+      },
+      "sections do not nest");
+}
+
+BOOST_AUTO_TEST_CASE(ending_a_blocking_section_never_begun) {
+  ExpectAbortWithMessage(
+      [] {
+        scheme_malloc(16);
+        keel_place_blocking_end();
+        return kMisuseNotDetected;
+      },
+      "not in a blocking section");
+}
+
+BOOST_AUTO_TEST_CASE(a_blocking_section_on_a_thread_of_no_place) {
+  ExpectAbortWithMessage(
+      [] {
+        std::thread t([] { keel_place_blocking_begin(); });
+        t.join();
+        return kMisuseNotDetected;
+      },
+      "keel_place_blocking_begin: the calling thread is attached to no place");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
