@@ -135,6 +135,9 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   plan_.Trace(major, ages, mark_stack_, traced);
   barrier_pause_ns += traced.barrier_ns;
   const uint64_t mark_ns = NowNs() - mark_start;
+  // The cycle's real peak: a copying trace (3m) holds its survivors' new pages and the pages
+  // they leave at once, until the sweep (heap.md .sol.retain).
+  cycle_peak_in_use_ = std::max<uint64_t>(cycle_peak_in_use_, heap_.in_use_bytes());
   mark_stack_.Trim();
 
   // The plan's trace ran the weak phases (RunWeakPhases); the runtime's weak tables drop what
@@ -170,16 +173,17 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
   }
   budget_ = policy_.NextBudget(bytes_.live);
   uint64_t next_cycle = barrier_->kind() == BarrierKind::kNone ? budget_ : policy_.YoungLimit(bytes_.live);
-  // Free pages stay committed for reuse (heap.md .sol.retain): only a major collection, which
-  // sets the heap's size for the next cycle, gives back what that size leaves unused.
+  // Free pages stay committed for reuse (heap.md .sol.retain): the decay thread gives back what
+  // stays unused; a major collection, which sets the heap's size for the next cycle, gives back
+  // at once only when that size collapsed.
   size_t released = 0;
   if (major) {
     // The highest peak of recent cycles: peaks differ from cycle to cycle with where the major
-    // collections fall. It comes down when the heap limit collapses (KeepCommitted) and the
-    // decay thread takes back what stays unused.
+    // collections fall. It comes down when the heap limit collapses (KeepCommitted).
     peak_in_use_ = std::max(cycle_peak_in_use_, peak_in_use_);
-    released = heap_.Release(
-        Policy::KeepCommitted(&peak_in_use_, old_heap_limit, heap_limit_, heap_.in_use_bytes(), next_cycle));
+    const size_t keep =
+        Policy::KeepCommitted(&peak_in_use_, old_heap_limit, heap_limit_, heap_.in_use_bytes(), next_cycle);
+    if (keep != SIZE_MAX) released = heap_.Release(keep);
     cycle_peak_in_use_ = heap_.in_use_bytes();
   }
   in_collection_ = false;

@@ -28,18 +28,21 @@ class Policy {
     auto grown = static_cast<uint64_t>(static_cast<double>(live_bytes) * growth_);
     return std::max<uint64_t>(grown, min_bytes_);
   }
-  // Committed free memory a major collection keeps (docs/design/heap.md .sol.retain): the pages
-  // the next cycle is expected to use, that is the recent cycles' peak of pages in use (`peak`),
-  // less the pages in use now; at least the next cycle's allocation; plus slack. Live data that
-  // wavers from one major collection to the next (conservative retention does that) must not
-  // make memory go back and fault in again, so the peak is scaled down only when the heap limit
-  // more than halves, by twice the ratio of the new limit to the old (and stays scaled). What is
-  // beyond goes back at once; the decay thread gives back the rest if it then stays unused.
+  // Committed free memory a major collection keeps (docs/design/heap.md .sol.retain). Free pages
+  // go back by decay (DESIGN D13): a major collection gives back at once only when the heap
+  // limit more than halves, that is when the program dropped most of its data; otherwise it
+  // keeps everything (SIZE_MAX) and the decay thread takes back what then stays unused. A heap
+  // that grows, or whose live data wavers (conservative retention does that), or that inherited
+  // a dead heap's spare pages, would otherwise give back pages its next phase faults in again.
+  // After a collapse it keeps the pages the next cycle is expected to use: the recent cycles'
+  // peak of pages in use (`peak`), scaled down by twice the ratio of the new limit to the old
+  // (and stays scaled), less the pages in use now; at least the next cycle's allocation; plus
+  // slack.
   static size_t KeepCommitted(uint64_t* peak, uint64_t old_limit, uint64_t new_limit, uint64_t in_use,
                               uint64_t next_cycle) {
-    double ratio = old_limit == 0 ? 1.0 : static_cast<double>(new_limit) / static_cast<double>(old_limit);
-    double scale = std::min(1.0, 2.0 * ratio);
-    *peak = static_cast<uint64_t>(static_cast<double>(*peak) * scale);
+    if (old_limit == 0 || 2 * new_limit >= old_limit) return SIZE_MAX;
+    const double ratio = static_cast<double>(new_limit) / static_cast<double>(old_limit);
+    *peak = static_cast<uint64_t>(static_cast<double>(*peak) * 2.0 * ratio);
     uint64_t room = *peak > in_use ? *peak - in_use : 0;
     return static_cast<size_t>(std::max(room, next_cycle)) + kReleaseSlackBytes;
   }
