@@ -15,18 +15,19 @@
 #      the stress suite under other settings take minutes each there). Two settings keep it well
 #      inside CI's limit on a slow host: the preset's GC-stress runs collect at every 50th
 #      allocation instead of every 25th (KEEL_TEST_GC_STRESS), and the time-budgeted stress runs
-#      get half their budgets (KEEL_TEST_BUDGET_SCALE defaults to 0.5 in this step only).
+#      get 0.35 of their budgets (KEEL_TEST_BUDGET_SCALE defaults to 0.35 in this step only).
 #   4. ThreadSanitizer build in build-tsan/ (preset "tsan"): the suites where threads meet (place
 #      attachment, gc.h threads touching each other's memory, thread exit), built into two small
 #      programs (CGC and 3m) and run plain and under GC stress. About 2.5 minutes.
 #   5. Debug build in build-debug/ (preset "debug"): KEEL_TEST_DEBUG=1 runs it, 0 skips it,
 #      auto (the default) runs it only when steps 1-4 took under KEEL_TEST_DEBUG_BUDGET seconds
 #      (default 900), so the script stays within CI's 30 minutes on 2 cores. Measured on 2 cores
-#      shared with other work: release ~4.5 min (build 1.5, ctest 2; no test over 30 s),
-#      asan-ubsan ~15 min (build 2-3, ctest ~12: the GC-stress API run in nine parts of 30 to
-#      125 s, the stress tests 50 to 90 s each by their time budgets; no test over 25% of the
-#      600 s timeout, though heavy other load has pushed a part to 40%), debug ~3 min; the whole
-#      run ~20 min (debug skipped), ~22 min with it.
+#      shared with other work: release ~6.5 min (build 3-4, ctest 2.5; no test over 30 s),
+#      asan-ubsan ~15 min with half budgets (build 4, ctest 11: the GC-stress API run in ten
+#      parts of 25 to 115 s, the API suite under mprotect 135 s, the stress tests 40 to 50 s
+#      each by their time budgets; no test over 25% of the 600 s timeout, though heavy other load
+#      has pushed a part to 40%), tsan ~3.5 min, debug ~3 min; the whole run ~26.5 min with half
+#      budgets (debug skipped), hence 0.35 of them in the sanitizer step.
 # After each step's tests it prints the 5 slowest with their share of CTest's timeout, and how
 # many of the time-budgeted stress runs (tests/support/budget.h) stopped at their deadline or
 # overran their budget. Stops at the first failure with the step's name; always ends with a
@@ -164,7 +165,7 @@ KEEL_BENCH_JOBS=$jobs scripts/bench.sh --quick --runs 1 --timeout 300 2>&1 | tee
 end_step "every benchmark ran against its allocators, outputs agree"
 
 begin_step asan-ubsan "ASan+UBSan Debug build in build-asan/, ctest (label heavy excluded)"
-KEEL_TEST_BUDGET_SCALE=${KEEL_TEST_BUDGET_SCALE:-0.5} run_preset asan-ubsan build-asan
+KEEL_TEST_BUDGET_SCALE=${KEEL_TEST_BUDGET_SCALE:-0.35} run_preset asan-ubsan build-asan
 
 begin_step tsan "ThreadSanitizer build in build-tsan/ of the suites where threads meet, ctest (label tsan)"
 run_preset tsan build-tsan
