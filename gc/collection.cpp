@@ -183,7 +183,8 @@ __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, 
     peak_in_use_ = std::max(cycle_peak_in_use_, peak_in_use_);
     const size_t keep =
         Policy::KeepCommitted(&peak_in_use_, old_heap_limit, heap_limit_, heap_.in_use_bytes(), next_cycle);
-    if (keep != SIZE_MAX) released = heap_.Release(keep);
+    // Release(SIZE_MAX) gives nothing back but hands what stays committed to the decay thread.
+    released = heap_.Release(keep);
     cycle_peak_in_use_ = heap_.in_use_bytes();
   }
   in_collection_ = false;

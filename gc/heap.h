@@ -140,7 +140,8 @@ class Heap {
   static void ReleaseLooseRuns();
 
   // Decommits free pages beyond `keep_bytes` of committed free memory and unmaps chunks that
-  // are wholly free and not needed. Returns the bytes given back.
+  // are wholly free and not needed; what stays committed is left to the decay thread (SIZE_MAX:
+  // nothing goes back now). Returns the bytes given back.
   size_t Release(size_t keep_bytes);
   // One decay tick (the decay thread, .sol.retain): gives back the committed free pages that
   // were idle at the previous tick too, and marks the rest idle. Skips what it cannot lock at
