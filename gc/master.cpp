@@ -226,14 +226,16 @@ void TakePartLocked(State& s, std::unique_lock<std::mutex>& lock, Collector& sel
   s.cv.notify_all();
 }
 
-// Under `lock` (s.mu), for a place in a blocking section that wants out: waits until no
+// Under `lock` (s.mu): takes c out of the blocking sections (if it is in one), once no
 // collection counts it as parked. One collection may end and the next start (counting the place
 // again, its list being read by that sweep) before the place gets the lock back, hence the loop.
-void WaitUnproxiedLocked(State& s, std::unique_lock<std::mutex>& lock, const Collector& c) {
+void UnblockLocked(State& s, std::unique_lock<std::mutex>& lock, Collector& c) {
   while (Contains(s.proxied, &c)) {
     const uint64_t cycle = s.cycles;
     s.cv.wait(lock, [&] { return s.cycles != cycle; });
   }
+  s.blocking.erase(std::remove(s.blocking.begin(), s.blocking.end(), &c), s.blocking.end());
+  c.set_blocking(false);
 }
 
 Collector& MasterLocked(State& s) {
@@ -285,12 +287,12 @@ void EndThreadBound() {
 }
 
 void* Allocate(size_t bytes, Kind kind, const char* who) {
-  if (const Collector* c = Collector::CurrentOrNull()) CheckNotBlocking(*c, who);
+  Collector* self = Collector::CurrentOrNull();
+  if (self != nullptr) CheckNotBlocking(*self, who);
   State& s = S();
   std::unique_lock<std::mutex> lock(s.mu);
   Collector& m = MasterLocked(s);
   if (s.thread_bound) Fatal("%s: shared memory before scheme_basic_env has returned", who);
-  Collector* self = Collector::CurrentOrNull();
   // An allocation is a safe point: a collection requested by others, or the one this
   // allocation's budget calls for, runs before the object exists, so no trace needs to find it
   // in a local variable.
@@ -363,11 +365,8 @@ void Leave(Collector& c) {
   auto it = std::find(s.places.begin(), s.places.end(), &c);
   if (it == s.places.end()) return;
   if (Contains(s.arrived, &c)) Fatal("a place left during a master collection it had arrived at");
-  WaitUnproxiedLocked(s, lock, c);
-  it = std::find(s.places.begin(), s.places.end(), &c);
-  s.blocking.erase(std::remove(s.blocking.begin(), s.blocking.end(), &c), s.blocking.end());
-  c.set_blocking(false);
-  s.places.erase(it);
+  UnblockLocked(s, lock, c);
+  s.places.erase(std::find(s.places.begin(), s.places.end(), &c));
   MaybeGoLocked(s);
 }
 
@@ -385,9 +384,7 @@ void EndBlocking(Collector& c, const char* who) {
   State& s = S();
   std::unique_lock<std::mutex> lock(s.mu);
   if (!c.blocking()) Fatal("%s: the calling place is not in a blocking section (keel_place_blocking_begin first)", who);
-  WaitUnproxiedLocked(s, lock, c);
-  s.blocking.erase(std::remove(s.blocking.begin(), s.blocking.end(), &c), s.blocking.end());
-  c.set_blocking(false);
+  UnblockLocked(s, lock, c);
   TakePartLocked(s, lock, c);  // one still gathering waits for this place now
 }
 

@@ -12,7 +12,6 @@
 #include <string>
 
 #include "gc/collector.h"
-#include "gc/fatal.h"
 #include "gc/master.h"
 #include "keel_places.h"
 #include "places/channel.h"
@@ -301,19 +300,13 @@ KEEL_API void keel_place_safepoint(void) { keel::places::AtSafePoint("keel_place
 
 // places.md .sol.blocking
 KEEL_API void keel_place_blocking_begin(void) {
-  keel::gc::Collector* c = keel::gc::Collector::CurrentOrNull();
-  if (c == nullptr || c->role() != keel::gc::CollectorRole::kPlace) {
-    keel::Fatal("keel_place_blocking_begin: the calling thread is attached to no place");
-  }
-  keel::gc::master::BeginBlocking(*c, "keel_place_blocking_begin");
+  const char* who = "keel_place_blocking_begin";
+  keel::gc::master::BeginBlocking(keel::gc::Collector::CurrentPlace(who), who);
 }
 
 KEEL_API void keel_place_blocking_end(void) {
-  keel::gc::Collector* c = keel::gc::Collector::CurrentOrNull();
-  if (c == nullptr || c->role() != keel::gc::CollectorRole::kPlace) {
-    keel::Fatal("keel_place_blocking_end: the calling thread is attached to no place");
-  }
-  keel::gc::master::EndBlocking(*c, "keel_place_blocking_end");
+  const char* who = "keel_place_blocking_end";
+  keel::gc::master::EndBlocking(keel::gc::Collector::CurrentPlace(who), who);
   keel::places::EndIfKilled();
 }
 
