@@ -76,12 +76,30 @@ void Collector::RunWeakPhases(Tracer& t, bool major, bool ages) {
 // roots (docs/design/roots.md .sol.stacks).
 __attribute__((noinline)) void Collector::CollectNow(keel_gc_reason reason, bool want_major) {
   master::CheckNotBlocking(*this, "a collection");  // the place's objects must stay put there
+  CheckNotInCollectionHook("a collection");
+  if (collection_hook_ != nullptr) RunCollectionHook(false);
   __builtin_unwind_init();
   volatile uintptr_t top_marker = 0;
   mutator_stack_top_ = reinterpret_cast<uintptr_t>(&top_marker);
   CollectNowImpl(reason, want_major);
   mutator_stack_top_ = 0;
   asm volatile("" : : "r"(&top_marker) : "memory");
+  if (collection_hook_ != nullptr) RunCollectionHook(true);
+}
+
+// The GC callbacks (ffi.md .sol.gc-callbacks) run for a collector that serves a thread, on it.
+void Collector::RunCollectionHook(bool after) {
+  if (detached_ || orphan_) return;
+  in_collection_hook_ = true;
+  collection_hook_(*this, collection_hook_data_, after);
+  in_collection_hook_ = false;
+}
+
+void Collector::CheckNotInCollectionHook(const char* what) const {
+  if (in_collection_hook_) [[unlikely]] {
+    Fatal("%s inside a GC callback (scheme_add_gc_callback): the functions a callback runs must not call Keel "
+          "(allocate, collect)", what);
+  }
 }
 
 __attribute__((noinline)) void Collector::CollectNowImpl(keel_gc_reason reason, bool want_major) {

@@ -339,6 +339,7 @@ int Collector::InvokeOrderedFinalizers() {
 
 void* Collector::AllocateSlowImpl(size_t bytes, Kind kind) {
   master::CheckNotBlocking(*this, "an allocation");
+  CheckNotInCollectionHook("an allocation");
   // An allocation is a safe point for master collections (places.md .sol.master-cycle).
   if (master::Requested() && label_.is_place()) [[unlikely]] master::SafePoint();
   if (stress_every_ != 0 && ++stress_count_ >= stress_every_) {

@@ -168,6 +168,17 @@ class Collector {
   // if the barrier protects it, without marking it written (precise.md .sol.own-writes).
   void StoreDuringCollection(void** slot, void* v);
 
+  // The runtime's GC callbacks (scheme_add_gc_callback; docs/design/ffi.md .sol.gc-callbacks):
+  // hook(c, data, false) runs at the start of every collection of this collector, minor or
+  // major, before anything is marked; hook(c, data, true) once the heap is consistent again,
+  // before finalizers run. Both on the collecting thread, only while the collector serves one.
+  // Inside, allocating past the thread's buffer or collecting stops the program with a message.
+  using CollectionHook = void (*)(Collector& c, void* data, bool after);
+  void SetCollectionHook(CollectionHook hook, void* data) {
+    collection_hook_ = hook;
+    collection_hook_data_ = data;
+  }
+
   // The weak boxes (docs/design/weak.md .sol.boxes): `box` has a WeakBoxLayout and its value is
   // set; from now on each collection clears the value once nothing else keeps it, before the
   // level-2 finalizers (`late`: after them), and updates it when it moves.
@@ -371,6 +382,11 @@ class Collector {
 
   void* client_ = nullptr;
   void (*client_destroy_)(void*) = nullptr;
+  CollectionHook collection_hook_ = nullptr;
+  void* collection_hook_data_ = nullptr;
+  bool in_collection_hook_ = false;
+  void RunCollectionHook(bool after);
+  void CheckNotInCollectionHook(const char* what) const;
 
   CollectorLabel label_;
 

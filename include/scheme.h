@@ -50,6 +50,12 @@ typedef struct Scheme_Simple_Object {
   } u;
 } Scheme_Simple_Object;
 
+/* A C pointer object with an offset (scheme_offset_cpointer_type). */
+typedef struct Scheme_Offset_Cptr {
+  Scheme_Simple_Object cptr;
+  intptr_t offset;
+} Scheme_Offset_Cptr;
+
 /* One-word payload objects: characters, boxes. */
 typedef struct Scheme_Small_Object {
   Scheme_Inclhash_Object iso;
@@ -148,6 +154,7 @@ enum {
   scheme_hash_table_type = 79,
   scheme_hash_tree_type = 80,
   scheme_cpointer_type = 88,
+  scheme_offset_cpointer_type = 89, /* a C pointer with a byte offset (scheme_make_offset_cptr) */
   scheme_weak_box_type = 90,
   scheme_ephemeron_type = 91,
   scheme_namespace_type = 95,
@@ -251,9 +258,16 @@ MZ_EXTERN Scheme_Object scheme_eof[1];
 #define SCHEME_BIGDIG(obj) (((Scheme_Bignum *)(obj))->digits)
 #define SCHEME_NUMBERP(obj) (SCHEME_EXACT_INTEGERP(obj) || SCHEME_DBLP(obj))
 
-#define SCHEME_CPTRP(obj) SCHEME_OBJ_TYPEP(obj, scheme_cpointer_type)
+/* C pointer objects, plain or with an offset: the address they stand for is
+ * (char *)SCHEME_CPTR_VAL(obj) + SCHEME_CPTR_OFFSET(obj). SCHEME_CPTR_VAL may be the start of a
+ * collectable object (the collector keeps it and, under 3m, updates it when the object moves);
+ * the offset then reaches inside it. */
+#define SCHEME_CPTRP(obj) \
+  (SCHEME_OBJ_TYPEP(obj, scheme_cpointer_type) || SCHEME_OBJ_TYPEP(obj, scheme_offset_cpointer_type))
 #define SCHEME_CPTR_VAL(obj) (((Scheme_Simple_Object *)(obj))->u.cptr_val.val)
 #define SCHEME_CPTR_TYPE(obj) (((Scheme_Simple_Object *)(obj))->u.cptr_val.type)
+#define SCHEME_CPTR_OFFSET(obj) \
+  (SAME_TYPE(_SCHEME_TYPE(obj), scheme_offset_cpointer_type) ? ((Scheme_Offset_Cptr *)(obj))->offset : 0)
 
 #define SCHEME_NAMESPACEP(obj) SCHEME_OBJ_TYPEP(obj, scheme_namespace_type)
 
@@ -422,9 +436,25 @@ MZ_EXTERN void scheme_late_weak_reference_indirect(void **p, void *v) KEEL_NOT_I
 MZ_EXTERN void scheme_unweak_reference(void **p) KEEL_NOT_IN_3M_;
 MZ_EXTERN void scheme_enable_garbage_collection(int on);
 
+/* GC callbacks (docs/api.md, GC callbacks; keel_ffi.h has the FFI they run through). pre_desc
+ * and post_desc are vectors of call vectors #(protocol fn arg ...): the calls run in order, on
+ * the collecting thread, before every collection of the calling place (minor and major) marks
+ * anything, and after it, once the heap is consistent and before finalizers run. The functions
+ * must not call Keel (allocate, collect). Every call is checked here: an unknown protocol, a
+ * wrong argument count or a value of the wrong kind raises an error naming it. Returns the key:
+ * the callbacks stay while it is reachable (a collection that finds it gone has run the pre-calls
+ * and runs no post-calls), and scheme_remove_gc_callback(key) removes them at once. Several
+ * registrations run newest first. */
+MZ_EXTERN Scheme_Object *scheme_add_gc_callback(Scheme_Object *pre_desc, Scheme_Object *post_desc);
+MZ_EXTERN void scheme_remove_gc_callback(Scheme_Object *key);
+
 /* ---------------------------------------------------------------------------------------------
  * Values
  * ------------------------------------------------------------------------------------------- */
+
+/* C functions over Scheme values, as Racket's primitives are written (keel_ffi_callback). */
+typedef Scheme_Object *(Scheme_Prim)(int argc, Scheme_Object *argv[]);
+typedef Scheme_Object *(Scheme_Closed_Prim)(void *data, int argc, Scheme_Object *argv[]);
 
 MZ_EXTERN Scheme_Type scheme_make_type(const char *name);
 /* The name given to scheme_make_type, or Keel's name for a standard tag; NULL if unknown. */
@@ -468,6 +498,8 @@ MZ_EXTERN Scheme_Object *scheme_read_bignum(const mzchar *str, int offset, int r
 MZ_EXTERN Scheme_Object *scheme_read_bignum_bytes(const char *str, int offset, int radix);
 MZ_EXTERN char *scheme_bignum_to_string(const Scheme_Object *n, int radix);
 MZ_EXTERN Scheme_Object *scheme_make_cptr(void *cptr, Scheme_Object *typetag);
+/* A C pointer object for the address (char *)cptr + offset. */
+MZ_EXTERN Scheme_Object *scheme_make_offset_cptr(void *cptr, intptr_t offset, Scheme_Object *typetag);
 
 MZ_EXTERN int scheme_eq(Scheme_Object *a, Scheme_Object *b);
 MZ_EXTERN int scheme_equal(Scheme_Object *a, Scheme_Object *b);

@@ -83,7 +83,10 @@ bool Step(Scheme_Object* a, Scheme_Object* b, std::vector<ObjPair>& work) {
     case scheme_char_type: return SCHEME_CHAR_VAL(a) == SCHEME_CHAR_VAL(b);
     case scheme_double_type: return EqvDouble(SCHEME_DBL_VAL(a), SCHEME_DBL_VAL(b));
     case scheme_bignum_type: return EqualBignums(a, b);
-    case scheme_cpointer_type: return SCHEME_CPTR_VAL(a) == SCHEME_CPTR_VAL(b);
+    case scheme_cpointer_type:
+    case scheme_offset_cpointer_type:  // the same address
+      return static_cast<char*>(SCHEME_CPTR_VAL(a)) + SCHEME_CPTR_OFFSET(a) ==
+             static_cast<char*>(SCHEME_CPTR_VAL(b)) + SCHEME_CPTR_OFFSET(b);
     default: return false;  // fixnums, symbols, constants and opaque values: eq? only
   }
 }

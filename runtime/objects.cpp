@@ -190,4 +190,13 @@ Scheme_Object* scheme_make_cptr(void* cptr, Scheme_Object* typetag) {
   return reinterpret_cast<Scheme_Object*>(o);
 }
 
+Scheme_Object* scheme_make_offset_cptr(void* cptr, intptr_t offset, Scheme_Object* typetag) {
+  GcFrame frame(cptr, typetag);
+  auto* o = NewTagged<Scheme_Offset_Cptr>(scheme_offset_cpointer_type);
+  o->cptr.u.cptr_val.val = cptr;
+  o->cptr.u.cptr_val.type = typetag;
+  o->offset = offset;
+  return reinterpret_cast<Scheme_Object*>(o);
+}
+
 }  // extern "C"

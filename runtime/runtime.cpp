@@ -17,11 +17,18 @@ Runtime::Runtime(gc::Collector& collector) : collector_(collector), symbols_(col
   thread_.error_buf = nullptr;
   thread_.keel_private = this;
   error_message_.reserve(kErrorMessageReserve);
+  gc_callbacks_ = scheme_null;
   collector.roots().AddRange(&env_, &env_ + 1, false, "keel runtime");
+  collector.roots().AddRange(&gc_callbacks_, &gc_callbacks_ + 1, false, "keel GC callbacks");
 }
 
-// The root range lives in this object, which may go before its collector does (thread exit).
-Runtime::~Runtime() { collector_.roots().RemoveRanges(&env_, &env_ + 1); }
+// The root ranges live in this object, which may go before its collector does (thread exit);
+// so does the GC callbacks' hook, which reads this object.
+Runtime::~Runtime() {
+  collector_.SetCollectionHook(nullptr, nullptr);
+  collector_.roots().RemoveRanges(&gc_callbacks_, &gc_callbacks_ + 1);
+  collector_.roots().RemoveRanges(&env_, &env_ + 1);
+}
 
 Runtime& Runtime::CreateFor(gc::Collector& collector) {
   auto* rt = new Runtime(collector);

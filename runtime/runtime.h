@@ -34,6 +34,9 @@ class Runtime {
   Scheme_Env* env() const { return env_; }
   void set_env(Scheme_Env* env) { env_ = env; }
 
+  // The place's GC callback registrations, newest first (ffi/gc_callbacks.cpp): a list, a root.
+  Scheme_Object*& gc_callbacks() { return gc_callbacks_; }
+
   // The last error: the formatter writes straight into this string, so an escape in the
   // middle of formatting (out of memory in %V) leaks nothing.
   std::string& error_message() { return error_message_; }
@@ -52,6 +55,7 @@ class Runtime {
   gc::Collector& collector_;
   Scheme_Thread thread_;
   Scheme_Env* env_ = nullptr;  // a root
+  Scheme_Object* gc_callbacks_ = nullptr;  // a root
   std::string error_message_;
   bool error_was_oom_ = false;
   SymbolTable symbols_;

@@ -68,6 +68,11 @@ int CptrVisit(void* p) {
   Visit(o->u.cptr_val.type);
   return SimpleSize(p);
 }
+int OffsetCptrSize(void*) { return Words(sizeof(Scheme_Offset_Cptr)); }
+int OffsetCptrVisit(void* p) {
+  CptrVisit(p);
+  return OffsetCptrSize(p);
+}
 int EnvVisit(void* p) {
   auto* env = static_cast<Scheme_Env*>(p);
   Visit(env->name);
@@ -92,6 +97,7 @@ void RegisterTypeTraversers() {
     Register(scheme_box_type, SmallSize, BoxVisit, true);
     Register(scheme_bignum_type, BignumSize, BignumVisit, true);
     Register(scheme_cpointer_type, SimpleSize, CptrVisit, true);
+    Register(scheme_offset_cpointer_type, OffsetCptrSize, OffsetCptrVisit, true);
     Register(scheme_namespace_type, EnvSize, EnvVisit, true);
   });
 }

@@ -66,6 +66,7 @@ constexpr StandardName kStandardNames[] = {
     {scheme_hash_table_type, "<hash>"},
     {scheme_hash_tree_type, "<hash>"},
     {scheme_cpointer_type, "<cpointer>"},
+    {scheme_offset_cpointer_type, "<cpointer>"},
     {scheme_weak_box_type, "<weak-box>"},
     {scheme_ephemeron_type, "<ephemeron>"},
     {scheme_namespace_type, "<namespace>"},

@@ -1,0 +1,69 @@
+// ffi_lib.h: the FFI suites' access to tests/ffi_lib/ffi_testlib.c through keel_ffi.h: its
+// functions as C pointer objects, signatures from type names, calls with Scheme values, and its
+// log.
+#ifndef KEEL_TESTS_SUPPORT_FFI_LIB_H
+#define KEEL_TESTS_SUPPORT_FFI_LIB_H
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "keel_ffi.h"
+#include "scheme.h"
+#include "support/registered.h"
+
+namespace keel_test {
+
+// The test library (loaded once per process by dlopen; each call returns a fresh handle object).
+inline Scheme_Object* TestLib() { return keel_ffi_lib(KEEL_FFI_TESTLIB); }
+
+// The library's function `name` as a C pointer object.
+inline Scheme_Object* TestFn(const char* name) {
+  Scheme_Object* lib = TestLib();
+  Registered reg(lib);
+  return keel_ffi_obj(lib, name);
+}
+
+// The library's function `name` as a C function pointer of type F, for calling it directly.
+template <class F>
+F TestCFn(const char* name) {
+  return reinterpret_cast<F>(SCHEME_CPTR_VAL(TestFn(name)));
+}
+
+// A list of the interned symbols in `names`.
+inline Scheme_Object* SymbolList(std::initializer_list<const char*> names) {
+  std::vector<const char*> v(names);
+  Scheme_Object* list = scheme_null;
+  Scheme_Object* sym = nullptr;
+  Registered reg(list, sym);
+  for (size_t i = v.size(); i-- > 0;) {
+    sym = scheme_intern_symbol(v[i]);
+    list = scheme_make_pair(sym, list);
+  }
+  return list;
+}
+
+// The signature (args...) -> result, from type names.
+inline Scheme_Object* Signature(std::initializer_list<const char*> args, const char* result) {
+  Scheme_Object* list = SymbolList(args);
+  Registered reg(list);
+  return keel_ffi_signature(list, scheme_intern_symbol(result));
+}
+
+// Calls the library's function `name` with the signature and the arguments (each registered
+// here while the call allocates).
+inline Scheme_Object* CallTestFn(const char* name, Scheme_Object* sig, std::vector<Scheme_Object*> args) {
+  Scheme_Object* fn = nullptr;
+  Registered reg(sig, fn);
+  RegisteredArray reg_args(reinterpret_cast<void**>(args.data()), args.size());
+  fn = TestFn(name);
+  return keel_ffi_call(fn, sig, static_cast<int>(args.size()), args.data());
+}
+
+// The library's call log, and clearing it.
+inline std::string TestLog() { return TestCFn<const char* (*)()>("testlib_log")(); }
+inline void ResetTestLog() { TestCFn<void (*)()>("testlib_reset")(); }
+
+}  // namespace keel_test
+
+#endif  // KEEL_TESTS_SUPPORT_FFI_LIB_H
