@@ -60,9 +60,19 @@ inline Scheme_Object* CallTestFn(const char* name, Scheme_Object* sig, std::vect
   return keel_ffi_call(fn, sig, static_cast<int>(args.size()), args.data());
 }
 
-// The library's call log, and clearing it.
-inline std::string TestLog() { return TestCFn<const char* (*)()>("testlib_log")(); }
-inline void ResetTestLog() { TestCFn<void (*)()>("testlib_reset")(); }
+// The library's call log, and clearing it. Both functions are looked up together, once, so that
+// reading the log never allocates (an allocation may collect, and a collection logs its GC
+// callbacks' calls).
+struct TestLogFunctions {
+  const char* (*log)();
+  void (*reset)();
+};
+inline const TestLogFunctions& LogFunctions() {
+  static const TestLogFunctions fns{TestCFn<const char* (*)()>("testlib_log"), TestCFn<void (*)()>("testlib_reset")};
+  return fns;
+}
+inline std::string TestLog() { return LogFunctions().log(); }
+inline void ResetTestLog() { LogFunctions().reset(); }
 
 }  // namespace keel_test
 
