@@ -63,9 +63,8 @@ void RunCallback(ffi_cif*, void* ret, void** args, void* user) {
   auto* rec = static_cast<CallbackRecord*>(user);
   gc::Collector* here = gc::Collector::CurrentOrNull();
   if (here != rec->owner) {
-    Fatal("keel_ffi_callback: a callback was called on a thread of %s than the place that made it; a callback "
-          "runs only on its own place's thread",
-          here == nullptr ? "no place rather" : "another place");
+    Fatal("keel_ffi_callback: a callback was called on %s; it runs only on the thread of the place that made it",
+          here == nullptr ? "a thread attached to no place" : "another place's thread");
   }
   const CallInterface& ci = *rec->ci;
   const size_t n = ci.arity();

@@ -53,6 +53,10 @@ static void echo_main(Scheme_Object *ch) {
 static void start_place(void) { keel_place_create(echo_main, NULL); }
 static void allocate_shared(void) { scheme_alloc_shared_byte_string(8, 'x'); }
 static void collect_master(void) { keel_place_collect_master(); }
+static void add_gc_callback(void) {
+  Scheme_Object *empty = scheme_make_vector(0, scheme_false);
+  scheme_add_gc_callback(empty, empty);
+}
 
 static int early_intact(void) {
   Scheme_Object *bytes;
@@ -90,6 +94,9 @@ static int body(void *data) {
   check(escapes(start_place), "keel_place_create before scheme_basic_env is an error");
   check(escapes(allocate_shared), "shared memory before scheme_basic_env is an error");
   check(escapes(collect_master), "a master collection before scheme_basic_env is an error");
+  check(escapes(add_gc_callback), "a GC callback before scheme_basic_env is an error");
+  check(strstr(keel_last_error_message(), "served by the master collector") != NULL,
+        "the GC callback error says why");
 
   check(scheme_basic_env() != NULL, "scheme_basic_env returns the namespace");
 
