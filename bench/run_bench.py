@@ -11,12 +11,12 @@ Before the first run and after the last, the driver runs fault_cost (bench/fault
 with the benchmarks) and prints what page faults and mprotect cost on this host above the tables.
 
 Some benchmarks exist only for some allocators (SUPPORTED: finalize needs finalizers,
-ephemeron-chain ephemerons); the others are left out of their tables, with a note, and not
-counted as missing.
+ephemeron-chain ephemerons, ffi Keel's FFI); the others are left out of their tables, with a
+note, and not counted as missing.
 
 Standard library only. Usage: bench/run_bench.py [--quick] [--runs N] [--depth N] [--count N]
-[--steps N] [--passes N] [--objects N] [--links N]
-[--only binary-trees,gcbench,alloc16,mutate,calls,finalize,ephemeron-chain]
+[--steps N] [--passes N] [--objects N] [--links N] [--ffi-calls N] [--ffi-collections N]
+[--only binary-trees,gcbench,alloc16,mutate,calls,finalize,ephemeron-chain,ffi]
 [--allocs keel-cgc,keel-3m,bdwgc,malloc,mimalloc] [--bin-dir DIR]
 """
 
@@ -40,16 +40,17 @@ LABELS = {"keel-cgc": "Keel CGC", "keel-cgc-mprotect": "Keel CGC (mprotect barri
           "keel-cgc-full": "Keel CGC (no barrier: full collections)", "keel-3m": "Keel 3m",
           "bdwgc": "bdwgc", "malloc": "glibc malloc",
           "mimalloc": "mimalloc"}
-BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate", "calls", "finalize", "ephemeron-chain"]
+BENCHMARKS = ["binary-trees", "gcbench", "alloc16", "mutate", "calls", "finalize", "ephemeron-chain", "ffi"]
 BINARIES = {"binary-trees": "binary_trees", "gcbench": "gcbench", "alloc16": "alloc16",
             "mutate": "mutate", "calls": "calls", "finalize": "finalize",
-            "ephemeron-chain": "ephemeron_chain"}
+            "ephemeron-chain": "ephemeron_chain", "ffi": "ffi"}
 # Benchmarks that only some allocators can run (bench/CMakeLists.txt builds no binary for the
 # others: KEEL_BENCH_ONLY_<client>), with the reason the report gives; every other benchmark
 # runs for every allocator.
 SUPPORTED = {
     "finalize": (["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m", "bdwgc"], "no finalizers"),
     "ephemeron-chain": (["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m"], "no ephemerons"),
+    "ffi": (["keel-cgc", "keel-cgc-mprotect", "keel-cgc-full", "keel-3m"], "no FFI"),
 }
 BASELINE = "bdwgc"
 FULL = "keel-cgc-full"  # the reference of the mutate target
@@ -114,6 +115,11 @@ def parse_args(argv):
     p.add_argument("--links", type=int,
                    help="ephemeron-chain: links of the long chain; a tenth as many for the short one "
                         "(default 100,000; 10,000 with --quick)")
+    p.add_argument("--ffi-calls", type=int,
+                   help="ffi: calls of each function each way (default 3,000,000; 300,000 with --quick)")
+    p.add_argument("--ffi-collections", type=int,
+                   help="ffi: collections of each kind with and without the GC callbacks "
+                        "(default 2000; 200 with --quick)")
     p.add_argument("--only", action="append", default=[],
                    help="benchmarks to run, comma-separated or repeated (_ for - accepted): " + ", ".join(BENCHMARKS))
     p.add_argument("--allocs", action="append", default=[],
@@ -146,6 +152,10 @@ def parse_args(argv):
         args.objects = 100_000 if args.quick else 1_000_000
     if args.links is None:
         args.links = 10_000 if args.quick else 100_000
+    if args.ffi_calls is None:
+        args.ffi_calls = 300_000 if args.quick else 3_000_000
+    if args.ffi_collections is None:
+        args.ffi_collections = 200 if args.quick else 2000
     if args.runs < 1:
         p.error("--runs must be at least 1")
     return args
@@ -171,6 +181,8 @@ def bench_argv(bench, args):
         return [str(args.objects)]
     if bench == "ephemeron-chain":
         return [str(args.links)]
+    if bench == "ffi":
+        return [str(args.ffi_calls), str(args.ffi_collections)]
     return []
 
 
@@ -182,6 +194,8 @@ BENCH_PARAMS = {
     "calls": lambda a: f"calls {a.passes} passes",
     "finalize": lambda a: f"finalize {a.objects} objects",
     "ephemeron-chain": lambda a: f"ephemeron-chain {a.links // 10 or 1} and {a.links} links",
+    "ffi": lambda a: f"ffi {a.ffi_calls} calls each way and {a.ffi_collections} collections of each kind with and "
+                     f"without GC callbacks",
 }
 
 
@@ -352,6 +366,17 @@ def fault_lines(fault_runs):
 EPHEMERON_MS = ["resolve_ms", "resolve_small_ms", "forward_ms", "forward_small_ms", "clear_ms",
                 "clear_small_ms", "build_ms"]
 
+# ffi.c's figures: ns per call of each signature (FFI_ROWS) called each way (FFI_WAYS), and per
+# kind of collection (major, minor) the wall time, mean wall time, recorded pause and wall less
+# pause ("outside"), in µs, with 0 and FFI_CALLBACKS GC-callback registrations.
+FFI_ROWS = [("int64", "int64 x3 → int64"), ("double", "double x3 → double"),
+            ("pointer", "pointer x2 → pointer"), ("callback", "callback int64 x3 → int64")]
+FFI_WAYS = ["direct", "ffi", "keel"]
+FFI_CALLBACKS = 10
+FFI_GC = ["wall", "wall_mean", "pause", "outside"]
+FFI_FIELDS = ([f"ns_{r}_{w}" for r, _ in FFI_ROWS for w in FFI_WAYS]
+              + [f"{k}_{f}_us_{n}" for k in ("major", "minor") for f in FFI_GC for n in (0, FFI_CALLBACKS)])
+
 
 def reduce_runs(records):
     """One row from the runs of one allocator: medians, except max pause (the worst run)."""
@@ -415,6 +440,8 @@ def reduce_runs(records):
         **{k: median(col(k)) for k in EPHEMERON_MS},
         **{k + "_min": min([x for x in col(k) if x is not None], default=None) for k in EPHEMERON_MS},
         **{k + "_max": max([x for x in col(k) if x is not None], default=None) for k in EPHEMERON_MS},
+        # ffi only: ns per call and collection times (medians over the runs of each run's medians)
+        **{k: median(col(k)) for k in FFI_FIELDS},
     }
 
 
@@ -701,6 +728,62 @@ def ephemeron_table(bench, rows, allocs):
     return out, notes
 
 
+def ffi_table(bench, rows, allocs):
+    """ffi's own two tables: ns per call of each signature each way, and what ten GC callbacks
+    add to a collection."""
+    if all(r.get("ns_int64_keel") is None for r in rows.values()):
+        return [f"(no ffi figures in the BENCH lines of {bench})"], []
+
+    def triple(row, r):
+        return " / ".join(fmt(row.get(f"ns_{r}_{w}"), 1) for w in FFI_WAYS)
+
+    out = ["| allocator | " + " | ".join(f"{label}: direct / ffi_call / keel_ffi_call ns" for _, label in FFI_ROWS)
+           + " | keel_ffi_call − ffi_call ns (int64) |",
+           "|---|" + "---|" * len(FFI_ROWS) + "---|"]
+    for alloc in allocs:
+        row = rows.get(alloc)
+        if row is None:
+            continue
+        extra = (row["ns_int64_keel"] - row["ns_int64_ffi"]
+                 if row.get("ns_int64_keel") is not None and row.get("ns_int64_ffi") is not None else None)
+        out.append(f"| {LABELS[alloc]} | " + " | ".join(triple(row, r) for r, _ in FFI_ROWS) + f" | {fmt(extra, 1)} |")
+    out.append("")
+    n = FFI_CALLBACKS
+    head = []
+    for kind in ("major", "minor"):
+        head += [f"{kind}: wall µs, 0 / {n} callbacks", f"{kind}: added µs (per registration)",
+                 f"{kind}: pause µs, 0 / {n}", f"{kind}: outside µs, 0 / {n}"]
+    out.append("| allocator | " + " | ".join(head) + " |")
+    out.append("|---|" + "---|" * len(head))
+    for alloc in allocs:
+        row = rows.get(alloc)
+        if row is None:
+            continue
+        cells = []
+        for kind in ("major", "minor"):
+            def pair(fig):
+                return f"{fmt(row.get(f'{kind}_{fig}_us_0'), 2)} / {fmt(row.get(f'{kind}_{fig}_us_{n}'), 2)}"
+            w0, w1 = row.get(f"{kind}_wall_us_0"), row.get(f"{kind}_wall_us_{n}")
+            added = f"{w1 - w0:+.2f} ({(w1 - w0) / n:+.3f})" if w0 is not None and w1 is not None else "n/a"
+            cells += [pair("wall"), added, pair("pause"), pair("outside")]
+        out.append(f"| {LABELS[alloc]} | " + " | ".join(cells) + " |")
+    notes = [
+        "calls: ns per call, the median over 5 rounds; every call takes the previous result, so the calls form "
+        "one dependency chain. direct: through a function pointer (the callback: its code pointer, called from "
+        "C); ffi_call: raw libffi with a cif prepared once; keel_ffi_call: keel_ffi_signature's prepared "
+        "interface with Scheme arguments made before the loop (for the callback: Scheme → C → Scheme). The "
+        "double and pointer results of keel_ffi_call are fresh objects (one allocation per call)",
+        f"GC callbacks: {n} registrations (scheme_add_gc_callback), each one pre-call and one post-call "
+        "(ptr_ptr_ptr->void into a C function that counts), against none; each figure is the median over the "
+        "collections of that kind and side. wall: the scheme_collect_garbage (major) or keel_gc_collect_minor "
+        "call as the program sees it, the figure (the callbacks run around the collection, outside its "
+        "record); pause: the record's pause_ns; outside: wall − pause, where the callbacks' own cost shows with "
+        "the least noise; added: wall with them − wall without (per registration: / "
+        f"{n}). The program checks that every collection with them ran all of them and none without",
+    ]
+    return out, notes
+
+
 def main(argv):
     args = parse_args(argv)
     command = os.environ.get("KEEL_BENCH_COMMAND") or " ".join(
@@ -792,11 +875,15 @@ def main(argv):
         suffix = {"binary-trees": f" {args.depth}", "alloc16": f" ({args.count} x 16 B)",
                   "mutate": f" ({args.steps} steps)", "calls": f" ({args.passes} passes)",
                   "finalize": f" ({args.objects} x 32 B)",
-                  "ephemeron-chain": f" ({args.links // 10 or 1} and {args.links} links)"}.get(bench, "")
+                  "ephemeron-chain": f" ({args.links // 10 or 1} and {args.links} links)",
+                  "ffi": f" ({args.ffi_calls} calls each way, {args.ffi_collections} collections of each kind "
+                         f"and side)"}.get(bench, "")
         report.append(f"### {bench}{suffix}")
         report.append("")
         if bench == "ephemeron-chain":
             lines, notes = ephemeron_table(bench, rows, plan[bench])
+        elif bench == "ffi":
+            lines, notes = ffi_table(bench, rows, plan[bench])
         else:
             lines, notes = table(bench, rows, plan[bench])
         if bench in not_applicable:

@@ -2,7 +2,6 @@
 // (docs/design/ffi.md .sol.cif).
 #include "ffi/call_interface.h"
 
-#include <climits>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -90,33 +89,6 @@ bool ParseType(const char* name, CType* out) {
 }
 
 const char* TypeName(CType t) { return kTypeNames[static_cast<size_t>(t)].name; }
-
-bool IsInteger(CType t) { return t <= CType::kUint64; }
-bool IsSigned(CType t) { return t <= CType::kInt64; }
-
-int64_t MinOf(CType t) {
-  switch (t) {
-    case CType::kInt8: return INT8_MIN;
-    case CType::kInt16: return INT16_MIN;
-    case CType::kInt32: return INT32_MIN;
-    case CType::kInt64: return INT64_MIN;
-    default: return 0;
-  }
-}
-
-uint64_t MaxOf(CType t) {
-  switch (t) {
-    case CType::kInt8: return INT8_MAX;
-    case CType::kInt16: return INT16_MAX;
-    case CType::kInt32: return INT32_MAX;
-    case CType::kInt64: return INT64_MAX;
-    case CType::kUint8: return UINT8_MAX;
-    case CType::kUint16: return UINT16_MAX;
-    case CType::kUint32: return UINT32_MAX;
-    case CType::kUint64: return UINT64_MAX;
-    default: return 0;
-  }
-}
 
 const CallInterface* CallInterface::For(std::span<const CType> args, CType result) {
   if (args.size() > kMaxArgs) return nullptr;

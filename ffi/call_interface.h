@@ -28,11 +28,18 @@ enum class CType : uint8_t {
 bool ParseType(const char* name, CType* out);
 // The canonical name (the one error messages use).
 const char* TypeName(CType t);
-bool IsInteger(CType t);
-bool IsSigned(CType t);
-// The range of an integer type.
-int64_t MinOf(CType t);
-uint64_t MaxOf(CType t);
+constexpr bool IsInteger(CType t) { return t <= CType::kUint64; }
+constexpr bool IsSigned(CType t) { return t <= CType::kInt64; }
+// The range of an integer type: its width is 8 << (t mod 4) bits.
+constexpr int BitsOf(CType t) { return 8 << (static_cast<int>(t) & 3); }
+constexpr int64_t MinOf(CType t) { return IsSigned(t) ? -(int64_t{1} << (BitsOf(t) - 2)) * 2 : 0; }
+constexpr uint64_t MaxOf(CType t) {
+  return !IsInteger(t) ? 0 : IsSigned(t) ? (uint64_t{1} << (BitsOf(t) - 1)) - 1 : (uint64_t{2} << (BitsOf(t) - 1)) - 1;
+}
+static_assert(MinOf(CType::kInt8) == INT8_MIN && MaxOf(CType::kInt8) == INT8_MAX);
+static_assert(MinOf(CType::kInt64) == INT64_MIN && MaxOf(CType::kInt64) == INT64_MAX);
+static_assert(MinOf(CType::kUint32) == 0 && MaxOf(CType::kUint32) == UINT32_MAX);
+static_assert(MaxOf(CType::kUint64) == UINT64_MAX && MaxOf(CType::kDouble) == 0);
 
 // The most arguments a signature takes: call paths keep arguments in fixed arrays on the stack
 // (nothing to free when an error escapes), and no C function that libffi calls takes more in

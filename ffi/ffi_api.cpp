@@ -68,7 +68,8 @@ void RunCallback(ffi_cif*, void* ret, void** args, void* user) {
   }
   const CallInterface& ci = *rec->ci;
   const size_t n = ci.arity();
-  Scheme_Object* argv[kMaxArgs + 1] = {};  // zeroed: the precise collector reads every slot
+  Scheme_Object* argv[kMaxArgs + 1];
+  for (size_t i = 0; i <= n; ++i) argv[i] = nullptr;  // the registered slots: the precise collector reads them
   rt::GcArrayFrame frame(reinterpret_cast<void**>(argv), n + 1);
   for (size_t i = 0; i < n; ++i) argv[i] = FromC(ci.arg(i), args[i]);
   Scheme_Object* r = rec->proc(rec->data, static_cast<int>(n), argv);
@@ -184,12 +185,16 @@ Scheme_Object* keel_ffi_call(Scheme_Object* fn, Scheme_Object* signature, int ar
   }
   if (n > 0 && argv == nullptr) scheme_signal_error("%s: argv is NULL", who);
   // The arguments and UTF-8 copies are registered here (the caller's argv need not be).
-  Scheme_Object* args[kMaxArgs + 1] = {};
-  void* utf8[kMaxArgs + 1] = {};
+  // Only the first n + 1 slots are used and registered, so only they are cleared.
+  Scheme_Object* args[kMaxArgs + 1];
+  void* utf8[kMaxArgs + 1];
   for (size_t i = 0; i < n; ++i) {
     args[i] = argv[i];
+    utf8[i] = nullptr;
     keel::ffi::CheckValue(who, static_cast<int>(i + 1), ci->arg(i), args[i]);
   }
+  args[n] = nullptr;
+  utf8[n] = nullptr;
   keel::rt::GcFrame fn_frame(fn);
   keel::rt::GcArrayFrame args_frame(reinterpret_cast<void**>(args), n + 1);
   keel::rt::GcArrayFrame utf8_frame(utf8, n + 1);
