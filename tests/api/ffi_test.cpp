@@ -51,7 +51,7 @@ keel_test::EscapeResult TryCall(const char* name, Scheme_Object* sig, std::vecto
   keel_test::RegisteredArray reg_args(reinterpret_cast<void**>(a.args.data()), a.args.size());
   return RunWithErrorHandler([](void* p) {
     auto* at = static_cast<CallAttempt*>(p);
-    CallTestFn(at->name, at->sig, at->args);
+    keel_test::CallTestFnWith(at->name, at->sig, at->args.data(), at->args.size());
   }, &a);
 }
 

@@ -50,14 +50,18 @@ inline Scheme_Object* Signature(std::initializer_list<const char*> args, const c
   return keel_ffi_signature(list, scheme_intern_symbol(result));
 }
 
-// Calls the library's function `name` with the signature and the arguments (each registered
-// here while the call allocates).
-inline Scheme_Object* CallTestFn(const char* name, Scheme_Object* sig, std::vector<Scheme_Object*> args) {
+// Calls the library's function `name` with the signature and the n arguments at args (each
+// registered here while the call allocates). Owns nothing, so an escape leaks nothing.
+inline Scheme_Object* CallTestFnWith(const char* name, Scheme_Object* sig, Scheme_Object** args, size_t n) {
   Scheme_Object* fn = nullptr;
   Registered reg(sig, fn);
-  RegisteredArray reg_args(reinterpret_cast<void**>(args.data()), args.size());
+  RegisteredArray reg_args(reinterpret_cast<void**>(args), n);
   fn = TestFn(name);
-  return keel_ffi_call(fn, sig, static_cast<int>(args.size()), args.data());
+  return keel_ffi_call(fn, sig, static_cast<int>(n), args);
+}
+
+inline Scheme_Object* CallTestFn(const char* name, Scheme_Object* sig, std::vector<Scheme_Object*> args) {
+  return CallTestFnWith(name, sig, args.data(), args.size());
 }
 
 // The library's call log, and clearing it. Both functions are looked up together, once, so that
