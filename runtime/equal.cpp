@@ -44,7 +44,12 @@ bool EqualBignums(Scheme_Object* a, Scheme_Object* b) {
 // so no collection can run while raw pointers sit in `work` (malloc'd, not scanned).
 bool Step(Scheme_Object* a, Scheme_Object* b, std::vector<ObjPair>& work) {
   Scheme_Type t = SCHEME_TYPE(a);
-  if (t != SCHEME_TYPE(b)) return false;
+  if (t != SCHEME_TYPE(b)) {
+    // C pointer objects, plain or with an offset, are equal when they stand for one address.
+    return SCHEME_CPTRP(a) && SCHEME_CPTRP(b) &&
+           static_cast<char*>(SCHEME_CPTR_VAL(a)) + SCHEME_CPTR_OFFSET(a) ==
+               static_cast<char*>(SCHEME_CPTR_VAL(b)) + SCHEME_CPTR_OFFSET(b);
+  }
   switch (t) {
     case scheme_pair_type:
     case scheme_mutable_pair_type:

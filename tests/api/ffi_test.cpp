@@ -194,6 +194,31 @@ BOOST_AUTO_TEST_CASE(pointers_pass_as_addresses_and_come_back_as_c_pointer_objec
   BOOST_TEST(keel_ffi_pointer(r) == static_cast<void*>(buffer + 24));
 }
 
+BOOST_AUTO_TEST_CASE(offset_c_pointers_stand_for_their_address_and_follow_the_object_they_point_into) {
+  static char buffer[32];
+  Scheme_Object* p = scheme_make_offset_cptr(buffer, 10, nullptr);
+  Scheme_Object* q = nullptr;
+  Scheme_Object* text = nullptr;
+  Scheme_Object* sig = nullptr;
+  Registered reg(p, q, text, sig);
+  BOOST_TEST(SCHEME_CPTRP(p));
+  BOOST_TEST(SCHEME_CPTR_OFFSET(p) == 10);
+  BOOST_TEST(Written(p) == "#<cpointer>");
+  q = scheme_make_cptr(buffer + 10, nullptr);
+  BOOST_TEST(SCHEME_CPTR_OFFSET(q) == 0);
+  BOOST_TEST(scheme_equal(p, q));
+  q = scheme_make_cptr(buffer, nullptr);
+  BOOST_TEST(!scheme_equal(p, q));
+  // Into a byte string's data (a collectable object, which 3m moves): the pointer follows it.
+  text = scheme_make_byte_string("hello world");
+  p = scheme_make_offset_cptr(SCHEME_BYTE_STR_VAL(text), 6, nullptr);
+  keel_test::CollectMinorClean();
+  keel_test::CollectClean();
+  BOOST_TEST(keel_ffi_pointer(p) == static_cast<void*>(SCHEME_BYTE_STR_VAL(text) + 6));
+  sig = Signature({"pointer"}, "size_t");
+  BOOST_TEST(Written(CallTestFn("text_length", sig, {p})) == "5");
+}
+
 BOOST_AUTO_TEST_CASE(byte_strings_pass_their_data_and_c_may_write_into_them) {
   Scheme_Object* bytes = scheme_alloc_byte_string(8, 'a');
   Scheme_Object* sig = nullptr;

@@ -34,7 +34,7 @@ using keel_test::TestLog;
 // time into a registered vector (under 3m a value held in a temporary while the next one is
 // allocated would be left behind when it moves).
 struct V {
-  enum Kind { kFixnum, kBignum, kPointer, kOffsetPointer, kFalse, kFlonum, kBytes, kString, kSymbol, kTestFn, kObject, kVector };
+  enum Kind { kFixnum, kBignum, kPointer, kOffsetPointer, kFalse, kFlonum, kBytes, kString, kSymbol, kTestFn, kObject, kDataOffset, kVector };
   Kind kind = kFalse;
   intptr_t i = 0;
   double d = 0;
@@ -65,6 +65,13 @@ V Obj(Scheme_Object** registered) {
   v.object = registered;
   return v;
 }
+// An offset C pointer into the data of the byte string in a registered variable.
+V DataOffset(Scheme_Object** registered, intptr_t offset) {
+  V v = Obj(registered);
+  v.kind = V::kDataOffset;
+  v.i = offset;
+  return v;
+}
 V Vec(std::vector<V> items) {
   V v = Of(V::kVector);
   v.items = std::move(items);
@@ -90,6 +97,7 @@ Scheme_Object* Make(const V& v) {
     case V::kSymbol: return scheme_intern_symbol(v.text);
     case V::kTestFn: return TestFn(v.text);
     case V::kObject: return *v.object;
+    case V::kDataOffset: return scheme_make_offset_cptr(SCHEME_BYTE_STR_VAL(*v.object), v.i, nullptr);
     case V::kVector: break;
   }
   Scheme_Object* out = nullptr;
@@ -286,16 +294,19 @@ BOOST_AUTO_TEST_CASE(byte_string_arguments_follow_their_strings_and_later_change
   Scheme_Object* key = nullptr;
   Registered reg(text, pre, post, key);
   text = scheme_make_byte_string("moving");  // young: a 3m minor collection moves it
-  pre = Desc({Call("ptr_ptr_ptr->void", "rec_text", {Obj(&text), False(), False()})});
-  post = Desc({Call("ptr_ptr_ptr->void", "rec_text", {Obj(&text), False(), Ptr(1)})});
+  pre = Desc({Call("ptr_ptr_ptr->void", "rec_text", {Obj(&text), False(), False()}),
+              Call("ptr_ptr_ptr->void", "rec_text", {DataOffset(&text, 2), False(), False()})});
+  post = Desc({Call("ptr_ptr_ptr->void", "rec_text", {Obj(&text), False(), Ptr(1)}),
+               Call("ptr_ptr_ptr->void", "rec_text", {DataOffset(&text, 3), False(), Ptr(1)})});
   key = scheme_add_gc_callback(pre, post);
   // Changing the caller's vectors afterwards changes nothing: the registration holds a copy.
   SCHEME_VEC_ELS(SCHEME_VEC_ELS(pre)[0])[2] = scheme_make_integer(1);
+  SCHEME_VEC_ELS(pre)[1] = scheme_false;
   SCHEME_VEC_ELS(pre)[0] = scheme_false;
   ResetTestLog();
   CollectMinorClean();
   CollectClean();
-  BOOST_TEST(TestLog() == Repeat("text(moving,0,0)\ntext(moving,0,1)\n", 2));
+  BOOST_TEST(TestLog() == Repeat("text(moving,0,0)\ntext(ving,0,0)\ntext(moving,0,1)\ntext(ing,0,1)\n", 2));
   scheme_remove_gc_callback(key);
 }
 
