@@ -95,6 +95,7 @@ void Collector::RunCollectionHook(bool after) {
   in_collection_hook_ = false;
 }
 
+// ffi.md .sol.hook-misuse: a collection inside a collection's callbacks would corrupt it.
 void Collector::CheckNotInCollectionHook(const char* what) const {
   if (in_collection_hook_) [[unlikely]] {
     Fatal("%s inside a GC callback (scheme_add_gc_callback): the functions a callback runs must not call Keel "

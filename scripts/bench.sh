@@ -28,12 +28,18 @@ elif ! have_deps && command -v apt-get >/dev/null; then
 fi
 have_deps || { echo "bench.sh: need libgc-dev (pkg-config bdw-gc) and libmimalloc-dev" >&2; exit 1; }
 
-generator=()
-if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then
-  generator=(-G Ninja)
+# A new build directory gets a Release tree of Keel and the benchmarks only; an existing one
+# (test.sh's bench-smoke reuses the release tree in build/, whose libraries are built already)
+# keeps its settings and gains the benchmarks.
+configure=(-DKEEL_BUILD_BENCH=ON)
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  configure+=(-DCMAKE_BUILD_TYPE=Release -DKEEL_BUILD_TESTS=OFF)
+  if command -v ninja >/dev/null; then configure+=(-G Ninja); fi
+elif ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
+  echo "bench.sh: $build is not a Release build; benchmarks are measured in Release only" >&2
+  exit 1
 fi
-cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DKEEL_BUILD_BENCH=ON -DKEEL_BUILD_TESTS=OFF >/dev/null
+cmake -S "$root" -B "$build" "${configure[@]}" >/dev/null
 cmake --build "$build" --target keel_bench -j "$jobs"
 
 export KEEL_BENCH_COMMAND="scripts/bench.sh${*:+ $*}"

@@ -2,12 +2,13 @@
 # test.sh: builds and runs Keel's whole test suite, the way CI does (.ci/run calls this).
 #   1. Release build in build/ (preset "release"), ctest: every suite, including the GC-stress
 #      run of the API tests (label "stress").
-#   2. The benchmarks (scripts/bench.sh --quick --runs 1, in build-bench/): each runs once,
+#   2. The benchmarks (scripts/bench.sh --quick --runs 1, in the release tree build/, which
+#      then gains the benchmark programs and reuses its Release libraries): each runs once,
 #      short, against every allocator that has what it measures (finalize: Keel and bdwgc;
 #      ephemeron-chain: Keel's variants); the driver fails when one crashes or prints output that
 #      differs from the others' (finalize: every finalizer ran exactly once; ephemeron-chain:
-#      every link kept, then every one cleared). About 20 s on 2 cores, the Release build of
-#      the benchmarks included.
+#      every link kept, then every one cleared). About a minute on 2 cores, the build of the
+#      benchmark programs included.
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer Debug build in build-asan/ (preset
 #      "asan-ubsan"), the same ctest suite with ASAN_OPTIONS=detect_stack_use_after_return=0:
 #      detect_leaks=1 (the conservative collector cannot see ASan's fake stacks), less the tests
@@ -159,9 +160,10 @@ begin_step release "Release build in build/, ctest"
 run_preset release build
 
 begin_step bench-smoke "every benchmark once against every allocator that has what it measures (scripts/bench.sh --quick --runs 1)"
-bench_log="$root/build-bench/smoke.log"
-mkdir -p "$root/build-bench"
-KEEL_BENCH_JOBS=$jobs scripts/bench.sh --quick --runs 1 --timeout 300 2>&1 | tee "$bench_log"
+# In the release tree, whose Release libraries are built already: only the benchmark programs
+# are compiled here.
+bench_log="$root/build/bench-smoke.log"
+KEEL_BENCH_BUILD_DIR="$root/build" KEEL_BENCH_JOBS=$jobs scripts/bench.sh --quick --runs 1 --timeout 300 2>&1 | tee "$bench_log"
 end_step "every benchmark ran against its allocators, outputs agree"
 
 begin_step asan-ubsan "ASan+UBSan Debug build in build-asan/, ctest (label heavy excluded)"
