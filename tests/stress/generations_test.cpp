@@ -452,6 +452,21 @@ constexpr int kNominalSteps = 40000;
 constexpr int kFloorSteps = 15000;
 constexpr double kBudgetSeconds = 75;
 
+KEEL_TEST_NOINLINE size_t CountRetained(const std::vector<keel_test::Hidden>& held) {
+  size_t retained = 0;
+  for (const keel_test::Hidden& h : held) retained += keel_test::WasFreed(h) ? 0 : 1;
+  return retained;
+}
+
+// Another clean collection, from a frame whose locals (a zeroed buffer) cover the words the
+// first one's callers left above the cleared stack.
+KEEL_TEST_NOINLINE void CollectCleanAgain() {
+  volatile char pad[4096];
+  for (size_t i = 0; i < sizeof pad; ++i) pad[i] = 0;
+  keel_test::CollectClean();
+  keel_test::CollectClean();
+}
+
 // One seeded run, then every root released: nothing may outlive them.
 void CheckGenerations(uint64_t seed) {
   std::cout << "generations seed: " << seed << " (rerun: keel_stress_tests --run_test=generations -- --seed "
@@ -462,9 +477,16 @@ void CheckGenerations(uint64_t seed) {
   BOOST_TEST(keel_gc_verify_heap() == 0u);
   if (!ok) return;
   keel_test::CollectClean();
-  size_t retained = 0;
-  for (const keel_test::Hidden& h : held) retained += keel_test::WasFreed(h) ? 0 : 1;
-  KEEL_CHECK_FREED(retained == 0u, retained << " of " << held.size() << " nodes outlived the release of every root");
+  size_t retained = CountRetained(held);
+  if (retained != 0) {
+    // A conservative collector may keep garbage through one stale word that looks like a
+    // pointer (here a node high in the graph keeps most of it); what must not happen is
+    // garbage that outlives a second clean collection as well.
+    BOOST_TEST_MESSAGE(retained << " of " << held.size() << " nodes outlived the first collection after the release; collecting again");
+    CollectCleanAgain();
+    retained = CountRetained(held);
+  }
+  KEEL_CHECK_FREED(retained == 0u, retained << " of " << held.size() << " nodes outlived two collections after the release of every root");
   BOOST_TEST(keel_gc_verify_heap() == 0u);
 }
 
