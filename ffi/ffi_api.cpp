@@ -13,6 +13,7 @@
 #include "gc/fatal.h"
 #include "keel_ffi.h"
 #include "runtime/gc_frame.h"
+#include "runtime/objects.h"
 
 namespace keel::ffi {
 
@@ -178,7 +179,7 @@ Scheme_Object* keel_ffi_call(Scheme_Object* fn, Scheme_Object* signature, int ar
   if (fn == nullptr || !SCHEME_CPTRP(fn)) {
     scheme_signal_error("%s: the function must be a C pointer object; given: %V", who, fn != nullptr ? fn : scheme_false);
   }
-  if (SCHEME_CPTR_VAL(fn) == nullptr && SCHEME_CPTR_OFFSET(fn) == 0) scheme_signal_error("%s: the function pointer is NULL", who);
+  if (keel::rt::CptrAddress(fn) == nullptr) scheme_signal_error("%s: the function pointer is NULL", who);
   const size_t n = ci->arity();
   if (argc < 0 || static_cast<size_t>(argc) != n) {
     scheme_signal_error("%s: the signature takes %zu arguments; given %d", who, n, argc);
@@ -208,7 +209,7 @@ Scheme_Object* keel_ffi_call(Scheme_Object* fn, Scheme_Object* signature, int ar
     pointers[i] = &values[i];
   }
   Value result{};
-  ci->Call(static_cast<char*>(SCHEME_CPTR_VAL(fn)) + SCHEME_CPTR_OFFSET(fn), pointers, &result);
+  ci->Call(keel::rt::CptrAddress(fn), pointers, &result);
   return keel::ffi::ResultFromC(*ci, result);
 }
 

@@ -9,6 +9,7 @@
 #include "gc/collector.h"
 #include "gc/fatal.h"
 #include "runtime/gc_frame.h"
+#include "runtime/objects.h"
 #include "runtime/runtime.h"
 #include "scheme.h"
 
@@ -89,17 +90,23 @@ void PrepareInterfaces() {
 
 const char* kWho = "scheme_add_gc_callback";
 
-// The row the call vector's first element names; raises an error otherwise.
-size_t CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
+// The table row of the protocol `name` names; kProtocolCount for anything else.
+size_t ProtocolRow(Scheme_Object* name) {
+  for (size_t i = 0; SCHEME_SYMBOLP(name) && i < kProtocolCount; ++i) {
+    if (std::strcmp(SCHEME_SYM_VAL(name), kProtocols[i].name) == 0) return i;
+  }
+  return kProtocolCount;
+}
+
+// Raises an error unless `call` is a call vector this table can run, every value of the kind
+// its protocol takes.
+void CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
   if (!SCHEME_VECTORP(call) || SCHEME_VEC_SIZE(call) < 2) {
     scheme_signal_error("%s: %s call %ld must be a vector #(protocol function argument ...); given: %V", kWho, which,
                         static_cast<long>(index), call);
   }
   Scheme_Object* name = SCHEME_VEC_ELS(call)[0];
-  size_t row = kProtocolCount;
-  for (size_t i = 0; SCHEME_SYMBOLP(name) && i < kProtocolCount; ++i) {
-    if (std::strcmp(SCHEME_SYM_VAL(name), kProtocols[i].name) == 0) row = i;
-  }
+  const size_t row = ProtocolRow(name);
   if (row == kProtocolCount) {
     scheme_signal_error("%s: %s call %ld: unknown protocol %V", kWho, which, static_cast<long>(index), name);
   }
@@ -110,8 +117,7 @@ size_t CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
                         static_cast<long>(index), p.name, p.count, static_cast<long>(given));
   }
   Scheme_Object* fn = SCHEME_VEC_ELS(call)[1];
-  void* address = nullptr;
-  if (!SCHEME_CPTRP(fn) || !PointerOf(fn, &address) || address == nullptr) {
+  if (!SCHEME_CPTRP(fn) || rt::CptrAddress(fn) == nullptr) {
     scheme_signal_error("%s: %s call %ld (%s): the function must be a C pointer object that is not NULL; given: %V", kWho,
                         which, static_cast<long>(index), p.name, fn);
   }
@@ -125,9 +131,11 @@ size_t CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
     Scheme_Object* v = SCHEME_VEC_ELS(call)[2 + j];
     const char* wanted = nullptr;
     switch (p.args[j]) {
-      case kPtr:
+      case kPtr: {
+        void* address;
         if (!PointerOf(v, &address)) wanted = "a C pointer object, a byte string or #f";
         break;
+      }
       case kInt:
         if (!SCHEME_INTP(v) || SCHEME_INT_VAL(v) < INT32_MIN || SCHEME_INT_VAL(v) > INT32_MAX) wanted = "a fixnum in C int's range";
         break;
@@ -135,8 +143,6 @@ size_t CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
         if (!SCHEME_INTP(v)) wanted = "a fixnum";
         break;
       case kFloat:
-        if (!SCHEME_DBLP(v)) wanted = "a flonum";
-        break;
       case kDouble:
         if (!SCHEME_DBLP(v)) wanted = "a flonum";
         break;
@@ -146,7 +152,6 @@ size_t CheckCall(Scheme_Object* call, const char* which, intptr_t index) {
                           p.name, j + 1, wanted, v);
     }
   }
-  return row;
 }
 
 void CheckDescription(Scheme_Object* desc, const char* which) {
@@ -157,17 +162,17 @@ void CheckDescription(Scheme_Object* desc, const char* which) {
 }
 
 // The checked description's private copy: a vector of #(row fn arg ...), the protocol symbol
-// replaced by its row. Later changes to the caller's vectors cannot reach it. May collect.
-Scheme_Object* CompileDescription(Scheme_Object* desc, const char* which) {
+// replaced by its row. Later changes to the caller's vectors cannot reach it. May collect (the
+// caller's vectors are read again after each allocation).
+Scheme_Object* CompileDescription(Scheme_Object* desc) {
   Scheme_Object* out = nullptr;
   Scheme_Object* copy = nullptr;
   rt::GcFrame frame(desc, out, copy);
   out = scheme_make_vector(SCHEME_VEC_SIZE(desc), scheme_false);
   for (intptr_t i = 0; i < SCHEME_VEC_SIZE(desc); ++i) {
-    const size_t row = CheckCall(SCHEME_VEC_ELS(desc)[i], which, i + 1);  // again: a collection ran
     copy = scheme_make_vector(SCHEME_VEC_SIZE(SCHEME_VEC_ELS(desc)[i]), scheme_false);
     Scheme_Object* call = SCHEME_VEC_ELS(desc)[i];
-    SCHEME_VEC_ELS(copy)[0] = scheme_make_integer(static_cast<intptr_t>(row));
+    SCHEME_VEC_ELS(copy)[0] = scheme_make_integer(static_cast<intptr_t>(ProtocolRow(SCHEME_VEC_ELS(call)[0])));
     for (intptr_t j = 1; j < SCHEME_VEC_SIZE(call); ++j) SCHEME_VEC_ELS(copy)[j] = SCHEME_VEC_ELS(call)[j];
     SCHEME_VEC_ELS(out)[i] = copy;
   }
@@ -252,9 +257,9 @@ Scheme_Object* scheme_add_gc_callback(Scheme_Object* pre_desc, Scheme_Object* po
   entry = scheme_make_vector(kEntrySize, scheme_false);
   compiled = scheme_make_weak_box(key);
   SCHEME_VEC_ELS(entry)[kKeyBox] = compiled;
-  compiled = CompileDescription(pre_desc, "pre_desc");
+  compiled = CompileDescription(pre_desc);
   SCHEME_VEC_ELS(entry)[kPre] = compiled;
-  compiled = CompileDescription(post_desc, "post_desc");
+  compiled = CompileDescription(post_desc);
   SCHEME_VEC_ELS(entry)[kPost] = compiled;
   compiled = scheme_make_pair(entry, rt.gc_callbacks());
   rt.gc_callbacks() = compiled;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "runtime/gc_frame.h"
+#include "runtime/objects.h"
 #include "runtime/utf8.h"
 
 namespace keel::ffi {
@@ -98,7 +99,7 @@ bool PointerOf(Scheme_Object* v, void** out) {
   if (SCHEME_FALSEP(v)) {
     *out = nullptr;
   } else if (SCHEME_CPTRP(v)) {
-    *out = static_cast<char*>(SCHEME_CPTR_VAL(v)) + SCHEME_CPTR_OFFSET(v);
+    *out = rt::CptrAddress(v);
   } else if (SCHEME_BYTE_STRINGP(v)) {
     *out = SCHEME_BYTE_STR_VAL(v);
   } else {

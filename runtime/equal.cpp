@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/objects.h"
 #include "scheme.h"
 
 namespace keel::rt {
@@ -43,13 +44,12 @@ bool EqualBignums(Scheme_Object* a, Scheme_Object* b) {
 // Returns false as soon as a difference is certain. Nothing here allocates from the collector,
 // so no collection can run while raw pointers sit in `work` (malloc'd, not scanned).
 bool Step(Scheme_Object* a, Scheme_Object* b, std::vector<ObjPair>& work) {
-  Scheme_Type t = SCHEME_TYPE(a);
-  if (t != SCHEME_TYPE(b)) {
-    // C pointer objects, plain or with an offset, are equal when they stand for one address.
-    return SCHEME_CPTRP(a) && SCHEME_CPTRP(b) &&
-           static_cast<char*>(SCHEME_CPTR_VAL(a)) + SCHEME_CPTR_OFFSET(a) ==
-               static_cast<char*>(SCHEME_CPTR_VAL(b)) + SCHEME_CPTR_OFFSET(b);
+  // C pointer objects, plain or with an offset, are equal when they stand for one address.
+  if (SCHEME_CPTRP(a) || SCHEME_CPTRP(b)) {
+    return SCHEME_CPTRP(a) && SCHEME_CPTRP(b) && keel::rt::CptrAddress(a) == keel::rt::CptrAddress(b);
   }
+  Scheme_Type t = SCHEME_TYPE(a);
+  if (t != SCHEME_TYPE(b)) return false;
   switch (t) {
     case scheme_pair_type:
     case scheme_mutable_pair_type:
@@ -88,10 +88,6 @@ bool Step(Scheme_Object* a, Scheme_Object* b, std::vector<ObjPair>& work) {
     case scheme_char_type: return SCHEME_CHAR_VAL(a) == SCHEME_CHAR_VAL(b);
     case scheme_double_type: return EqvDouble(SCHEME_DBL_VAL(a), SCHEME_DBL_VAL(b));
     case scheme_bignum_type: return EqualBignums(a, b);
-    case scheme_cpointer_type:
-    case scheme_offset_cpointer_type:  // the same address
-      return static_cast<char*>(SCHEME_CPTR_VAL(a)) + SCHEME_CPTR_OFFSET(a) ==
-             static_cast<char*>(SCHEME_CPTR_VAL(b)) + SCHEME_CPTR_OFFSET(b);
     default: return false;  // fixnums, symbols, constants and opaque values: eq? only
   }
 }

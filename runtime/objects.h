@@ -16,6 +16,11 @@ inline constexpr mzchar kStaticChars = 256;
 // The static object for c < kStaticChars.
 Scheme_Object* StaticChar(mzchar c);
 
+// The address a C pointer object stands for, plain or with an offset.
+inline void* CptrAddress(Scheme_Object* cptr) {
+  return static_cast<char*>(SCHEME_CPTR_VAL(cptr)) + SCHEME_CPTR_OFFSET(cptr);
+}
+
 // A char string over `data`: len code points in collectable atomic memory (NUL-terminated
 // when the runtime allocated it). May collect; registers `data` meanwhile (roots.md
 // .sol.frames), so a caller that uses `data` afterwards registers its own copy.

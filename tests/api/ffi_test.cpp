@@ -18,17 +18,18 @@
 #include "support/gc_probe.h"
 #include "support/registered.h"
 #include "support/scheme_escape.h"
+#include "support/scheme_values.h"
 
 namespace {
 
 using keel_test::CallTestFn;
+using keel_test::Contains;
 using keel_test::Registered;
 using keel_test::RunWithErrorHandler;
 using keel_test::Signature;
 using keel_test::TestCFn;
 using keel_test::TestFn;
-
-std::string Written(Scheme_Object* v) { return scheme_write_to_string(v, nullptr); }
+using keel_test::Written;
 
 // id_<type>(v) through the FFI, written.
 std::string RoundTrip(const char* type, Scheme_Object* v) {
@@ -54,8 +55,6 @@ keel_test::EscapeResult TryCall(const char* name, Scheme_Object* sig, std::vecto
     keel_test::CallTestFnWith(at->name, at->sig, at->args.data(), at->args.size());
   }, &a);
 }
-
-bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 int VoidCalls() { return TestCFn<int (*)()>("void_calls")(); }
 

@@ -23,6 +23,7 @@
 namespace {
 
 using keel_test::CollectClean;
+using keel_test::Contains;
 using keel_test::CollectMinorClean;
 using keel_test::Registered;
 using keel_test::ResetTestLog;
@@ -133,8 +134,6 @@ std::string Repeat(const std::string& s, int n) {
   for (int i = 0; i < n; ++i) out += s;
   return out;
 }
-
-bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

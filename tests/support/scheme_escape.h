@@ -42,6 +42,9 @@ inline EscapeResult RunWithErrorHandler(void (*fn)(void*), void* arg) {
   return r;
 }
 
+// Whether `part` occurs in an escape's message (or any text).
+inline bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 }  // namespace keel_test
 
 #endif  // KEEL_TESTS_SUPPORT_SCHEME_ESCAPE_H
